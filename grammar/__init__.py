@@ -1,0 +1,1 @@
+"""slpdiff's grammar, shipped as package data (``slp.lark``) so that it is found wherever slpdiff is installed."""

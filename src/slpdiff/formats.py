@@ -1,0 +1,63 @@
+"""How numbers and results are written: text and JSON, every float exactly round-tripping."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from .engine import Evaluation
+
+
+def number(x) -> str:
+    """The shortest text that reads back to the same float64 (``repr`` of a Python float).
+
+    With NumPy 2, ``repr(np.float64(x))`` is ``np.float64(...)``; ``float`` first avoids that.
+    """
+    return repr(float(x))
+
+
+def json_number(x):
+    """A JSON-ready number: a float, or the strings "nan", "inf", "-inf" (JSON has no such numbers)."""
+    if isinstance(x, np.ndarray) and x.ndim:
+        return [json_number(v) for v in x.tolist()]
+    x = float(x)
+    return x if math.isfinite(x) else number(x)
+
+
+def json_line(obj) -> str:
+    """One line of JSON (no NaN/Infinity literals: those must already be strings)."""
+    return json.dumps(obj, allow_nan=False)
+
+
+def evaluation_json(ev: Evaluation) -> dict:
+    """``{"at": ..., "value": ..., "gradient": ...}``, keys in the program's order."""
+    obj = {
+        "at": {name: json_number(v) for name, v in ev.at.items()},
+        "value": {name: json_number(v) for name, v in ev.values.items()},
+    }
+    if ev.gradient:
+        obj["gradient"] = {out: {name: json_number(g) for name, g in row.items()}
+                           for out, row in ev.gradient.items()}
+    return obj
+
+
+def derivative_label(output: str, name: str) -> str:
+    """The notation for a partial derivative, used everywhere in text output: ``d v7/d x``."""
+    return f"d {output}/d {name}"
+
+
+def evaluation_text(ev: Evaluation) -> list[str]:
+    """One fact per line: each output's value, then its partial derivatives."""
+    lines = []
+    for out, value in ev.values.items():
+        lines.append(f"{out} = {number(value)}")
+        for name, g in ev.gradient.get(out, {}).items():
+            lines.append(f"{derivative_label(out, name)} = {number(g)}")
+    return lines
+
+
+def point_text(at: dict, names) -> str:
+    """``w = 4.0, x = 1.0`` for the inputs ``names``."""
+    return ", ".join(f"{name} = {number(at[name])}" for name in names)

@@ -1,0 +1,143 @@
+"""The one table of primitive functions: name, parameters, numpy evaluation, partial derivatives.
+
+Every other part of slpdiff (the parser's function names and arity checks, the engine, error
+messages, ``slpdiff functions``, the README's table and the tests) reads this table; a new function
+is one ``defprim`` line here.
+
+A partial derivative is written as an SLP expression in the function's parameters. Writing the
+function itself applied to its own parameters (``tanh(a)`` in the rule for ``tanh``) means "the
+value this node already computed", so the engine reuses it instead of evaluating it again. Because
+rules are SLP text, the same rule can be evaluated with numpy, printed in a table, or written into a
+generated adjoint program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One function of the language: how to evaluate it and how to differentiate it."""
+
+    name: str
+    params: tuple[str, ...]
+    impl: Callable[..., object]
+    partials: tuple[str, ...]  # one SLP expression per parameter
+    doc: str
+    infix: str | None = None  # operator spelling, e.g. "+" or "^"; prefix if arity 1
+    kind: str = "function"  # "function", or "helper" (appears in derivative rules)
+
+    @property
+    def arity(self) -> int:
+        """Number of arguments (one partial derivative each)."""
+        return len(self.params)
+
+    @property
+    def signature(self) -> str:
+        """The call as written in a program, e.g. ``atan2(y, x)``."""
+        return f"{self.name}({', '.join(self.params)})"
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.signature}>"
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: str,
+            infix: str | None = None, kind: str = "function") -> Primitive:
+    """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
+    name, _, rest = signature.partition("(")
+    params = tuple(p.strip() for p in rest.rstrip(")").split(","))
+    if len(params) != len(partials):
+        raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
+    prim = Primitive(name, params, impl, partials, doc, infix, kind)
+    PRIMITIVES[name] = prim
+    return prim
+
+
+# Numerically careful implementations. numpy's own functions are used wherever they exist; these
+# few avoid overflow (sigmoid, softplus) or encode a documented convention (step, powlog).
+
+def _sigmoid(a):
+    # exp of a negative number never overflows: sigmoid(-800) is exactly 0, with no warning.
+    e = np.exp(-np.abs(a))
+    return np.where(np.asarray(a) >= 0, 1.0 / (1.0 + e), e / (1.0 + e))[()]
+
+
+def _relu(a):
+    return np.maximum(a, 0.0)
+
+
+def _softplus(a):
+    return np.logaddexp(0.0, a)  # softplus(800) is 800, not inf
+
+
+def _step(a):
+    return np.heaviside(a, 0.0)  # step(0) = 0 gives relu'(0) = 0
+
+
+def _powlog(a, b):
+    # d/db a^b = a^b * log(a), taken as 0 where a == 0 (the limit for b > 0; a convention otherwise).
+    with np.errstate(all="ignore"):
+        return np.where(np.asarray(a) == 0, 0.0, np.power(a, b) * np.log(a))[()]
+
+
+#       signature        numpy            partial derivative for each parameter
+defprim("add(a, b)",      np.add,          "1", "1", infix="+", doc="a + b")
+defprim("subtract(a, b)", np.subtract,     "1", "-1", infix="-", doc="a - b")
+defprim("multiply(a, b)", np.multiply,     "b", "a", infix="*", doc="a * b")
+defprim("divide(a, b)",   np.divide,       "1 / b", "-a / b^2", infix="/", doc="a / b")
+defprim("negative(a)",    np.negative,     "-1", infix="-", doc="-a")
+defprim("pow(a, b)",      np.power,        "b * a^(b - 1)", "powlog(a, b)", infix="^",
+        doc="a ^ b, also written a ** b")
+defprim("square(a)",      np.square,       "2 * a", doc="a ^ 2")
+defprim("sqrt(a)",        np.sqrt,         "0.5 / sqrt(a)", doc="square root")
+defprim("exp(a)",         np.exp,          "exp(a)", doc="e ^ a")
+defprim("log(a)",         np.log,          "1 / a", doc="natural logarithm")
+defprim("log1p(a)",       np.log1p,        "1 / (1 + a)", doc="log(1 + a), accurate for small a")
+defprim("expm1(a)",       np.expm1,        "exp(a)", doc="exp(a) - 1, accurate for small a")
+defprim("sin(a)",         np.sin,          "cos(a)", doc="sine")
+defprim("cos(a)",         np.cos,          "-sin(a)", doc="cosine")
+defprim("tan(a)",         np.tan,          "1 + tan(a)^2", doc="tangent")
+defprim("asin(a)",        np.arcsin,       "1 / sqrt(1 - a^2)", doc="inverse sine")
+defprim("acos(a)",        np.arccos,       "-1 / sqrt(1 - a^2)", doc="inverse cosine")
+defprim("atan(a)",        np.arctan,       "1 / (1 + a^2)", doc="inverse tangent")
+defprim("atan2(y, x)",    np.arctan2,      "x / (x^2 + y^2)", "-y / (x^2 + y^2)",
+        doc="angle of the point (x, y), in (-pi, pi]")
+defprim("sinh(a)",        np.sinh,         "cosh(a)", doc="hyperbolic sine")
+defprim("cosh(a)",        np.cosh,         "sinh(a)", doc="hyperbolic cosine")
+defprim("tanh(a)",        np.tanh,         "1 - tanh(a)^2", doc="hyperbolic tangent")
+defprim("abs(a)",         np.abs,          "sign(a)", doc="absolute value; abs'(0) = 0")
+defprim("sign(a)",        np.sign,         "0", doc="-1, 0 or 1; sign' = 0")
+defprim("relu(a)",        _relu,           "step(a)", doc="max(a, 0); relu'(0) = 0")
+defprim("sigmoid(a)",     _sigmoid,        "sigmoid(a) * (1 - sigmoid(a))",
+        doc="1 / (1 + exp(-a)), without overflow")
+defprim("softplus(a)",    _softplus,       "sigmoid(a)", doc="log(1 + exp(a)), without overflow")
+defprim("hypot(a, b)",    np.hypot,        "a / hypot(a, b)", "b / hypot(a, b)",
+        doc="sqrt(a^2 + b^2), without overflow")
+defprim("max(a, b)",      np.maximum,      "(1 + sign(a - b)) / 2", "(1 - sign(a - b)) / 2",
+        doc="the larger; on a tie each argument gets 1/2")
+defprim("min(a, b)",      np.minimum,      "(1 - sign(a - b)) / 2", "(1 + sign(a - b)) / 2",
+        doc="the smaller; on a tie each argument gets 1/2")
+# Helpers: functions that derivative rules are written with. They are ordinary functions of the
+# language too, so that a generated adjoint program can use them.
+defprim("step(a)",        _step,           "0", kind="helper",
+        doc="1 where a > 0, else 0 (the derivative of relu)")
+defprim("powlog(a, b)",   _powlog,         "a^(b - 1) * (1 + b * log(a))", "powlog(a, b) * log(a)",
+        kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)")
+
+# Names with a fixed value; like function names they cannot be assigned or declared.
+CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}
+
+# The names a program can never assign or declare.
+KEYWORDS = ("input", "output")
+
+
+def lookup(name: str) -> Primitive | None:
+    """The primitive called ``name``, or None."""
+    return PRIMITIVES.get(name)

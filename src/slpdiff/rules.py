@@ -1,0 +1,80 @@
+"""Derivative rules compiled from the primitive table's SLP text into numpy functions.
+
+Each partial derivative in the table (``"1 - tanh(a)^2"``) is parsed once, on first use, with the
+same parser as programs, and turned into a small Python function of the primitive's arguments and
+its already-computed result ``out``. A rule that does not depend on the arguments (``"1"``,
+``"-1"``) is folded to a number, so the engine can skip multiplying by 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from .graph import Program
+from .primitives import Primitive
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One partial derivative of a primitive with respect to one of its parameters."""
+
+    primitive: Primitive
+    param: str
+    text: str  # as written in the table
+    fn: Callable  # fn(*args, out) -> the partial's value (numpy scalars or arrays)
+    const: float | None  # the value when the rule does not depend on the arguments
+    program: Program | None  # the rule as a graph over the parameters (None for custom ops)
+
+    def __call__(self, *args):
+        """The partial at ``args`` (computing the primitive's result when the rule needs it)."""
+        return self.fn(*args, self.primitive.impl(*args))
+
+
+@cache
+def rules_for(prim: Primitive) -> tuple[Rule, ...]:
+    """The compiled rules of ``prim``, one per parameter, in parameter order."""
+    if prim.kind == "custom":  # a seed-style Var(op=..., pds=[...]): the rules are callables
+        return tuple(Rule(prim, p, getattr(pd, "__name__", "custom"), _ignore_out(pd), None, None)
+                     for p, pd in zip(prim.params, prim.partials))
+    return tuple(_compile(prim, p, text) for p, text in zip(prim.params, prim.partials))
+
+
+def _ignore_out(pd: Callable) -> Callable:
+    return lambda *args: pd(*args[:-1])
+
+
+def _compile(prim: Primitive, param: str, text: str) -> Rule:
+    from .parser import parse
+
+    program = parse(f"input {', '.join(prim.params)}\npartial = {text}",
+                    name=f"<rule d{prim.name}/d{param}>")
+    inputs = [id(v) for v in program.inputs]
+    env: dict[str, object] = {}
+    names: list[str] = []  # the Python expression for each node
+    known: dict[int, float] = {}  # nodes whose value does not depend on the arguments
+    body: list[str] = []
+    for i, node in enumerate(program.nodes):
+        if node.is_input:
+            names.append(node.name)
+        elif node.is_const:
+            known[i] = node.value
+            names.append(repr(node.value))
+        elif node.op is prim and [id(c) for c in node.children] == inputs:
+            names.append("out")  # the primitive applied to its own parameters: its result
+        elif all(a in known for a in program.args[i]):
+            known[i] = float(node.op.impl(*(known[a] for a in program.args[i])))
+            names.append(repr(known[i]))
+        else:
+            env[f"_{node.op.name}"] = node.op.impl
+            body.append(f"    t{i} = _{node.op.name}({', '.join(names[a] for a in program.args[i])})")
+            names.append(f"t{i}")
+    result = program.output_index[0]
+    if result in known:
+        value = known[result]
+        return Rule(prim, param, text, lambda *args: value, value, program)
+    source = "\n".join([f"def partial({', '.join(prim.params)}, out):", *body,
+                        f"    return {names[result]}"])
+    exec(compile(source, f"<rule d{prim.name}/d{param}>", "exec"), env)  # noqa: S102 - table text
+    return Rule(prim, param, text, env["partial"], None, program)
