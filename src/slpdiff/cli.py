@@ -15,9 +15,15 @@ import sys
 import click
 
 from . import __version__
-from .errors import Diagnostic, InputError, RunError, SlpError
-from .formats import (derivative_label, evaluation_json, evaluation_text, json_line, json_number,
-                      number, point_text)
+from .errors import Diagnostic, RunError, SlpError
+from .formats import (
+    derivative_label,
+    evaluation_json,
+    evaluation_text,
+    json_line,
+    number,
+    point_text,
+)
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -238,7 +244,8 @@ def cli():
 @at_option
 @wrt_option("Differentiate with respect to these inputs only (default: all).")
 @format_option
-@click.option("--strict", is_flag=True, help="Fail (exit 1) if a value or derivative is not finite.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 1) if a value or derivative is not finite.")
 def eval_command(program, at, wrt, fmt, strict):
     """Print each output's value and its partial derivatives by reverse mode.
 
@@ -290,7 +297,7 @@ def optimize_command(program, at, wrt, objective, lr, steps, tol, every, fmt):
     prog = load_program(program)
     point = merge_points(at)
     wrt = merge_names(wrt)
-    shown = wrt if wrt is not None else prog.input_names
+    shown = [name for name in prog.input_names if wrt is None or name in wrt]
     objective = choose_objective(prog, objective)
     last_unprinted = []
 
@@ -356,14 +363,15 @@ def functions_command(fmt):
         for p in PRIMITIVES.values():
             click.echo(json_line({"name": p.name, "params": list(p.params), "arity": p.arity,
                                   "infix": p.infix, "kind": p.kind, "doc": p.doc,
-                                  "partials": dict(zip(p.params, p.partials))}))
+                                  "partials": dict(zip(p.params, p.partials, strict=True))}))
         return
     width = max(len(p.signature) for p in PRIMITIVES.values())
     for kind, title in (("function", "Functions"), ("helper", "Helpers used by derivative rules")):
         click.echo(f"{title}:")
         for p in PRIMITIVES.values():
             if p.kind == kind:
-                rules = "; ".join(f"d/d{param} = {rule}" for param, rule in zip(p.params, p.partials))
+                rules = "; ".join(f"d/d{param} = {rule}"
+                                  for param, rule in zip(p.params, p.partials, strict=True))
                 click.echo(f"  {p.signature:<{width}}  {p.doc}")
                 click.echo(f"  {'':<{width}}    {rules}")
         click.echo()

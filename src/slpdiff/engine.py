@@ -32,7 +32,7 @@ def as_value(x):
 def forward(program: Program, inputs: Sequence) -> list:
     """The value of every node, given the inputs' values in ``program.inputs`` order."""
     values = list(_plan(program).constants)
-    for i, x in zip(program.input_index, inputs):
+    for i, x in zip(program.input_index, inputs, strict=True):
         values[i] = as_value(x)
     # Domain errors and overflow give IEEE nan/inf; the caller reports them (see find_nonfinite).
     with np.errstate(all="ignore"):
@@ -65,7 +65,7 @@ def _sweep(program: Program, values: list, output: int, needs: list[bool], check
             if a is None or not args:
                 continue
             local = None
-            for k, (rule, c) in enumerate(zip(plan.rules[i], args)):
+            for k, (rule, c) in enumerate(zip(plan.rules[i], args, strict=True)):
                 if not needs[c]:
                     continue
                 if rule.const is not None:
@@ -210,8 +210,9 @@ def bind_inputs(program: Program, at: Mapping[str, object]) -> list:
     names = program.input_names
     unknown = [name for name in at if name not in names]
     if unknown:
-        raise InputError(f"{_quote(unknown)} {'is not an input' if len(unknown) == 1 else 'are not inputs'}"
-                         f" of the program; its inputs are: {_inputs_list(program)}")
+        verb = "is not an input" if len(unknown) == 1 else "are not inputs"
+        raise InputError(f"{_quote(unknown)} {verb} of the program; its inputs are: "
+                         f"{_inputs_list(program)}")
     missing = [name for name in names if name not in at]
     if missing:
         raise InputError(f"no value for input {_quote(missing)}; the program's inputs are: "
@@ -240,20 +241,22 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     ``warnings`` (the first of each kind).
     """
     inputs = bind_inputs(program, at)
-    wrt_pos = resolve_names(wrt if wrt is not None else program.input_names,
-                            program.input_names, "input")
+    wrt_pos = sorted(resolve_names(wrt if wrt is not None else program.input_names,
+                                   program.input_names, "input"))  # results in program order
     out_pos = resolve_names(outputs if outputs is not None else program.output_names,
                             program.output_names, "output")
     values = forward(program, inputs)
-    at_values = {name: values[i] for name, i in zip(program.input_names, program.input_index)}
+    at_values = {name: values[i]
+                 for name, i in zip(program.input_names, program.input_index, strict=True)}
     out_index = [program.output_index[k] for k in out_pos]
     out_names = [program.output_names[k] for k in out_pos]
     result = Evaluation(program, at_values,
-                        {name: values[i] for name, i in zip(out_names, out_index)}, {},
+                        {name: values[i] for name, i in zip(out_names, out_index, strict=True)},
+                        {},
                         node_values=values)
     needs = _depends(program, [program.input_index[k] for k in wrt_pos])
     bad_partial = None
-    for name, o in zip(out_names, out_index):
+    for name, o in zip(out_names, out_index, strict=True):
         adjoint, _ = _sweep(program, values, o, needs)
         row = {}
         for k in wrt_pos:

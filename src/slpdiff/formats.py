@@ -19,7 +19,7 @@ def number(x) -> str:
 
 
 def json_number(x):
-    """A JSON-ready number: a float, or the strings "nan", "inf", "-inf" (JSON has no such numbers)."""
+    """A JSON-ready number: a float, or "nan", "inf", "-inf" as strings (not numbers in JSON)."""
     if isinstance(x, np.ndarray) and x.ndim:
         return [json_number(v) for v in x.tolist()]
     x = float(x)

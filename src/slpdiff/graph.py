@@ -1,4 +1,4 @@
-"""The computational graph: ``Var`` nodes (the seed's model) and ``Program`` (nodes in evaluation order).
+"""The computational graph: ``Var`` nodes (the seed's model) and ``Program`` (nodes in order).
 
 A ``Var`` is an input, a constant, or a primitive applied to child ``Var``s. A ``Program`` keeps the
 nodes in a list whose order is already topological, so every walk over the graph is a loop over that
@@ -36,7 +36,8 @@ class Var:
         self.op = op
         self.children = list(children) if children is not None else None
         if op is not None and len(self.children or ()) != op.arity:
-            raise TypeError(f"{op.name} takes {op.arity} argument(s), got {len(self.children or ())}")
+            got = len(self.children or ())
+            raise TypeError(f"{op.name} takes {op.arity} argument(s), got {got}")
         self.name = name
         self.line = line  # where the node comes from in a program's text (0: not from text)
         self.column = column
@@ -52,7 +53,7 @@ class Var:
 
     @property
     def is_input(self) -> bool:
-        """True for a leaf that is not a constant: something derivatives are taken with respect to."""
+        """True for a leaf that is not a constant: what derivatives are taken with respect to."""
         return self.op is None and not self.is_const
 
     def __repr__(self) -> str:
@@ -70,7 +71,7 @@ class Var:
 
         program = self._get_program()
         values = engine.forward(program, [node.value for node in program.inputs])
-        for node, value in zip(program.nodes, values):
+        for node, value in zip(program.nodes, values, strict=True):
             if node.op is not None:  # inputs keep the value the user gave, as in the seed
                 node.value = value
             node.deriv = 0.0
@@ -86,7 +87,7 @@ class Var:
         program = self._get_program()
         values = [node.value for node in program.nodes]
         adjoints = engine.adjoints(program, values, len(program.nodes) - 1)
-        for node, adjoint in zip(program.nodes, adjoints):
+        for node, adjoint in zip(program.nodes, adjoints, strict=True):
             node.deriv = 0.0 if adjoint is None else adjoint
 
     def _get_program(self) -> Program:
@@ -162,7 +163,8 @@ def _make_function(prim: Primitive) -> Callable[..., Var]:
 
 
 # One Python function per primitive (slpdiff.sin, slpdiff.add, ...), built from the table.
-FUNCTIONS: dict[str, Callable[..., Var]] = {name: _make_function(p) for name, p in PRIMITIVES.items()}
+FUNCTIONS: dict[str, Callable[..., Var]] = {name: _make_function(p)
+                                            for name, p in PRIMITIVES.items()}
 
 
 def custom_primitive(op: Callable, pds: Sequence[Callable] | None) -> Primitive:
@@ -171,7 +173,7 @@ def custom_primitive(op: Callable, pds: Sequence[Callable] | None) -> Primitive:
     Its rules are Python callables, not SLP text, so only numeric differentiation uses them.
     """
     if pds is None:
-        raise TypeError("a Var with a custom op needs pds: one partial-derivative function per child")
+        raise TypeError("a Var with a custom op needs pds: one derivative function per child")
     params = tuple(f"a{i}" for i in range(len(pds)))
     name = getattr(op, "__name__", "custom")
     return Primitive(name, params, op, tuple(pds), doc="custom operation", kind="custom")

@@ -351,7 +351,8 @@ def syntax_error(error, source: Source) -> Diagnostic:
         message = f"expected '=' after '{before}', found {found}: a statement is NAME = expression"
     elif expected & _EXPRESSION_START and not ends:
         what = "an argument" if before == "," else "an expression"
-        after = f" after '{before}'" if before in {"+", "-", "*", "/", "^", "**", "=", ",", "("} else ""
+        operators = {"+", "-", "*", "/", "^", "**", "=", ",", "("}
+        after = f" after '{before}'" if before in operators else ""
         message = f"expected {what}{after}, found {found}"
     elif token.type == "EQUAL":
         message = "unexpected '=': a statement assigns one name (NAME = expression)"

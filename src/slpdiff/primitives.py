@@ -82,7 +82,7 @@ def _step(a):
 
 
 def _powlog(a, b):
-    # d/db a^b = a^b * log(a), taken as 0 where a == 0 (the limit for b > 0; a convention otherwise).
+    # d/db a^b = a^b * log(a), taken as 0 where a == 0 (the limit for b > 0, a convention else).
     with np.errstate(all="ignore"):
         return np.where(np.asarray(a) == 0, 0.0, np.power(a, b) * np.log(a))[()]
 

@@ -37,8 +37,9 @@ def rules_for(prim: Primitive) -> tuple[Rule, ...]:
     """The compiled rules of ``prim``, one per parameter, in parameter order."""
     if prim.kind == "custom":  # a seed-style Var(op=..., pds=[...]): the rules are callables
         return tuple(Rule(prim, p, getattr(pd, "__name__", "custom"), _ignore_out(pd), None, None)
-                     for p, pd in zip(prim.params, prim.partials))
-    return tuple(_compile(prim, p, text) for p, text in zip(prim.params, prim.partials))
+                     for p, pd in zip(prim.params, prim.partials, strict=True))
+    pairs = zip(prim.params, prim.partials, strict=True)
+    return tuple(_compile(prim, param, text) for param, text in pairs)
 
 
 def _ignore_out(pd: Callable) -> Callable:
@@ -68,7 +69,8 @@ def _compile(prim: Primitive, param: str, text: str) -> Rule:
             names.append(repr(known[i]))
         else:
             env[f"_{node.op.name}"] = node.op.impl
-            body.append(f"    t{i} = _{node.op.name}({', '.join(names[a] for a in program.args[i])})")
+            args = ", ".join(names[a] for a in program.args[i])
+            body.append(f"    t{i} = _{node.op.name}({args})")
             names.append(f"t{i}")
     result = program.output_index[0]
     if result in known:

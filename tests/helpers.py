@@ -1,0 +1,39 @@
+"""Shared test helpers: where things are, and how to run the installed ``slpdiff`` command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+DATA = Path(__file__).resolve().parent / "data"
+# The console script installed next to the interpreter running the tests: the installed package,
+# exactly as a user runs it.
+SLPDIFF = str(Path(sys.executable).parent / "slpdiff")
+
+
+def run_slpdiff(*args: str, input: str | bytes | None = None, cwd=None,
+                timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the installed ``slpdiff`` with ``args``; text stdout/stderr, never raises on failure."""
+    data = input.encode() if isinstance(input, str) else input
+    proc = subprocess.run([SLPDIFF, *map(str, args)], input=data, capture_output=True,
+                          cwd=cwd, timeout=timeout)
+    proc.stdout = proc.stdout.decode()
+    proc.stderr = proc.stderr.decode()
+    return proc
+
+
+def seed_rows() -> list[tuple[float, float, float]]:
+    """(w, v7, dv7/dw) for each line the seed prints: 30 steps, then its final (stale) line."""
+    rows = []
+    for line in (DATA / "seed_expected_output.txt").read_text().splitlines():
+        fields = dict(part.split("=") for part in line.split(", "))
+        rows.append((float(fields["w"]), float(fields["v7"]), float(fields["(dv7)/(dw)"])))
+    return rows
+
+
+def close(a: float, b: float, digits: int = 12) -> bool:
+    """True when ``a`` and ``b`` agree to ``digits`` significant digits."""
+    return abs(a - b) <= 10.0 ** (1 - digits) * max(abs(a), abs(b))

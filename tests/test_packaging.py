@@ -1,0 +1,36 @@
+"""Packaging: the grammar ships inside the wheel, and the installed command works from anywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from importlib import resources
+
+from helpers import EXAMPLES, ROOT, run_slpdiff
+
+
+def test_grammar_is_package_data():
+    grammar = resources.files("slpdiff.grammar").joinpath("slp.lark")
+    assert grammar.is_file()
+    assert grammar.read_text() == (ROOT / "grammar" / "slp.lark").read_text()
+
+
+def test_installed_command_works_from_another_directory(tmp_path):
+    program = tmp_path / "p.slp"
+    program.write_text((EXAMPLES / "seed.slp").read_text())
+    proc = run_slpdiff("eval", "p.slp", "--at", "x=1,w=4", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "v7 = 27.906496678143885"
+
+
+def test_wheel_contains_the_grammar_and_the_console_script(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+                    str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("slpdiff-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        assert "slpdiff/grammar/slp.lark" in names
+        assert "slpdiff/engine.py" in names
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "slpdiff = slpdiff.cli:main" in z.read(entry_points).decode()
