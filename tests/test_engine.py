@@ -178,6 +178,7 @@ def test_program_from_python_graph():
 
 # --- big graphs: no recursion anywhere ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_million_statement_chain_through_the_var_api():
     n = 1_000_000
     x = Var(value=1.0, name="x")
@@ -193,6 +194,7 @@ def test_million_statement_chain_through_the_var_api():
     assert x.deriv == expected
 
 
+@pytest.mark.slow
 def test_million_statement_chain_parsed_from_text():
     # Each statement uses the previous one; parsing, evaluation and the reverse sweep are loops.
     n = 1_000_000

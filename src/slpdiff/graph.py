@@ -85,7 +85,9 @@ class Var:
         from . import engine
 
         program = self._get_program()
-        values = [node.value for node in program.nodes]
+        # Leaves keep the user's own values (maybe ints); the rules need float64 (2 ** -1).
+        values = [engine.as_value(node.value) if node.op is None else node.value
+                  for node in program.nodes]
         adjoints = engine.adjoints(program, values, len(program.nodes) - 1)
         for node, adjoint in zip(program.nodes, adjoints, strict=True):
             node.deriv = 0.0 if adjoint is None else adjoint

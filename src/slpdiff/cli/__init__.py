@@ -1,0 +1,15 @@
+"""The ``slpdiff`` command line: a thin Click layer over the library.
+
+Only this package imports click, and only it prints. ``main.py`` holds the command group and the
+error boundary; ``options.py`` what commands share; each ``cmd_*.py`` one command.
+"""
+
+from .cmd_eval import eval_command
+from .cmd_functions import functions_command
+from .cmd_optimize import optimize_command
+from .main import cli, main
+
+for _command in (eval_command, optimize_command, functions_command):
+    cli.add_command(_command)
+
+__all__ = ["cli", "main"]

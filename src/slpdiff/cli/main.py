@@ -1,0 +1,95 @@
+"""The ``slpdiff`` command group and the one place where failures become exit statuses.
+
+Library errors (:class:`~slpdiff.errors.SlpError`) and Click's own become ``slpdiff: error: ...``
+on stderr with the right exit status in :meth:`SlpdiffGroup.main`; commands just raise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import SlpError
+
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class SlpdiffGroup(click.Group):
+    """Runs a command and turns every failure into ``slpdiff: error: ...`` and an exit status:
+    2 for bad programs, input and options, 1 for failures at run time, 130 for Ctrl-C."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = 0
+        except SlpError as e:
+            for d in e.diagnostics:
+                error(d.format())
+            code = e.exit_code
+        except click.UsageError as e:
+            if e.ctx is not None:
+                click.echo(e.ctx.get_usage(), err=True)
+                click.echo(f"Try '{e.ctx.command_path} --help' for help.", err=True)
+            error(e.format_message())
+            code = EXIT_USAGE
+        except click.ClickException as e:
+            error(e.format_message())
+            code = e.exit_code
+        except click.exceptions.Exit as e:
+            code = e.exit_code
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            error("interrupted")
+            code = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            code = _quiet_broken_pipe()
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+def error(message: str) -> None:
+    """Print ``slpdiff: error: message`` on stderr."""
+    click.echo(f"slpdiff: error: {message}", err=True)
+
+
+def warning(message: str) -> None:
+    """Print ``slpdiff: warning: message`` on stderr."""
+    click.echo(f"slpdiff: warning: {message}", err=True)
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader went away (e.g. `| head`): stop quietly. Point stdout at devnull so that the
+    # interpreter's final flush does not raise again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+@click.group(cls=SlpdiffGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="slpdiff")
+def cli():
+    """Differentiate straight-line programs: values, partial derivatives, gradient descent.
+
+    \b
+    Examples:
+      slpdiff eval examples/seed.slp --at x=1,w=4
+      slpdiff optimize examples/seed.slp --at x=1,w=4 --wrt w --lr 0.1 --steps 30
+      slpdiff functions
+
+    PROGRAM is a .slp file, or - for standard input. Exit status: 0 success, 1 failure at run
+    time, 2 bad program, input or options, 130 interrupted.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="slpdiff")
+
