@@ -10,7 +10,7 @@ or array, and every primitive broadcasts, so a whole array of points goes throug
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,18 +41,26 @@ def forward(program: Program, inputs: Sequence) -> list:
     return values
 
 
-def adjoints(program: Program, values: list, output: int, wrt: Sequence[int] | None = None) -> list:
+def adjoints(program: Program, values: list, output: int, wrt: Sequence[int] | None = None,
+             record: Callable | None = None) -> list:
     """The adjoint of every node for the output at position ``output`` (None: no path to it).
 
     Only nodes that depend on an input in ``wrt`` (positions; default all inputs) get derivative
-    work, so constants such as the exponent in ``x^2`` never have a rule evaluated.
+    work, so constants such as the exponent in ``x^2`` never have a rule evaluated. ``record``, if
+    given, is called for every adjoint update the sweep makes, in order (see :func:`_sweep`).
     """
-    return _sweep(program, values, output, _depends(program, wrt))[0]
+    return _sweep(program, values, output, _depends(program, wrt), record=record)[0]
 
 
-def _sweep(program: Program, values: list, output: int, needs: list[bool], check: bool = False):
+def _sweep(program: Program, values: list, output: int, needs: list[bool], check: bool = False,
+           record: Callable | None = None):
     """The reverse sweep; with ``check``, also the first node (lowest position) whose local
-    partial derivative is not finite, as (position, argument number, partial) or None."""
+    partial derivative is not finite, as (position, argument number, partial) or None.
+
+    With ``record``, each update ``adjoint[c] += adjoint[i] * partial`` is reported as it happens:
+    ``record(i, k, partial, contribution, adjoint_after)`` for argument ``k`` of node ``i`` (traces
+    read the sweep's own numbers this way; without a recorder the sweep pays one test per update).
+    """
     plan = _plan(program)
     args_of = program.args
     adjoint: list = [None] * len(values)
@@ -81,6 +89,8 @@ def _sweep(program: Program, values: list, output: int, needs: list[bool], check
                     g = a * partial
                 g = _fit(g, values[c])
                 adjoint[c] = g if adjoint[c] is None else adjoint[c] + g
+                if record is not None:
+                    record(i, k, partial if rule.const is None else rule.const, g, adjoint[c])
     return adjoint, first_bad
 
 

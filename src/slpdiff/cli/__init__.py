@@ -5,11 +5,15 @@ error boundary; ``options.py`` what commands share; each ``cmd_*.py`` one comman
 """
 
 from .cmd_eval import eval_command
+from .cmd_explain import explain_command
 from .cmd_functions import functions_command
+from .cmd_graph import graph_command
 from .cmd_optimize import optimize_command
+from .cmd_trace import trace_command
 from .main import cli, main
 
-for _command in (eval_command, optimize_command, functions_command):
+for _command in (eval_command, optimize_command, functions_command, trace_command,
+                 graph_command, explain_command):
     cli.add_command(_command)
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,53 @@
+"""``slpdiff explain``: one partial derivative as the chain rule's sum over paths."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import InputError
+from ..formats import json_line
+from .options import at_option, format_option, load_program, merge_points, program_argument
+
+
+@click.command("explain")
+@program_argument
+@at_option
+@click.option("--of", "of", metavar="OUTPUT",
+              help="The output to differentiate (needed when there are several).")
+@click.option("--wrt", metavar="INPUT",
+              help="The input to differentiate with respect to (needed when there are several).")
+@click.option("--max-paths", type=click.IntRange(min=1), default=20, show_default=True,
+              help="List every path up to this many; beyond, only this many of the largest.")
+@format_option
+def explain_command(program, at, of, wrt, max_paths, fmt):
+    """Explain one partial derivative by the chain rule: every path from the input to the output
+    through the graph, the product of the local partial derivatives along each, and their sum,
+    which is the derivative eval prints.
+
+    Paths are counted first: when there are more than --max-paths, the count is printed and
+    only the paths with the largest products are listed.
+
+    \b
+    Examples:
+      slpdiff explain examples/seed.slp --at x=1,w=4 --of v7 --wrt w
+      slpdiff explain examples/seed.slp --at x=1,w=4 --wrt x --format json
+    """
+    from ..explain import explain, explanation_json, explanation_text
+
+    prog = load_program(program)
+    of = _the_one(of, prog.output_names, "output", "--of")
+    wrt = _the_one(wrt, prog.input_names, "input", "--wrt")
+    result = explain(prog, merge_points(at), of, wrt, max_paths)
+    if fmt == "json":
+        click.echo(json_line(explanation_json(result)))
+    else:
+        click.echo("\n".join(explanation_text(result, prog.input_names)))
+
+
+def _the_one(name, names, what, option):
+    if name is not None:
+        return name
+    if len(names) == 1:
+        return names[0]
+    raise InputError(f"the program has {len(names)} {what}s ({', '.join(names) or 'none'}); "
+                     f"choose one with {option} NAME")

@@ -1,0 +1,154 @@
+"""What nodes, operations and local partial derivatives are called in traces and pictures.
+
+A node that a program names keeps its name. An intermediate of a nested expression (the ``x*w``
+in ``sin(x*w) + x``) gets a generated name ``%1``, ``%2``, ...: ``%`` cannot appear in a program's
+names, so a generated name never collides with one and is visibly not from the program. A constant that
+the program does not name is written as its number. Adjoints are written ``v7_bar`` and tangents
+``v7_dot``; should a program use such a name itself, a longer suffix is chosen (``_bar_``, ...).
+
+Derivative rules are the primitive table's text with the node's arguments substituted for the
+rule's parameters (``cos(a)`` for ``v2 = sin(v1)`` becomes ``cos(v1)``).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from .formats import number
+from .graph import Program
+from .rules import rules_for
+
+INTERMEDIATE = "%"  # generated names are INTERMEDIATE + a number; no program name contains it
+
+# Numbers first, so that the "e5" of "1e5" is not taken for a name.
+_TOKEN = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class Labels:
+    """The display names of one program's nodes, and the text of its operations and rules."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        names: list[str] = []
+        count = 0
+        input_name = dict(zip(program.input_index, program.input_names, strict=True))
+        for i, node in enumerate(program.nodes):
+            if i in input_name:
+                names.append(input_name[i])
+            elif node.name is not None:
+                names.append(node.name)
+            elif node.is_const:
+                names.append(_literal(node.value))
+            else:
+                count += 1
+                names.append(f"{INTERMEDIATE}{count}")
+        self.names = names
+        taken = {n for n in names if not _is_literal(n)} | set(program.output_names)
+        self.bar = _free_suffix("_bar", taken)
+        self.dot = _free_suffix("_dot", taken)
+
+    def name(self, i: int) -> str:
+        """The name of node ``i`` (its number, for an unnamed constant)."""
+        return self.names[i]
+
+    def is_generated(self, i: int) -> bool:
+        """True for an intermediate that the program does not name."""
+        return self.names[i].startswith(INTERMEDIATE)
+
+    def shows_as_row(self, i: int) -> bool:
+        """True unless node ``i`` is an unnamed constant (written inline as its number)."""
+        node = self.program.nodes[i]
+        return not (node.is_const and node.name is None)
+
+    def adjoint(self, i: int) -> str:
+        """``v7_bar``: the adjoint of node ``i``."""
+        return self.names[i] + self.bar
+
+    def tangent(self, i: int) -> str:
+        """``v7_dot``: the tangent of node ``i``."""
+        return self.names[i] + self.dot
+
+    def operation(self, i: int) -> str:
+        """What node ``i`` computes, in its arguments' names: ``x * w``, ``sin(v1)``, ``input``."""
+        node = self.program.nodes[i]
+        if node.op is None:
+            return number(node.value) if node.is_const else "input"
+        args = [self._atom(a) for a in self.program.args[i]]
+        op = node.op
+        if op.infix is not None and len(args) == 2:
+            return f"{args[0]} {op.infix} {args[1]}"
+        if op.infix is not None and len(args) == 1:
+            return f"{op.infix}{args[0]}"
+        return f"{op.name}({', '.join(args)})"
+
+    def rule(self, i: int, k: int) -> str:
+        """The local partial derivative of node ``i`` in its argument ``k``, as text in the
+        arguments' names: ``cos(v1)`` for ``v2 = sin(v1)``."""
+        node = self.program.nodes[i]
+        rule = rules_for(node.op)[k]
+        args = {p: self._atom(a) for p, a in zip(node.op.params, self.program.args[i],
+                                                    strict=True)}
+        return "".join(args.get(text, text) if kind == "name" else text
+                       for text, kind in _tokens(rule.text))
+
+    def term(self, factor: str, i: int, k: int) -> tuple[str, str]:
+        """``factor`` times the rule of (node ``i``, argument ``k``) as a sign and a product:
+        ``("+", "v2_bar * cos(v1)")``; a rule 1 or -1 is not written as a factor."""
+        rule = rules_for(self.program.nodes[i].op)[k]
+        if rule.const == 1.0:
+            return "+", factor
+        if rule.const == -1.0:
+            return "-", factor
+        text = self.rule(i, k)
+        return "+", f"{factor} * {_grouped(text)}"
+
+    def _atom(self, i: int) -> str:
+        name = self.names[i]
+        return f"({name})" if name.startswith("-") else name
+
+
+def _literal(value) -> str:
+    return number(value)
+
+
+def _is_literal(name: str) -> bool:
+    return not (name[:1].isalpha() or name[:1] == "_" or name.startswith(INTERMEDIATE))
+
+
+def _free_suffix(suffix: str, taken: set[str]) -> str:
+    """``suffix``, lengthened with "_" until no taken name plus it is another taken name."""
+    while any(n + suffix in taken for n in taken):
+        suffix += "_"
+    return suffix
+
+
+@cache
+def _tokens(text: str) -> tuple[tuple[str, str], ...]:
+    """``text`` cut into pieces, each with its kind: "name", "number" or "other"."""
+    pieces: list[tuple[str, str]] = []
+    end = 0
+    for m in _TOKEN.finditer(text):
+        if m.start() > end:
+            pieces.append((text[end:m.start()], "other"))
+        pieces.append((m.group(), "name" if m.group(1) is not None else "number"))
+        end = m.end()
+    if end < len(text):
+        pieces.append((text[end:], "other"))
+    return tuple(pieces)
+
+
+def _grouped(text: str) -> str:
+    """``text`` in parentheses if it has a + or - outside parentheses (so a product reads right)."""
+    depth = 0
+    for piece, kind in _tokens(text):
+        if kind != "other":
+            continue
+        for ch in piece:
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+            elif ch in "+-" and depth == 0:
+                return f"({text})"
+    return text

@@ -1,0 +1,196 @@
+"""The method made visible: the evaluation trace (Wengert list), the reverse sweep's adjoint updates
+and the forward (tangent) sweep, as rows of numbers.
+
+Every number is the engine's own: values are :func:`slpdiff.engine.evaluate`'s ``node_values``,
+adjoint updates are reported by the one reverse sweep as it makes them (its ``record`` hook), and
+tangents by :func:`slpdiff.tangent.tangent_sweep`. Nothing here evaluates a rule itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine import Evaluation, adjoints, evaluate, resolve_names
+from .graph import Program
+from .labels import Labels
+from .tangent import tangent_sweep
+
+MODES = ("reverse", "forward")
+
+
+@dataclass
+class ValueRow:
+    """One node of the forward sweep: ``name = operation`` and its value."""
+
+    position: int
+    name: str
+    kind: str  # "input", "constant" or "operation"
+    operation: str  # "x * w", "sin(v1)", "input", or the constant's number
+    value: object
+    line: int  # where the node comes from in the program's text (0: not from text)
+    generated: bool  # an intermediate the program does not name (%1, %2, ...)
+
+
+@dataclass
+class AdjointRow:
+    """One step of the reverse sweep: ``update`` adds ``contribution`` to an adjoint.
+
+    Step 0 is the seed (the output's adjoint set to 1), with no source, rule or partial.
+    """
+
+    step: int
+    node: str  # whose adjoint changes (an argument of ``source``)
+    update: str  # "w_bar += v6_bar * v4"
+    source: str | None  # the node whose adjoint is passed down
+    argument: int | None  # which argument of ``source`` (0-based)
+    rule: str | None  # the local partial derivative as text, "v4"
+    partial: object  # its value (None for the seed)
+    contribution: object  # adjoint(source) * partial
+    adjoint: object  # the adjoint of ``node`` after the update
+    line: int  # the line of ``source`` (of the output, for the seed)
+
+
+@dataclass
+class Term:
+    """One term ``argument_dot * rule`` of a tangent."""
+
+    argument: str
+    rule: str
+    partial: object
+    value: object
+
+
+@dataclass
+class TangentRow:
+    """One node of the tangent sweep: ``update`` and the tangent's value."""
+
+    step: int
+    node: str
+    update: str  # "v6_dot = v4_dot * w + w_dot * v4"
+    terms: list[Term]
+    value: object
+    line: int
+
+
+@dataclass
+class Sweep:
+    """The derivative sweep for one output (reverse mode) or one input (forward mode)."""
+
+    kind: str  # "reverse" or "tangent"
+    of: str  # the output (reverse) or input (tangent) it is for
+    node: str  # that output's or input's node name (an output may be an alias)
+    rows: list
+    # reverse: input -> d of/d input; tangent: output -> d output/d of
+    derivatives: dict[str, object]
+
+
+@dataclass
+class Trace:
+    """The forward sweep and one derivative sweep per output (reverse) or per input (forward)."""
+
+    program: Program
+    labels: Labels
+    mode: str
+    at: dict[str, object]
+    forward: list[ValueRow]
+    sweeps: list[Sweep]
+    evaluation: Evaluation = field(repr=False)
+
+    @property
+    def has_generated_names(self) -> bool:
+        """True if some row names an intermediate the program does not name."""
+        return any(row.generated for row in self.forward)
+
+
+def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None = None,
+          outputs: Sequence[str] | None = None, mode: str = "reverse") -> Trace:
+    """Trace ``program`` at ``at``: every node's value, then every adjoint update (``mode``
+    "reverse", one sweep per output) or every tangent (``mode`` "forward", one sweep per input),
+    for the inputs in ``wrt`` and the outputs in ``outputs`` (default: all)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    ev = evaluate(program, at, wrt, outputs)
+    labels = Labels(program)
+    values = ev.node_values
+    forward = [_value_row(program, labels, values, i) for i in range(len(program.nodes))
+               if labels.shows_as_row(i)]
+    # evaluate() has checked the names; keep the program's order, as eval does.
+    wrt_names = [name for name in program.input_names if wrt is None or name in wrt]
+    out_names = list(ev.values)
+    if mode == "reverse":
+        wrt_pos = [program.input_index[k]
+                   for k in resolve_names(wrt_names, program.input_names, "input")]
+        sweeps = [_reverse(program, labels, values, name, wrt_pos, ev.gradient[name])
+                  for name in out_names]
+    else:
+        sweeps = [_tangent(program, labels, values, name, out_names) for name in wrt_names]
+    return Trace(program, labels, mode, ev.at, forward, sweeps, ev)
+
+
+def _value_row(program: Program, labels: Labels, values: list, i: int) -> ValueRow:
+    node = program.nodes[i]
+    kind = "operation" if node.op is not None else "constant" if node.is_const else "input"
+    return ValueRow(i, labels.name(i), kind, labels.operation(i), values[i], node.line,
+                    labels.is_generated(i))
+
+
+def _output_node(program: Program, name: str) -> int:
+    return program.output_index[program.output_names.index(name)]
+
+
+def _reverse(program: Program, labels: Labels, values: list, output: str, wrt: list[int],
+             gradient: dict) -> Sweep:
+    o = _output_node(program, output)
+    nodes = program.nodes
+    rows = [AdjointRow(0, labels.name(o), f"{labels.adjoint(o)} = 1", None, None, None, None,
+                       None, np.ones_like(values[o])[()], nodes[o].line)]
+
+    def record(i, k, partial, contribution, after):
+        c = program.args[i][k]
+        sign, product = labels.term(labels.adjoint(i), i, k)
+        rows.append(AdjointRow(len(rows), labels.name(c), f"{labels.adjoint(c)} {sign}= {product}",
+                               labels.name(i), k, labels.rule(i, k), partial, contribution, after,
+                               nodes[i].line))
+
+    adjoints(program, values, o, wrt, record=record)
+    return Sweep("reverse", output, labels.name(o), rows, dict(gradient))
+
+
+def _tangent(program: Program, labels: Labels, values: list, input_name: str,
+             outputs: list[str]) -> Sweep:
+    x = program.input_index[program.input_names.index(input_name)]
+    terms: dict[int, list[tuple[str, str, Term]]] = {}
+
+    def record(i, k, partial, term, total):
+        c = program.args[i][k]
+        sign, product = labels.term(labels.tangent(c), i, k)
+        terms.setdefault(i, []).append((sign, product, Term(labels.name(c), labels.rule(i, k),
+                                                            partial, term)))
+
+    tangent = tangent_sweep(program, values, {x: 1.0}, record=record)
+    rows = [TangentRow(0, labels.name(x), f"{labels.tangent(x)} = 1", [], tangent[x],
+                       program.nodes[x].line)]
+    for i, node_terms in terms.items():  # in node order: the sweep records in that order
+        if tangent[i] is None:
+            continue
+        rows.append(TangentRow(len(rows), labels.name(i),
+                               f"{labels.tangent(i)} = {_sum_text(node_terms)}",
+                               [t for _, _, t in node_terms], tangent[i], program.nodes[i].line))
+    derivatives = {}
+    for name in outputs:
+        o = _output_node(program, name)
+        derivatives[name] = np.zeros_like(values[o])[()] if tangent[o] is None else tangent[o]
+    return Sweep("tangent", input_name, labels.name(x), rows, derivatives)
+
+
+def _sum_text(terms: list) -> str:
+    text = ""
+    for sign, product, _ in terms:
+        if not text:
+            text = product if sign == "+" else f"-{product}"
+        else:
+            text += f" {sign} {product}"
+    return text
