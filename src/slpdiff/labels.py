@@ -2,9 +2,10 @@
 
 A node that a program names keeps its name. An intermediate of a nested expression (the ``x*w``
 in ``sin(x*w) + x``) gets a generated name ``%1``, ``%2``, ...: ``%`` cannot appear in a program's
-names, so a generated name never collides with one and is visibly not from the program. A constant that
-the program does not name is written as its number. Adjoints are written ``v7_bar`` and tangents
-``v7_dot``; should a program use such a name itself, a longer suffix is chosen (``_bar_``, ...).
+names, so a generated name never collides with one and is visibly not from the program. A
+constant that the program does not name is written as its number. Adjoints are written ``v7_bar``
+and tangents ``v7_dot``; should a program use such a name itself, a longer suffix is chosen
+(``_bar_``, ...).
 
 Derivative rules are the primitive table's text with the node's arguments substituted for the
 rule's parameters (``cos(a)`` for ``v2 = sin(v1)`` becomes ``cos(v1)``).
