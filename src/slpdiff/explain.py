@@ -252,7 +252,10 @@ def explanation_text(e: Explanation, input_names) -> list[str]:
                  "shown (raise --max-paths to see more).")
     lines = textwrap.wrap(head, 79, break_long_words=False, break_on_hyphens=False)
     for number_, path in enumerate(e.paths, 1):
-        lines += ["", f"path {number_}: {' -> '.join(path.nodes)}"]
+        lines.append("")
+        lines += textwrap.wrap(f"path {number_}: {' -> '.join(path.nodes)}", 79,
+                               subsequent_indent="    ", break_long_words=False,
+                               break_on_hyphens=False)
         rows = [(derivative_label(f.node, f.argument), f.rule, _factor_value(f))
                 for f in path.factors]
         w1 = max((len(a) for a, _, _ in rows), default=0)
@@ -265,8 +268,8 @@ def explanation_text(e: Explanation, input_names) -> list[str]:
         lines.append(f"sum of the {n} path products = {number(e.total)}")
     else:
         lines.append(f"sum of the {len(e.paths)} products shown = {number(e.shown_sum)}")
-        lines.append(f"sum over all {n} paths = {number(e.total)} (by forward accumulation, "
-                     "which adds them up without listing them)")
+        lines.append(f"sum over all {n} paths = {number(e.total)}")
+        lines.append("(by forward accumulation, which adds them up without listing them)")
     lines.append(f"{d} by reverse mode, as eval prints it = {number(e.derivative)}")
     if number(e.total) != number(e.derivative):
         lines.append("(the same products added in another order: the last digits may differ)")

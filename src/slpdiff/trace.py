@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import Evaluation, adjoints, evaluate, resolve_names
+from .engine import Evaluation, adjoints, evaluate
 from .graph import Program
 from .labels import Labels
 from .tangent import tangent_sweep
@@ -121,8 +121,7 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     wrt_names = [name for name in program.input_names if wrt is None or name in wrt]
     out_names = list(ev.values)
     if mode == "reverse":
-        wrt_pos = [program.input_index[k]
-                   for k in resolve_names(wrt_names, program.input_names, "input")]
+        wrt_pos = [program.input_index[program.input_names.index(n)] for n in wrt_names]
         sweeps = [_reverse(program, labels, values, name, wrt_pos, ev.gradient[name])
                   for name in out_names]
     else:
