@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,29 @@ def seed_rows() -> list[tuple[float, float, float]]:
 def close(a: float, b: float, digits: int = 12) -> bool:
     """True when ``a`` and ``b`` agree to ``digits`` significant digits."""
     return abs(a - b) <= 10.0 ** (1 - digits) * max(abs(a), abs(b))
+
+
+def console_examples(markdown: str) -> list[tuple[str, list[str]]]:
+    """(command, shown output lines) for each ``$ ...`` line in the ``console`` blocks of a
+    markdown text."""
+    examples = []
+    for block in re.findall(r"```console\n(.*?)```", markdown, re.S):
+        current = None
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                current = (line[2:], [])
+                examples.append(current)
+            elif current is not None:
+                current[1].append(line)
+    return examples
+
+
+def assert_shows(got: list[str], shown: list[str]) -> None:
+    """Assert that output lines ``got`` are what documentation ``shown`` displays; a ``...`` line
+    there elides a middle part (the lines before and after it must match)."""
+    if "..." in shown:
+        cut = shown.index("...")
+        head, tail = shown[:cut], shown[cut + 1:]
+        assert got[:len(head)] == head and got[len(got) - len(tail):] == tail
+    else:
+        assert got == shown

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 
 import pytest
 from click.testing import CliRunner
 
-from helpers import ROOT, run_slpdiff
+from helpers import ROOT, assert_shows, console_examples, run_slpdiff
 from slpdiff.cli import cli
 from slpdiff.primitives import PRIMITIVES
 
@@ -38,30 +37,14 @@ def test_every_command_is_documented_and_has_help(command):
     assert result.exit_code == 0 and "Examples:" in result.stdout
 
 
-def _console_examples():
-    """(command, expected output lines) for each `$ slpdiff ...` in the README's console blocks."""
-    examples = []
-    for block in re.findall(r"```console\n(.*?)```", README, re.S):
-        current = None
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                current = (line[2:], [])
-                examples.append(current)
-            elif current is not None:
-                current[1].append(line)
-    return examples
-
-
-@pytest.mark.parametrize("command, expected", _console_examples())
+@pytest.mark.parametrize("command, expected", console_examples(README))
 def test_readme_console_examples_print_what_the_readme_shows(command, expected):
     args = shlex.split(command)
     assert args[0] == "slpdiff"
     proc = run_slpdiff(*args[1:], cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    got = proc.stdout.splitlines()
-    if "..." in expected:  # an elided middle: the lines shown before and after must match
-        cut = expected.index("...")
-        head, tail = expected[:cut], expected[cut + 1:]
-        assert got[:len(head)] == head and got[len(got) - len(tail):] == tail
-    else:
-        assert got == expected
+    assert_shows(proc.stdout.splitlines(), expected)
+
+
+def test_readme_points_to_the_tutorial():
+    assert "(docs/tutorial.md)" in README and (ROOT / "docs" / "tutorial.md").exists()
