@@ -188,6 +188,12 @@ def test_cli_errors(args, message):
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_program_without_inputs_has_nothing_to_explain():
+    result = invoke("explain", "-", input="y = 3 * pi")
+    assert result.exit_code == 2
+    assert "the program has no inputs: there is no derivative to explain" in result.stderr
+
+
 def test_several_outputs_need_of():
     result = invoke("explain", "-", "--at", "x=1", input="p = x * 2\nq = x + 1\noutput p, q")
     assert result.exit_code == 2

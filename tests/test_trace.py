@@ -502,6 +502,14 @@ def test_bad_program_is_reported_with_a_caret():
     assert proc.stderr.startswith("slpdiff: error: <stdin>:1:5: unknown function 'sinn'")
 
 
+def test_a_program_without_inputs_traces_its_values():
+    result = invoke("trace", "-", input="y = 3 * pi")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Forward sweep:" and "y_bar = 1" in result.stdout
+    assert lines[3].split() == ["y", "3.0", "*", repr(math.pi), repr(3 * math.pi), "1"]
+
+
 def test_mode_is_checked_by_the_library():
     with pytest.raises(ValueError):
         trace(slpdiff.parse("y = x"), {"x": 1.0}, mode="sideways")

@@ -50,9 +50,10 @@ def numbers_at(program: Program, at: Mapping[str, object],
     def record(i, k, partial, contribution, after):
         numbers.partials[(i, k)] = partial
 
+    output_node = dict(zip(program.output_names, program.output_index, strict=True))
     for name in ev.values:
-        o = program.output_index[program.output_names.index(name)]
-        numbers.adjoints[name] = adjoints(program, ev.node_values, o, record=record)
+        numbers.adjoints[name] = adjoints(program, ev.node_values, output_node[name],
+                                          record=record)
     return numbers
 
 
@@ -162,23 +163,18 @@ def _edge_attributes(labels: Labels, numbers: Numbers | None, needs: list[bool],
     return f"{label_key}={quote(text)}"
 
 
+# Backslash and quote escaped, newline as DOT's line break, other control characters dropped.
+_DOT_ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", 0x7F: None,
+                **{c: None for c in range(32) if c != ord("\n")}}
+
+
 def quote(text: str) -> str:
     """``text`` as a DOT double-quoted string; lines joined by "\\n" become DOT line breaks.
 
     Backslashes and quotes are escaped, so no text (names, numbers, file names) can end the string
     or use DOT's escapes; other control characters are dropped.
     """
-    escaped = []
-    for c in text:
-        if c == "\\":
-            escaped.append("\\\\")
-        elif c == '"':
-            escaped.append('\\"')
-        elif c == "\n":
-            escaped.append("\\n")
-        elif c >= " " and c != "\x7f":
-            escaped.append(c)
-    return '"' + "".join(escaped) + '"'
+    return '"' + text.translate(_DOT_ESCAPES) + '"'
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class Table:
 def trace_tables(tr: Trace) -> list[Table]:
     """The forward sweep, then one table per derivative sweep, each ending with its derivatives."""
     program = tr.program
-    forward = Table(f"Forward sweep at {point_text(tr.at, program.input_names)}",
+    at = f" at {point_text(tr.at, program.input_names)}" if program.input_names else ""
+    forward = Table(f"Forward sweep{at}",
                     ["node", "operation", "value", "line"], "llrr", [True, True, False, False])
     for row in tr.forward:
         forward.rows.append([row.name, row.operation, number(row.value), _line(row.line)])

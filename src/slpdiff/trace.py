@@ -120,12 +120,16 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     # evaluate() has checked the names; keep the program's order, as eval does.
     wrt_names = [name for name in program.input_names if wrt is None or name in wrt]
     out_names = list(ev.values)
+    input_node = dict(zip(program.input_names, program.input_index, strict=True))
+    output_node = dict(zip(program.output_names, program.output_index, strict=True))
     if mode == "reverse":
-        wrt_pos = [program.input_index[program.input_names.index(n)] for n in wrt_names]
-        sweeps = [_reverse(program, labels, values, name, wrt_pos, ev.gradient[name])
-                  for name in out_names]
+        wrt_pos = [input_node[n] for n in wrt_names]
+        sweeps = [_reverse(program, labels, values, name, output_node[name], wrt_pos,
+                           ev.gradient[name]) for name in out_names]
     else:
-        sweeps = [_tangent(program, labels, values, name, out_names) for name in wrt_names]
+        outputs = {name: output_node[name] for name in out_names}
+        sweeps = [_tangent(program, labels, values, name, input_node[name], outputs)
+                  for name in wrt_names]
     return Trace(program, labels, mode, ev.at, forward, sweeps, ev)
 
 
@@ -136,13 +140,8 @@ def _value_row(program: Program, labels: Labels, values: list, i: int) -> ValueR
                     labels.is_generated(i))
 
 
-def _output_node(program: Program, name: str) -> int:
-    return program.output_index[program.output_names.index(name)]
-
-
-def _reverse(program: Program, labels: Labels, values: list, output: str, wrt: list[int],
-             gradient: dict) -> Sweep:
-    o = _output_node(program, output)
+def _reverse(program: Program, labels: Labels, values: list, output: str, o: int,
+             wrt: list[int], gradient: dict) -> Sweep:
     nodes = program.nodes
     rows = [AdjointRow(0, labels.name(o), f"{labels.adjoint(o)} = 1", None, None, None, None,
                        None, np.ones_like(values[o])[()], nodes[o].line)]
@@ -158,9 +157,8 @@ def _reverse(program: Program, labels: Labels, values: list, output: str, wrt: l
     return Sweep("reverse", output, labels.name(o), rows, dict(gradient))
 
 
-def _tangent(program: Program, labels: Labels, values: list, input_name: str,
-             outputs: list[str]) -> Sweep:
-    x = program.input_index[program.input_names.index(input_name)]
+def _tangent(program: Program, labels: Labels, values: list, input_name: str, x: int,
+             outputs: dict[str, int]) -> Sweep:
     terms: dict[int, list[tuple[str, str, Term]]] = {}
 
     def record(i, k, partial, term, total):
@@ -179,8 +177,7 @@ def _tangent(program: Program, labels: Labels, values: list, input_name: str,
                                f"{labels.tangent(i)} = {_sum_text(node_terms)}",
                                [t for _, _, t in node_terms], tangent[i], program.nodes[i].line))
     derivatives = {}
-    for name in outputs:
-        o = _output_node(program, name)
+    for name, o in outputs.items():
         derivatives[name] = np.zeros_like(values[o])[()] if tangent[o] is None else tangent[o]
     return Sweep("tangent", input_name, labels.name(x), rows, derivatives)
 

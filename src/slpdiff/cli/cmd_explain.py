@@ -49,5 +49,7 @@ def _the_one(name, names, what, option):
         return name
     if len(names) == 1:
         return names[0]
+    if not names:
+        raise InputError(f"the program has no {what}s: there is no derivative to explain")
     raise InputError(f"the program has {len(names)} {what}s ({', '.join(names) or 'none'}); "
                      f"choose one with {option} NAME")
