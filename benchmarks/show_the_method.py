@@ -10,11 +10,11 @@ to draw the graph (an external program: its layout is superlinear, slpdiff's par
 
 from __future__ import annotations
 
-import random
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import slpdiff
 from slpdiff.dot import numbers_at, to_dot
@@ -22,16 +22,8 @@ from slpdiff.explain import explain
 from slpdiff.tables import render, trace_json, trace_tables
 from slpdiff.trace import trace
 
-
-def random_program(n: int, seed: int = 1) -> str:
-    rng = random.Random(seed)
-    lines, names = ["input x, w"], ["x", "w"]
-    forms = ["{a} * {b}", "sin({a}) + {b}", "{a} - {b}", "tanh({a})"]
-    for i in range(n):
-        a, b = rng.choice(names[-20:]), rng.choice(names)
-        lines.append(f"v{i} = " + rng.choice(forms).format(a=a, b=b))
-        names.append(f"v{i}")
-    return "\n".join(lines) + "\n"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers import random_program  # noqa: E402  (the same programs the tests use)
 
 
 def best_of(f, repeat: int = 3) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
 import sys
@@ -64,3 +65,21 @@ def assert_shows(got: list[str], shown: list[str]) -> None:
         assert got[:len(head)] == head and got[len(got) - len(tail):] == tail
     else:
         assert got == shown
+
+
+LONG_EDGES = ("{a} * {b}", "sin({a}) + {b}", "{a} - {b}", "tanh({a})")
+
+
+def random_program(n: int, seed: int = 1, forms=LONG_EDGES, inputs=("x", "w"), recent: int = 20,
+                   outputs: int = 1) -> str:
+    """A random program of ``n`` statements ``t<i> = form``, each form filled with ``a``, one of
+    the ``recent`` latest names, and ``b``, any earlier name (so edges are long); the last
+    ``outputs`` names are the outputs."""
+    rng = random.Random(seed)
+    names, lines = list(inputs), [f"input {', '.join(inputs)}"]
+    for i in range(n):
+        a, b = rng.choice(names[-recent:]), rng.choice(names)
+        lines.append(f"t{i} = " + rng.choice(forms).format(a=a, b=b))
+        names.append(f"t{i}")
+    lines.append(f"output {', '.join(names[:-outputs - 1:-1])}")
+    return "\n".join(lines) + "\n"

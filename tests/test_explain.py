@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import random
 
 import pytest
 from click.testing import CliRunner
 
 import slpdiff
-from helpers import EXAMPLES, run_slpdiff
+from helpers import EXAMPLES, random_program, run_slpdiff
 from slpdiff.cli import cli
 from slpdiff.explain import count_paths, count_text, explain
 
@@ -51,20 +50,16 @@ def test_seed_paths_from_w_include_the_direct_edge_into_v6():
     assert e.total == pytest.approx(13.402273659200267, rel=1e-15)
 
 
-def _random_program(rng, n):
-    names, lines = ["x", "y"], ["input x, y"]
-    forms = ["{a} * {b}", "sin({a}) + {b}", "{a} - cos({b})", "tanh({a}) * {b}", "{a} / 3 + {b}"]
-    for i in range(n):
-        a, b = rng.choice(names[-6:]), rng.choice(names)
-        lines.append(f"t{i} = " + rng.choice(forms).format(a=a, b=b))
-        names.append(f"t{i}")
-    return "\n".join(lines)
+FORMS = ["{a} * {b}", "sin({a}) + {b}", "{a} - cos({b})", "tanh({a}) * {b}", "{a} / 3 + {b}"]
+
+
+def small_program(n, seed):
+    return random_program(n, seed, FORMS, ("x", "y"), recent=6)
 
 
 @pytest.mark.parametrize("seed", range(10))
 def test_sum_of_path_products_is_evals_derivative_on_random_programs(seed):
-    rng = random.Random(seed)
-    program = slpdiff.parse(_random_program(rng, 12))
+    program = slpdiff.parse(small_program(12, seed))
     at = {"x": 0.7, "y": -0.4}
     ev = slpdiff.evaluate(program, at)
     out = program.output_names[0]
@@ -83,8 +78,7 @@ def test_sum_of_path_products_is_evals_derivative_on_random_programs(seed):
 
 
 def test_beyond_the_limit_the_largest_contributions_are_shown():
-    rng = random.Random(3)
-    program = slpdiff.parse(_random_program(rng, 14))
+    program = slpdiff.parse(small_program(14, 3))
     at = {"x": 0.7, "y": -0.4}
     out = program.output_names[0]
     everything = explain(program, at, out, "x", max_paths=10**6)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import re
 import shutil
 import stat
@@ -19,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 import slpdiff
-from helpers import EXAMPLES, SLPDIFF, run_slpdiff
+from helpers import EXAMPLES, SLPDIFF, random_program, run_slpdiff
 from slpdiff.cli import cli
 from slpdiff.dot import LARGE, MAX_SPAN, numbers_at, quote, to_dot
 
@@ -278,18 +277,6 @@ def test_graph_errors():
 
 # --- large graphs --------------------------------------------------------------------------------
 
-def random_program(n, seed=1):
-    """n statements, each using a recent name and any earlier one: long edges everywhere."""
-    rng = random.Random(seed)
-    lines, names = ["input x, w"], ["x", "w"]
-    forms = ["{a} * {b}", "sin({a}) + {b}", "{a} - {b}", "tanh({a})"]
-    for i in range(n):
-        a, b = rng.choice(names[-20:]), rng.choice(names)
-        lines.append(f"v{i} = " + rng.choice(forms).format(a=a, b=b))
-        names.append(f"v{i}")
-    return "\n".join(lines) + "\n"
-
-
 def test_large_graphs_have_only_short_edges():
     program = slpdiff.parse(random_program(400))
     nodes, edges = parse_dot(to_dot(program))
@@ -300,7 +287,7 @@ def test_large_graphs_have_only_short_edges():
     for a, b, attrs in edges:
         if a.startswith("c"):
             copies += 1
-            assert nodes[a][0] in {"x", "w"} or nodes[a][0].startswith(("v", "%"))
+            assert nodes[a][0] in {"x", "w"} or nodes[a][0].startswith(("t", "%"))
         else:
             assert layer[b] - layer[a] <= MAX_SPAN
         assert _edge_label(attrs, "xlabel") is not None or "dashed" in attrs
@@ -326,7 +313,7 @@ def test_a_program_of_a_thousand_statements_renders(tmp_path):
     proc = run_slpdiff("graph", path, "-o", out, timeout=300)
     assert proc.returncode == 0, proc.stderr
     texts = set(_svg_texts(out))
-    assert all(any(t.startswith(f"v{i} = ") for t in texts) for i in (0, 500, 999))
+    assert all(any(t.startswith(f"t{i} = ") for t in texts) for i in (0, 500, 999))
 
 
 @pytest.mark.slow
