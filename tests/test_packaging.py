@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,12 +26,19 @@ def test_installed_command_works_from_another_directory(tmp_path):
 
 
 def test_wheel_contains_the_grammar_and_the_console_script(tmp_path):
+    # Build from a clean copy: a stale build/ directory in the checkout would hide a module that
+    # pyproject.toml forgets to package.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-                    str(ROOT)], check=True, capture_output=True)
+                    str(source)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("slpdiff-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         assert "slpdiff/grammar/slp.lark" in names
         assert "slpdiff/engine.py" in names
+        modules = [p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src").rglob("*.py")]
+        assert [m for m in modules if m not in names] == []  # every module, subpackages too
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "slpdiff = slpdiff.cli:main" in z.read(entry_points).decode()
