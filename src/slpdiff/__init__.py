@@ -19,7 +19,7 @@ and the seed's ``Var`` API::
 from .engine import Evaluation, evaluate
 from .errors import InputError, ProgramError, RunError, SlpError
 from .graph import FUNCTIONS, Program, Var
-from .optimize import OptimizeResult, gradient_descent
+from .optimize import OptimizeResult, gradient_descent, optimize
 from .parser import parse, parse_file
 
 __version__ = "0.1.0"
@@ -28,5 +28,5 @@ __version__ = "0.1.0"
 globals().update(FUNCTIONS)
 
 __all__ = ["Evaluation", "InputError", "OptimizeResult", "Program", "ProgramError", "RunError",
-           "SlpError", "Var", "evaluate", "gradient_descent", "parse", "parse_file",
+           "SlpError", "Var", "evaluate", "gradient_descent", "optimize", "parse", "parse_file",
            *FUNCTIONS]

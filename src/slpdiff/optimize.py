@@ -63,8 +63,8 @@ class Step:
         return all(math.isfinite(float(x)) for x in (self.value, *self.gradient.values()))
 
     def gradient_norm(self) -> float:
-        """The 2-norm of the gradient."""
-        return math.sqrt(sum(float(g) ** 2 for g in self.gradient.values()))
+        """The 2-norm of the gradient (without overflow for huge components)."""
+        return math.hypot(*(float(g) for g in self.gradient.values()))
 
 
 @dataclass
@@ -260,7 +260,7 @@ class _Run:
         if self.bounded:  # components that point out of the box at an active bound do not count
             x = self.vector(step)
             g[((x <= self.lower) & (g > 0)) | ((x >= self.upper) & (g < 0))] = 0.0
-        norm = float(np.linalg.norm(g))
+        norm = math.hypot(*g)
         if norm <= self.tol:
             what = "projected gradient norm" if self.bounded else "gradient norm"
             raise _Stop("converged", f"{what} {norm:.6g} <= tol {self.tol:g}")
@@ -380,8 +380,9 @@ def _first_order(run: _Run, x: np.ndarray, update) -> None:
     step = run.evaluate(x, 0, check_interrupt=False)
     while True:
         run.accept(step)
-        x = run.project(update(run.vector(step), run.descent_gradient(step), step.index + 1))
-        step = run.evaluate(x, step.index + 1)
+        with np.errstate(all="ignore"):  # an overflow shows as a non-finite value: "diverged"
+            x = update(run.vector(step), run.descent_gradient(step), step.index + 1)
+        step = run.evaluate(run.project(x), step.index + 1)
 
 
 def _gd(lr):

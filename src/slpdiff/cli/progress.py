@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -26,11 +27,11 @@ class Progress:
         if not self.enabled or now - self.started < self.delay or now - self.drawn_at < 0.1:
             return
         self.drawn_at = now
-        width = shutil.get_terminal_size((80, 24)).columns
         done = min(index / self.total, 1.0) if self.total else 1.0
-        bar = "#" * round(20 * done) + "." * (20 - round(20 * done))
+        bar = "#" * round(10 * done) + "." * (10 - round(10 * done))
         line = (f"{self.label}: step {index}/{self.total} [{bar}] {100 * done:.0f}%  "
                 f"value {value:.7g}  |g| {gradient_norm:.3g}")
+        width = _columns(self.stream)
         self.stream.write("\r" + line[: width - 1] + "\x1b[K")
         self.stream.flush()
         self.visible = True
@@ -41,6 +42,13 @@ class Progress:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self.visible = False
+
+
+def _columns(stream) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return shutil.get_terminal_size().columns
 
 
 def _is_terminal(stream) -> bool:
