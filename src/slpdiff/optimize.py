@@ -201,6 +201,7 @@ class _Run:
                  callback):
         self.program, self.point, self.names, self.objective = program, point, names, objective
         self.sign, self.lower, self.upper = sign, lower, upper
+        self.bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
         self.steps, self.tol, self.ftol, self.callback = steps, tol, ftol, callback
         self.nfev = self.ngev = self.nhev = 0
         self.pending: Step | None = None  # the latest iterate, not yet reported
@@ -239,17 +240,15 @@ class _Run:
 
     def descent_gradient(self, step: Step) -> np.ndarray:
         """The gradient of the function being minimized (the negated objective to maximize)."""
-        return self.sign * np.array([float(step.gradient[n]) for n in self.names])
+        # step.gradient is in program order, like self.names
+        return self.sign * np.fromiter(step.gradient.values(), np.float64, len(self.names))
 
     def vector(self, step: Step) -> np.ndarray:
-        return np.array([float(step.at[n]) for n in self.names])
+        """The values of the optimized inputs at ``step``."""
+        return np.fromiter((step.at[n] for n in self.names), np.float64, len(self.names))
 
     def project(self, x: np.ndarray) -> np.ndarray:
         return np.clip(x, self.lower, self.upper) if self.bounded else x
-
-    @property
-    def bounded(self) -> bool:
-        return bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
 
     def accept(self, step: Step) -> None:
         """``step`` is the next iterate: report the previous one, and stop here if a test passes."""
