@@ -88,6 +88,8 @@ def gradient_descent(program: Program, at: Mapping[str, object], wrt: Sequence[s
     previous = None
     for k in range(steps + 1):
         current = step_at(k)
+        if k == 0:
+            _check_one_number(current)
         if not current.is_finite():
             return OptimizeResult("diverged", max(k - 1, 0), previous or current, current)
         if current.gradient_norm() <= tol:
@@ -100,6 +102,19 @@ def gradient_descent(program: Program, at: Mapping[str, object], wrt: Sequence[s
             point[name] = current.at[name] - lr * current.gradient[name]
         previous = current
     raise AssertionError("unreachable")
+
+
+def _check_one_number(step: Step) -> None:
+    """The objective and the gradient must be single numbers, not one per row of data."""
+    rows = np.size(step.value)
+    if np.ndim(step.value):
+        raise InputError(f"the objective '{step.objective}' has {rows} values (one per row), "
+                         "not one number to minimize: reduce it over the rows, e.g. with "
+                         f"mean(...) or sum(...)")
+    arrays = [name for name, g in step.gradient.items() if np.ndim(g)]
+    if arrays:
+        raise InputError(f"'{arrays[0]}' holds many values (a column of data), not one "
+                         "parameter: leave it out of --wrt")
 
 
 def as_float(x) -> float:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import click
 
 from ..errors import RunError
 from ..formats import derivative_label, evaluation_json, json_line, number, point_text
+from .batch import read_data
 from .options import (
     at_option,
     format_option,
@@ -15,6 +17,7 @@ from .options import (
     merge_names,
     merge_points,
     program_argument,
+    split_grid,
     wrt_option,
 )
 
@@ -33,30 +36,57 @@ from .options import (
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Print every K-th step (and always the last).")
 @format_option
-def optimize_command(program, at, wrt, objective, lr, steps, tol, every, fmt):
+@click.option("--data", metavar="FILE|-",
+              help="Fit to a data set (CSV, TSV or JSON Lines; - for standard input): its "
+                   "columns bind the inputs of the same name as whole columns; the other "
+                   "inputs are the parameters.")
+@click.option("--data-format", type=click.Choice(["csv", "tsv", "jsonl"]),
+              help="Format of --data (default: from its extension; needed for -).")
+def optimize_command(program, at, wrt, objective, lr, steps, tol, every, fmt, data, data_format):
     """Minimize an output by gradient descent: x <- x - lr * gradient.
 
     Prints one line (or JSON object) per step with the point, the value and the gradient there,
     before the update; then why it stopped and the final point with its value and gradient.
+    With --data, the objective must reduce over the rows (sum, mean) to one number.
 
     \b
     Examples:
       slpdiff optimize examples/seed.slp --at x=1,w=4 --wrt w --lr 0.1 --steps 30
       slpdiff optimize examples/rosenbrock.slp --at x=-1.2,y=1 --lr 0.001 --steps 5000 \\
           --every 500 --format json
+      slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\
+          --lr 0.5 --steps 3000 --every 500
     """
     from ..optimize import choose_objective, gradient_descent
 
     prog = load_program(program)
-    point = merge_points(at)
+    point, ranges = split_grid(merge_points(at))
+    if ranges:
+        raise click.UsageError("a grid (NAME=start:stop:step) is for eval; optimize starts "
+                               "from one point")
     wrt = merge_names(wrt)
+    columns = {}
+    if data is not None:
+        columns = read_data(prog, data, data_format, point)
+        in_data = [name for name in wrt or () if name in columns]
+        if in_data:
+            raise click.UsageError(f"'{in_data[0]}' is a column of the data, not a parameter "
+                                   "that --wrt can optimize")
+        if wrt is None:
+            wrt = [name for name in prog.input_names if name not in columns]
+        point.update(columns)
     shown = [name for name in prog.input_names if wrt is None or name in wrt]
     objective = choose_objective(prog, objective)
     last_unprinted = []
 
+    def as_json(evaluation):
+        # The data's columns are inputs too, but not part of the point: leave them out.
+        at = {name: v for name, v in evaluation.at.items() if name not in columns}
+        return evaluation_json(replace(evaluation, at=at))
+
     def show(step):
         if fmt == "json":
-            click.echo(json_line({"step": step.index, **evaluation_json(step.evaluation)}))
+            click.echo(json_line({"step": step.index, **as_json(step.evaluation)}))
         else:
             click.echo(f"step {step.index}: {_step_text(step, shown)}")
 
@@ -74,7 +104,7 @@ def optimize_command(program, at, wrt, objective, lr, steps, tol, every, fmt):
     final = result.final
     if fmt == "json":
         click.echo(json_line({"status": result.status, "steps": result.steps,
-                              **evaluation_json(final.evaluation)}))
+                              **as_json(final.evaluation)}))
     else:
         click.echo(f"stopped: {result.status} after {result.steps} steps")
         click.echo(f"final: {_step_text(final, shown)}")
