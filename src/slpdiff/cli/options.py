@@ -41,7 +41,7 @@ class PointType(click.ParamType):
     name = "NAME=VALUE,..."
 
     def convert(self, value, param, ctx):
-        if isinstance(value, list):
+        if isinstance(value, (list, JsonPoint)):
             return value
         if value.startswith("@"):
             return self._from_json(value[1:], param, ctx)
@@ -61,19 +61,37 @@ class PointType(click.ParamType):
         return pairs
 
     def _from_json(self, path, param, ctx):
-        from ..points import DataError, parse_point_json
-
         if not path:
             self.fail("'@' needs a file name, or - for standard input (e.g. --at @point.json)",
                       param, ctx)
+        if path == "-":  # claimed now, before PROGRAM - could read it; read when the command runs
+            claim_stdin("--at @-")
+            return JsonPoint(path)
         try:
-            with open_binary(path, "--at @-") as f:
+            return JsonPoint(path).pairs()
+        except click.BadParameter as e:
+            self.fail(e.message, param, ctx)
+
+
+class JsonPoint:
+    """``--at @FILE``: input values from a JSON object in FILE (``-``: standard input)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def pairs(self) -> list[tuple[str, float]]:
+        """The (name, value) pairs; a file that cannot be read is a BadParameter (exit 2)."""
+        from ..points import DataError, parse_point_json
+
+        name = _input_name(self.path)
+        try:
+            with open_binary(self.path, "--at @-") as f:
                 data = f.read()
-            return list(parse_point_json(data.decode("utf-8"), _input_name(path)).items())
+            return list(parse_point_json(data.decode("utf-8"), name).items())
         except UnicodeDecodeError:
-            self.fail(f"{_input_name(path)}: not UTF-8 text", param, ctx)
+            raise click.BadParameter(f"{name}: not UTF-8 text", param_hint="'--at'") from None
         except (DataError, SlpError) as e:
-            self.fail(str(e), param, ctx)
+            raise click.BadParameter(str(e), param_hint="'--at'") from None
 
 
 class NamesType(click.ParamType):
@@ -95,7 +113,7 @@ def merge_points(pairs_lists) -> dict[str, float]:
     """One ``name -> value`` dict from every ``--at``; a name given twice is an error."""
     at: dict[str, float] = {}
     for pairs in pairs_lists:
-        for name, value in pairs:
+        for name, value in pairs.pairs() if isinstance(pairs, JsonPoint) else pairs:
             if name in at:
                 raise click.BadParameter(f"'{name}' is given twice", param_hint="'--at'")
             at[name] = value
