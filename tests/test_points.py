@@ -265,16 +265,17 @@ def test_csv_records_name_derivatives_as_the_text_format_and_round_trip():
         assert float(row[3]) == single.gradient["v7"]["w"]
 
 
-def test_kept_fields_are_quoted_where_needed_and_stop_cuts_the_rows():
+def test_kept_fields_are_quoted_where_needed():
     chunk, ev = _evaluated(SEED, {"x": [1.0, 2.0, 3.0], "w": [1.0, 1.0, 1.0]})
     chunk.kept = {"id": ["a", 'say "hi", ok', "c"]}
     writer = writer_for("csv", SEED, [], kept=["id"])
     assert writer.header() == "id,x,w,v7\n"
-    text = writer.records(chunk, ev, stop=2)
+    text = writer.records(chunk, ev)
     assert text.splitlines()[1].startswith('"say ""hi"", ok",2.0,1.0,')
-    assert len(text.splitlines()) == 2
+    assert len(text.splitlines()) == 3
     tsv = writer_for("tsv", SEED, [], kept=["id"]).records(chunk, ev)
     assert tsv.splitlines()[0].split("\t")[:3] == ["a", "1.0", "1.0"]
+    assert tsv.splitlines()[1].split("\t")[0] == 'say "hi", ok'  # TSV has no quoting
     jsonl = writer_for("jsonl", SEED, [], kept=["id"]).records(chunk, ev).splitlines()
     assert json.loads(jsonl[1])["keep"] == {"id": 'say "hi", ok'}
     assert list(json.loads(jsonl[1])) == ["keep", "at", "value", "gradient"]
@@ -306,23 +307,25 @@ def test_stream_writes_every_chunk_and_totals_the_nonfinite_warnings():
     chunks = [Chunk({"x": np.array([1.0, -1.0])}, 2, 2, "p.csv"),
               Chunk({"x": np.array([2.0, -3.0, -4.0])}, 3, 4, "p.csv")]
     written = []
-    result = evaluate_stream(program, chunks, {}, None,
-                             lambda c, ev, stop: written.append((c.rows, stop)))
-    assert written == [(2, None), (3, None)] and result.rows == 5 and not result.stopped
+
+    def write(chunk, ev):
+        written.append((chunk.columns["x"].tolist(), np.shape(ev.values["y"])))
+
+    result = evaluate_stream(program, chunks, {}, None, write)
+    assert written == [([1.0, -1.0], (2,)), ([2.0, -3.0, -4.0], (3,))]
+    assert result.rows == 5 and not result.stopped
     (value,) = [w for w in result.warnings if w.kind == "value"]
     assert value.count == 3 and result.where[0] == "p.csv:3"
     written.clear()
-    strict = evaluate_stream(program, chunks, {}, None,
-                             lambda c, ev, stop: written.append((c.rows, stop)),
-                             stop_at_nonfinite=True)
-    assert written == [(2, 1)] and strict.stopped and strict.rows == 1
+    strict = evaluate_stream(program, chunks, {}, None, write, stop_at_nonfinite=True)
+    assert written == [([1.0], (1,))] and strict.stopped and strict.rows == 1
 
 
 def test_a_program_that_reduces_is_evaluated_over_all_rows_at_once():
     program = slpdiff.parse("input x\nd = x - mean(x)")
     chunks = [Chunk({"x": np.array([1.0, 2.0])}, 2), Chunk({"x": np.array([6.0])}, 1, 3)]
     seen = []
-    evaluate_stream(program, chunks, {}, None, lambda c, ev, stop: seen.append(ev.values["d"]))
+    evaluate_stream(program, chunks, {}, None, lambda c, ev: seen.append(ev.values["d"]))
     (values,) = seen
     assert values.tolist() == [-2.0, -1.0, 3.0]
 
@@ -399,3 +402,14 @@ def test_reductions_match_finite_differences(text):
 def test_reductions_of_a_single_number():
     result = slpdiff.evaluate(slpdiff.parse("y = sum(x) + mean(x) + count(x)"), {"x": 2.5})
     assert result.values["y"] == 2.5 + 2.5 + 1 and result.gradient["y"]["x"] == 2.0
+
+
+def test_all_rows_of_a_reduction_are_written_in_slices_of_bounded_size():
+    program = slpdiff.parse("input x\nd = x - mean(x)")
+    x = np.arange(70_000, dtype=float)
+    chunks = [Chunk({"x": x[:30_000]}, 30_000), Chunk({"x": x[30_000:]}, 40_000, 30_001)]
+    seen = []
+    evaluate_stream(program, chunks, {}, None,
+                    lambda c, ev: seen.append((c.line(0), c.rows, ev.values["d"])))
+    assert [(line, rows) for line, rows, _ in seen] == [(1, 65536), (65537, 70_000 - 65536)]
+    assert np.array_equal(np.concatenate([d for _, _, d in seen]), x - x.mean())

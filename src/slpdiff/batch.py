@@ -61,12 +61,13 @@ class BatchResult:
 
 def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mapping[str, float],
                     wrt: Sequence[str] | None,
-                    write: Callable[[Chunk, Evaluation, int | None], None],
+                    write: Callable[[Chunk, Evaluation], None],
                     stop_at_nonfinite: bool = False) -> BatchResult:
-    """Evaluate every chunk and ``write(chunk, evaluation, stop)`` it, in order (``stop``: write
-    only the rows before it, else None). With ``stop_at_nonfinite``, rows from the first with a
-    non-finite value or derivative on are not written and the result says ``stopped``."""
-    if reduces(program):
+    """Evaluate every chunk and ``write(chunk, evaluation)`` it, in order. With
+    ``stop_at_nonfinite``, rows from the first with a non-finite value or derivative on are not
+    written, and the result says ``stopped``."""
+    whole = reduces(program)
+    if whole:
         chunks = [concatenate(chunks)]
     result = BatchResult()
     found: dict[str, tuple[NonFinite, int, str]] = {}
@@ -81,16 +82,34 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
             known = found.get(w.kind)
             found[w.kind] = (known[0], known[1] + w.count, known[2]) if known else \
                 (w, w.count, chunk.where(row))
-        if stop_at_nonfinite and first_bad is not None:
-            write(chunk, ev, first_bad)
-            result.rows += first_bad
+        stop = first_bad if stop_at_nonfinite else None
+        rows = chunk.rows if stop is None else stop
+        # All rows at once (a reduction) are still written a slice at a time, to bound the text.
+        step = MAX_ROWS if whole else chunk.rows
+        for lo in range(0, rows, step):
+            hi = min(lo + step, rows)
+            write(*((chunk, ev) if (lo, hi) == (0, chunk.rows) else _rows(chunk, ev, lo, hi)))
+        result.rows += rows
+        if stop is not None:
             result.stopped = True
             break
-        write(chunk, ev, None)
-        result.rows += chunk.rows
     result.warnings = [replace(w, count=count) for w, count, _ in found.values()]
     result.where = [where for _, _, where in found.values()]
     return result
+
+
+def _rows(chunk: Chunk, ev: Evaluation, lo: int, hi: int) -> tuple[Chunk, Evaluation]:
+    """Rows ``[lo, hi)`` of an evaluated chunk (views; a value shared by all rows stays)."""
+    def cut(x):
+        return x[lo:hi] if np.ndim(x) else x
+
+    part = Chunk({name: cut(c) for name, c in chunk.columns.items()}, hi - lo, chunk.line(lo),
+                 chunk.source, None if chunk.numbers is None else chunk.numbers[lo:hi],
+                 {name: v[lo:hi] for name, v in chunk.kept.items()})
+    return part, replace(ev, at={k: cut(v) for k, v in ev.at.items()},
+                         values={k: cut(v) for k, v in ev.values.items()},
+                         gradient={out: {k: cut(v) for k, v in row.items()}
+                                   for out, row in ev.gradient.items()})
 
 
 def _first_bad_row(value) -> int:

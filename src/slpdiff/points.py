@@ -446,6 +446,8 @@ class PointReader:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise self._fail(number, f"not valid JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise self._fail(number, "JSON nested too deeply") from None
         if not isinstance(obj, dict):
             raise self._fail(number, 'expected a JSON object such as {"x": 1.5}, found '
                                      f"{_json_kind(obj)}")
@@ -455,7 +457,7 @@ class PointReader:
         rows = _rows(lines)
         try:
             columns, kept, new = self._json_fast(rows)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             return self._json_slow(number, lines)
         self.extra += new
         return self._chunk(number, lines, _numbers(number, lines, rows), columns, kept), None

@@ -36,12 +36,11 @@ class RecordWriter:
         """The text before the first record ("" for JSON Lines)."""
         return ""
 
-    def records(self, chunk: Chunk, ev: Evaluation, stop: int | None = None) -> str:
-        """The records of rows ``[0, stop)`` of ``chunk`` (all rows by default)."""
-        n = chunk.rows if stop is None else stop
-        kept = self._kept_columns([chunk.kept.get(name, [MISSING] * chunk.rows)[:n]
-                                   for name in self.kept])
-        numeric = self._numbers(ev, chunk.rows, n)
+    def records(self, chunk: Chunk, ev: Evaluation) -> str:
+        """The records of the rows of ``chunk``, evaluated in ``ev``."""
+        n = chunk.rows
+        kept = self._kept_columns([chunk.kept.get(name, [MISSING] * n) for name in self.kept])
+        numeric = self._numbers(ev, n)
         cells = np.empty((n, len(kept) + len(numeric)), dtype=object)
         for j, column in enumerate(kept):
             cells[:, j] = column
@@ -50,12 +49,12 @@ class RecordWriter:
             self._fix_nonfinite(cells, j, column)
         return (self._template(cells.shape[1]) * n) % tuple(cells.ravel().tolist())
 
-    def _numbers(self, ev: Evaluation, rows: int, n: int) -> list[np.ndarray]:
+    def _numbers(self, ev: Evaluation, n: int) -> list[np.ndarray]:
         columns = [ev.at[name] for name in self.inputs]
         columns += [ev.values[out] for out in self.outputs]
         columns += [ev.gradient[out][name] for out in self.outputs for name in self.wrt]
         # A value that does not depend on the row (a constant, a sum) is repeated on every row.
-        return [np.broadcast_to(np.asarray(c, dtype=np.float64), (rows,))[:n] for c in columns]
+        return [np.broadcast_to(np.asarray(c, dtype=np.float64), (n,)) for c in columns]
 
     def _kept_columns(self, values: list[list]) -> list[list[str]]:
         """The text of the kept fields' cells, as columns."""
@@ -85,7 +84,9 @@ class DelimitedWriter(RecordWriter):
         return self.delimiter.join(map(self._quote, self.columns())) + "\n"
 
     def _quote(self, text: str) -> str:
-        if any(c in text for c in (self.delimiter, '"', "\n", "\r")):
+        # TSV has no quoting (a quote is an ordinary character): quote only what it cannot hold.
+        special = (self.delimiter, '"', "\n", "\r") if self.delimiter == "," else ("\t", "\n", "\r")
+        if any(c in text for c in special):
             return '"' + text.replace('"', '""') + '"'
         return text
 

@@ -62,12 +62,15 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                 output, force, chunk_rows) -> None:
     """``slpdiff eval`` at many points: every row of --points, or every point of a grid."""
     from ..batch import evaluate_stream, rows_per_pass
-    from ..engine import resolve_names
+    from ..engine import bind_inputs, resolve_names
     from ..grid import MAX_POINTS, Grid
     from ..records import writer_for
 
     wrt_names = program.input_names if wrt is None else wrt
     resolve_names(wrt_names, program.input_names, "input")
+    unknown = [name for name in [*constants, *ranges] if name not in program.input_names]
+    if unknown:  # said now, even if there is no row to evaluate: the engine's message
+        bind_inputs(program, dict.fromkeys(unknown, 0.0))
     fmt = _record_format(fmt, output, points, points_format)
     rows = chunk_rows or rows_per_pass(program)
     with _source(program, constants, ranges, points, points_format, keep) as reader:
@@ -90,11 +93,11 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
 
             warned = len(kept) if keep else len(reader.extra) if reader is not None else 0
 
-            def write(chunk, ev, stop):
+            def write(chunk, ev):
                 nonlocal warned
-                out.write(writer.records(chunk, ev, stop))
+                out.write(writer.records(chunk, ev))
                 out.flush()
-                progress.update(chunk.rows if stop is None else stop)
+                progress.update(chunk.rows)
                 if reader is not None and not keep and len(reader.extra) > warned:
                     _warn_ignored(reader, reader.extra[warned:])  # JSON Lines: a new field
                     warned = len(reader.extra)

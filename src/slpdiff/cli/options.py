@@ -209,7 +209,8 @@ def nonfinite_diagnostics(program, warnings, where=()) -> list[Diagnostic]:
 def at_option(f):
     return click.option("--at", "at", type=PointType(), multiple=True, metavar="NAME=VALUE,...",
                         help="Input values, e.g. x=1,w=4 (repeatable). Values: numbers, inf, nan, "
-                             "pi, e; @FILE or @- reads a JSON object of values.")(f)
+                             "pi, e; start:stop:step makes a grid (eval); @FILE or @- reads a "
+                             "JSON object of values.")(f)
 
 
 def wrt_option(help_text):
