@@ -368,7 +368,7 @@ class PointReader:
         try:
             columns, kept = self._delimited_fast(rows)
         except (ValueError, csv.Error):
-            return self._delimited_slow(number, lines)
+            return self._slow(number, lines, self._delimited_row)
         return self._chunk(number, lines, _numbers(number, lines, rows), columns, kept), None
 
     def _delimited_fast(self, rows: list[str]):
@@ -401,9 +401,33 @@ class PointReader:
             kept = {e: list(by_column[self.fields.index(e)]) for e in self.extra}
         return columns, kept
 
-    def _delimited_slow(self, number: int, lines: list[str]):
+    def _delimited_row(self, line: str, number: int) -> tuple[list[float], dict]:
+        """One CSV/TSV row, checked field by field: its inputs' numbers, and all its fields."""
         n = len(self.fields)
-        use = [(c, self.fields.index(c)) for c in self.columns]
+        try:
+            fields = next(csv.reader([line], delimiter=self.delimiter, strict=True)) \
+                if self.format == "csv" else line.split(self.delimiter)
+        except csv.Error as e:
+            raise self._fail(number, f"cannot read the row: {e}") from None
+        if len(fields) != n:
+            found = f"{len(fields)} field" + ("" if len(fields) == 1 else "s")
+            raise self._fail(number, f"{found}, expected {n} ({', '.join(self.fields)})")
+        by_name = dict(zip(self.fields, fields, strict=True))
+        row = []
+        for c in self.columns:
+            value = text_number(by_name[c])
+            if value is None:
+                text = by_name[c].strip()
+                what = f"'{text}' is not a number" if text else "empty, not a number"
+                raise self._fail(number, f"field '{c}' (column {self.fields.index(c) + 1}): "
+                                         f"{what}")
+            row.append(value)
+        return row, by_name
+
+    def _slow(self, number: int, lines: list[str], parse_row):
+        """The careful pass over a chunk that the fast path rejected: row by row, with
+        ``parse_row(line, number) -> (numbers, fields)``, up to the first bad row, whose
+        :class:`DataError` is returned with the chunk of the rows before it."""
         values: dict[str, list[float]] = {c: [] for c in self.columns}
         kept: dict[str, list] = {e: [] for e in self._kept_names()}
         numbers, error = [], None
@@ -411,27 +435,14 @@ class PointReader:
             if _blank(line):
                 continue
             try:
-                fields = next(csv.reader([line], delimiter=self.delimiter, strict=True)) \
-                    if self.format == "csv" else line.split(self.delimiter)
-            except csv.Error as e:
-                error = self._fail(number + i, f"cannot read the row: {e}")
+                row, fields = parse_row(line, number + i)
+            except DataError as e:
+                error = e
                 break
-            if len(fields) != n:
-                found = f"{len(fields)} field" + ("" if len(fields) == 1 else "s")
-                error = self._fail(number + i, f"{found}, expected {n} ({', '.join(self.fields)})")
-                break
-            row = [text_number(fields[k]) for _, k in use]
-            bad = next((j for j, v in enumerate(row) if v is None), None)
-            if bad is not None:
-                c, k = use[bad]
-                text = fields[k].strip()
-                what = f"'{text}' is not a number" if text else "empty, not a number"
-                error = self._fail(number + i, f"field '{c}' (column {k + 1}): {what}")
-                break
-            for (c, _), v in zip(use, row, strict=True):
+            for c, v in zip(self.columns, row, strict=True):
                 values[c].append(v)
             for e in kept:
-                kept[e].append(fields[self.fields.index(e)])
+                kept[e].append(fields.get(e, MISSING))
             numbers.append(number + i)
         columns = {c: np.array(v, dtype=np.float64) for c, v in values.items()}
         return self._chunk(number, lines, numbers, columns, kept), error
@@ -458,7 +469,7 @@ class PointReader:
         try:
             columns, kept, new = self._json_fast(rows)
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
-            return self._json_slow(number, lines)
+            return self._slow(number, lines, self._json_row)
         self.extra += new
         return self._chunk(number, lines, _numbers(number, lines, rows), columns, kept), None
 
@@ -480,28 +491,9 @@ class PointReader:
         kept = {e: [o.get(e, MISSING) for o in objects] for e in self._kept_names()}
         return columns, kept, sorted(new)
 
-    def _json_slow(self, number: int, lines: list[str]):
-        values: dict[str, list[float]] = {c: [] for c in self.columns}
-        kept: dict[str, list] = {e: [] for e in self._kept_names()}
-        numbers, error = [], None
-        for i, line in enumerate(lines):
-            if _blank(line):
-                continue
-            try:
-                obj = self._json_object(line, number + i)
-                row = self._json_row(obj, number + i)
-            except DataError as e:
-                error = e
-                break
-            for c, v in zip(self.columns, row, strict=True):
-                values[c].append(v)
-            for e in kept:
-                kept[e].append(obj.get(e, MISSING))
-            numbers.append(number + i)
-        columns = {c: np.array(v, dtype=np.float64) for c, v in values.items()}
-        return self._chunk(number, lines, numbers, columns, kept), error
-
-    def _json_row(self, obj: dict, number: int) -> list[float]:
+    def _json_row(self, line: str, number: int) -> tuple[list[float], dict]:
+        """One JSON Lines row, checked field by field: its inputs' numbers, and the object."""
+        obj = self._json_object(line, number)
         row = []
         for c in self.columns:
             if c not in obj:
@@ -518,7 +510,7 @@ class PointReader:
                     raise self._fail(number, f"field '{k}' is not in the first row: with --keep "
                                              "every row's fields must be in the first row")
                 self.extra.append(k)
-        return row
+        return row, obj
 
 
 def _numbers(number: int, lines: list[str], rows: list[str]) -> Sequence[int]:
