@@ -499,3 +499,22 @@ def test_memory_stays_bounded_however_many_rows_stream_through():
     # The input alone is ~30 MB of text and the results ~100 MB; held at once they would be
     # several hundred MB. Streaming keeps one chunk (65536 rows) at a time.
     assert peak < 250 * 2 ** 20, f"peak RSS {peak / 2 ** 20:.0f} MiB"
+
+
+def test_readme_python_api_examples_run(monkeypatch, capsys):
+    section = README.partition("\n## Python API\n")[2].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    namespace: dict = {}
+    monkeypatch.chdir(ROOT)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["run"].final.at["a"] == pytest.approx(2.5, abs=1e-8)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["at"]["x"] for r in records] == [1.0, 0.5, -2.0]
+
+
+def test_single_point_text_to_an_output_file(tmp_path):
+    out = tmp_path / "result.txt"
+    proc = run_slpdiff("eval", SEED, "--at", "x=1,w=4", "-o", out)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert out.read_text() == run_slpdiff("eval", SEED, "--at", "x=1,w=4").stdout

@@ -40,9 +40,13 @@ def eval_command(program, at, wrt, fmt, strict, points, points_format, keep, out
       slpdiff eval examples/seed.slp --at x=1,w=4
       slpdiff eval examples/seed.slp --at x=1 --at w=4 --wrt w --format json
       echo 'y = sin(x)^2' | slpdiff eval - --at x=pi
-      slpdiff eval examples/seed.slp --points examples/seed_points.csv --at w=4
-      slpdiff eval examples/seed.slp --at x=0:1:0.25,w=4 --format jsonl
-      slpdiff optimize ... --format json | tail -n 1 | slpdiff eval prog.slp --at @-
+      slpdiff eval examples/seed.slp --points examples/seed_points.csv --keep
+      seq 0 4 | awk 'BEGIN {print "x"} {print $1/4}' \\
+          | slpdiff eval examples/seed.slp --points - --points-format csv --at w=4
+      slpdiff eval examples/seed.slp --at x=0:1:0.25,w=4 --format jsonl -o grid.jsonl
+      slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\
+          --lr 0.5 --steps 3000 --format json | tail -n 1 \\
+          | slpdiff eval examples/decay_model.slp --at @- --at t=0:2:0.5
     """
     from ..engine import evaluate
 
