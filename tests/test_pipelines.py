@@ -226,6 +226,10 @@ def test_grid_cannot_be_combined_with_points_or_used_by_optimize():
     assert proc.returncode == 2 and "cannot be combined" in proc.stderr
     proc = run_slpdiff("optimize", SEED, "--at", "x=0:1:0.5,w=1")
     assert proc.returncode == 2 and "grid" in proc.stderr
+    proc = run_slpdiff("eval", SEED, "--at", "x=0:1:0.5,w=1", "--keep")
+    assert proc.returncode == 2 and "--keep" in proc.stderr
+    proc = run_slpdiff("eval", SEED, "--at", "x=0:1:0.5,w=1", "--format", "text")
+    assert proc.returncode == 2 and "use --format csv, tsv or jsonl" in proc.stderr
 
 
 # --- strict and non-finite values ---------------------------------------------------------------

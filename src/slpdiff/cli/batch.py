@@ -63,7 +63,6 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
     """``slpdiff eval`` at many points: every row of --points, or every point of a grid."""
     from ..batch import evaluate_stream, rows_per_pass
     from ..engine import bind_inputs, resolve_names
-    from ..grid import MAX_POINTS, Grid
     from ..records import writer_for
 
     wrt_names = program.input_names if wrt is None else wrt
@@ -78,14 +77,7 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
             chunks, kept, progress = reader.chunks(rows), reader.extra if keep else [], \
                 _Progress.for_file(reader)
         else:
-            if keep:
-                raise click.UsageError("--keep carries fields of --points through; there is no "
-                                       "--points here")
-            grid = Grid(ranges)
-            if grid.size > MAX_POINTS and not force:
-                raise click.UsageError(f"the grid has {grid.size:,} points, more than "
-                                       f"{MAX_POINTS:,}; add --force to evaluate it anyway")
-            chunks, kept, progress = grid.chunks(rows), [], _Progress.for_grid(grid.size)
+            chunks, kept, progress = _grid(ranges, keep, force, rows)
         writer = writer_for(fmt, program, wrt_names, kept)
         with output_stream(output) as out:
             out.write(writer.header())
@@ -111,6 +103,20 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                 raise RunError(nonfinite_diagnostics(program, result.warnings, result.where))
     for d in nonfinite_diagnostics(program, result.warnings, result.where):
         warning(d.format())
+
+
+def _grid(ranges, keep, force, rows):
+    """The chunks of the grid made by ``ranges``, no kept fields, and a progress display."""
+    from ..grid import MAX_POINTS, Grid
+
+    if keep:
+        raise click.UsageError("--keep carries fields of --points through; there is no --points "
+                               "here")
+    grid = Grid(ranges)
+    if grid.size > MAX_POINTS and not force:
+        raise click.UsageError(f"the grid has {grid.size:,} points, more than {MAX_POINTS:,}; "
+                               "add --force to evaluate it anyway")
+    return grid.chunks(rows), [], _Progress.for_grid(grid.size)
 
 
 def _record_format(fmt, output, points, points_format) -> str:
