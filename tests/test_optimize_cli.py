@@ -121,8 +121,31 @@ def test_save_writes_every_input_of_the_final_point_atomically(tmp_path):
     assert saved == json_lines(proc.stdout)[-1]["at"] and list(saved) == ["x", "w"]
     assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the replaced file's permissions
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json"]  # no temporary file left
-    again = run_slpdiff("eval", SEED, "--at", f"x={saved['x']},w={saved['w']}", "--format", "json")
+    again = run_slpdiff("eval", SEED, "--at", f"@{target}", "--format", "json")
     assert json.loads(again.stdout)["value"] == json_lines(proc.stdout)[-1]["value"]
+
+
+def test_save_then_continue_with_at_file(tmp_path):
+    target = tmp_path / "p.json"
+    first = run_slpdiff("optimize", ROSENBROCK, "--at", "x=-1.2,y=1", "--lr", "1e-3", "--steps",
+                        "50", "--save", target, "--format", "json")
+    assert first.returncode == 0, first.stderr
+    more = run_slpdiff("optimize", ROSENBROCK, "--at", f"@{target}", "--method", "lbfgs",
+                       "--format", "json")
+    assert more.returncode == 0, more.stderr
+    *steps, final = json_lines(more.stdout)
+    assert steps[0]["at"] == json_lines(first.stdout)[-1]["at"] == json.loads(target.read_text())
+    assert final["status"] == "converged" and final["value"]["f"] < 1e-20
+
+
+def test_save_with_data_writes_the_parameters_only(tmp_path):
+    target = tmp_path / "fit.json"
+    proc = run_slpdiff("optimize", EXAMPLES / "decay.slp", "--data", EXAMPLES / "decay.csv",
+                       "--at", "a=1,b=1,c=0", "--method", "lbfgs", "--save", target)
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads(target.read_text())
+    assert list(saved) == ["a", "b", "c"]
+    assert saved == pytest.approx({"a": 2.5, "b": 1.3, "c": 0.5}, abs=1e-8)
 
 
 def test_save_on_divergence_keeps_the_last_finite_point(tmp_path):

@@ -213,14 +213,27 @@ class _Run:
     def evaluate(self, x: np.ndarray, index: int, check_interrupt: bool = True) -> Step:
         """The step at ``x`` (values of ``self.names``); raises :class:`_Stop` on Ctrl-C or at a
         non-finite value or gradient."""
-        if check_interrupt and self.interrupted():
-            raise _Stop("interrupted", _INTERRUPTED)
-        step = self.evaluate_unchecked(x, index)
+        if check_interrupt:
+            self.check_interrupt()
+        return self._finite(self.evaluate_unchecked(x, index))
+
+    def first(self, x: np.ndarray) -> Step:
+        """The starting point's step (step 0), whose value must be one number."""
+        step = self.evaluate_unchecked(x, 0)
+        _check_one_number(step)
+        return self._finite(step)
+
+    def _finite(self, step: Step) -> Step:
         if not step.is_finite():
             raise _Stop("diverged", "a value or gradient is not finite", bad=step)
         if self.best is None or self.sign * step.value < self.sign * self.best.value:
             self.best = step
         return step
+
+    def check_interrupt(self) -> None:
+        """Stop here (raise :class:`_Stop`) if Ctrl-C has been pressed."""
+        if self.interrupted():
+            raise _Stop("interrupted", _INTERRUPTED)
 
     def evaluate_unchecked(self, x: np.ndarray, index: int) -> Step:
         """The step at ``x``, counted, from the cache of recent points if it is there."""
@@ -376,7 +389,7 @@ def _words(items: Sequence[str]) -> str:
 
 def _first_order(run: _Run, x: np.ndarray, update) -> None:
     """Evaluate, test, update, project; ends by raising :class:`_Stop`."""
-    step = run.evaluate(x, 0, check_interrupt=False)
+    step = run.first(x)
     while True:
         run.accept(step)
         with np.errstate(all="ignore"):  # an overflow shows as a non-finite value: "diverged"
@@ -453,6 +466,19 @@ def _sigint_deferred() -> Iterator[_InterruptFlag]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _check_one_number(step: Step) -> None:
+    """The objective and the gradient must be single numbers, not one per row of data."""
+    rows = np.size(step.value)
+    if np.ndim(step.value):
+        raise InputError(f"the objective '{step.objective}' has {rows} values (one per row), "
+                         "not one number to minimize: reduce it over the rows, e.g. with "
+                         f"mean(...) or sum(...)")
+    arrays = [name for name, g in step.gradient.items() if np.ndim(g)]
+    if arrays:
+        raise InputError(f"'{arrays[0]}' holds many values (a column of data), not one "
+                         "parameter: leave it out of --wrt")
 
 
 def as_float(x) -> float:

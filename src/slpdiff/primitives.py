@@ -30,6 +30,7 @@ class Primitive:
     doc: str
     infix: str | None = None  # operator spelling, e.g. "+" or "^"; prefix if arity 1
     kind: str = "function"  # "function", or "helper" (appears in derivative rules)
+    reduces: bool = False  # combines all rows of its argument into one number (sum, mean)
 
     @property
     def arity(self) -> int:
@@ -49,13 +50,13 @@ PRIMITIVES: dict[str, Primitive] = {}
 
 
 def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: str,
-            infix: str | None = None, kind: str = "function") -> Primitive:
+            infix: str | None = None, kind: str = "function", reduces: bool = False) -> Primitive:
     """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
     name, _, rest = signature.partition("(")
     params = tuple(p.strip() for p in rest.rstrip(")").split(","))
     if len(params) != len(partials):
         raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
-    prim = Primitive(name, params, impl, partials, doc, infix, kind)
+    prim = Primitive(name, params, impl, partials, doc, infix, kind, reduces)
     PRIMITIVES[name] = prim
     return prim
 
@@ -85,6 +86,10 @@ def _powlog(a, b):
     # d/db a^b = a^b * log(a), taken as 0 where a == 0 (the limit for b > 0, a convention else).
     with np.errstate(all="ignore"):
         return np.where(np.asarray(a) == 0, 0.0, np.power(a, b) * np.log(a))[()]
+
+
+def _count(a):
+    return np.float64(np.size(a))  # a single number is one row
 
 
 #       signature        numpy            partial derivative for each parameter
@@ -124,12 +129,19 @@ defprim("max(a, b)",      np.maximum,      "(1 + sign(a - b)) / 2", "(1 - sign(a
         doc="the larger; on a tie each argument gets 1/2")
 defprim("min(a, b)",      np.minimum,      "(1 - sign(a - b)) / 2", "(1 + sign(a - b)) / 2",
         doc="the smaller; on a tie each argument gets 1/2")
+# Reductions over the rows (points) of an array: the result is one number. A rule gives the partial
+# derivative for each row; the engine broadcasts the reduced node's adjoint back over the rows.
+defprim("sum(a)",         np.sum,          "1", reduces=True, doc="the sum of a over all rows")
+defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
+        doc="the mean of a over all rows")
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
 defprim("step(a)",        _step,           "0", kind="helper",
         doc="1 where a > 0, else 0 (the derivative of relu)")
 defprim("powlog(a, b)",   _powlog,         "a^(b - 1) * (1 + b * log(a))", "powlog(a, b) * log(a)",
         kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)")
+defprim("count(a)",       _count,          "0", kind="helper", reduces=True,
+        doc="the number of rows of a (1 for a single number; the derivative of mean)")
 
 # Names with a fixed value; like function names they cannot be assigned or declared.
 CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}

@@ -45,8 +45,7 @@ def minimize_with_scipy(run, start: np.ndarray, method: str) -> tuple[str, str, 
     """Run SciPy's ``method`` from ``start``; returns (status, SciPy's message, its final x) when
     SciPy stops by itself, else ends by raising the run's stop."""
     minimize = scipy_minimize()
-    first = run.evaluate(start, 0, check_interrupt=False)
-    run.accept(first)
+    run.accept(run.first(start))
 
     def value_and_gradient(x):
         step = run.evaluate(x, run.pending.index + 1)

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+from dataclasses import replace
 
 import click
 
@@ -20,6 +21,7 @@ from ..formats import (
     point_text,
 )
 from ..optimize import FIRST_ORDER, METHODS
+from .batch import read_data
 from .main import EXIT_INTERRUPTED, warning
 from .options import (
     at_option,
@@ -29,6 +31,7 @@ from .options import (
     merge_points,
     parse_value,
     program_argument,
+    split_grid,
     wrt_option,
 )
 from .progress import Progress
@@ -107,14 +110,21 @@ def _merge_bounds(lists) -> dict[str, tuple[float, float]]:
 @click.option("--save", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=False),
               help="Also write the final point, every input, to FILE as a JSON object.")
 @format_option
+@click.option("--data", metavar="FILE|-",
+              help="Fit to a data set (CSV, TSV or JSON Lines; - for standard input): its "
+                   "columns bind the inputs of the same name as whole columns; the other "
+                   "inputs are the parameters.")
+@click.option("--data-format", type=click.Choice(["csv", "tsv", "jsonl"]),
+              help="Format of --data (default: from its extension; needed for -).")
 def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, momentum, beta1,
-                     beta2, eps, steps, tol, ftol, every, save, fmt):
+                     beta2, eps, steps, tol, ftol, every, save, fmt, data, data_format):
     """Minimize (or maximize) an output: gradient descent x <- x - lr * gradient by default.
 
     Prints one line (or JSON object) per step with the point, the value and the gradient there,
     before the update; then why it stopped, the final point with its value and gradient, the
     method and its numbers of evaluations. Ctrl-C stops a run cleanly: the best point so far is
-    printed as the final result (exit status 130).
+    printed as the final result (exit status 130). With --data, the objective must reduce over
+    the rows (sum, mean) to one number.
 
     \b
     Examples:
@@ -123,34 +133,56 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
       slpdiff optimize examples/rosenbrock.slp --at x=-1.2,y=1 --method adam --lr 0.01 \\
           --steps 5000 --every 500 --format json
       slpdiff optimize examples/seed.slp --at x=1,w=4 --wrt w --bounds w=2:10 --save w.json
+      slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\
+          --method lbfgs
     """
     from ..optimize import choose_objective, optimize
 
     prog = load_program(program)
-    point = merge_points(at)
+    point, ranges = split_grid(merge_points(at))
+    if ranges:
+        raise click.UsageError("a grid (NAME=start:stop:step) is for eval; optimize starts "
+                               "from one point")
     wrt = merge_names(wrt)
     bounds = _merge_bounds(bounds)
     if save is not None:
         _check_writable(save)
+    columns = {}
+    if data is not None:
+        columns = read_data(prog, data, data_format, point)
+        in_data = [name for name in wrt or () if name in columns]
+        if in_data:
+            raise click.UsageError(f"'{in_data[0]}' is a column of the data, not a parameter "
+                                   "that --wrt can optimize")
+        if wrt is None:
+            wrt = [name for name in prog.input_names if name not in columns]
+        point.update(columns)
     shown = [name for name in prog.input_names if wrt is None or name in wrt]
     objective = choose_objective(prog, objective)
-    _warn_outside_bounds(point, bounds)
-    printer = _Printer(fmt, every, shown, Progress(steps, "slpdiff optimize"))
+    _warn_outside_bounds(point, bounds, shown)
+    printer = _Printer(fmt, every, shown, columns, Progress(steps, "slpdiff optimize"))
     result = optimize(prog, point, method, wrt=wrt, objective=objective, maximize=maximize,
                       bounds=bounds, steps=steps, tol=tol, ftol=ftol, lr=lr, momentum=momentum,
                       beta1=beta1, beta2=beta2, eps=eps, callback=printer.step)
     printer.finish(result)
     if save is not None:
-        _save_point(save, result.final.at)
+        _save_point(save, printer.point(result.final))
     _fail_unless_done(result)
 
 
 class _Printer:
     """Prints the trace (every K-th step, and always the last) and the final result."""
 
-    def __init__(self, fmt: str, every: int, shown: list[str], progress: Progress):
+    def __init__(self, fmt: str, every: int, shown: list[str], columns, progress: Progress):
         self.fmt, self.every, self.shown, self.progress = fmt, every, shown, progress
+        self.columns = columns  # --data: inputs bound to columns, not part of the point
         self.unprinted = None
+
+    def point(self, step) -> dict:
+        return {name: v for name, v in step.at.items() if name not in self.columns}
+
+    def _json(self, step) -> dict:
+        return evaluation_json(replace(step.evaluation, at=self.point(step)))
 
     def step(self, step) -> None:
         self.progress.update(step.index, float(step.value), step.gradient_norm())
@@ -162,7 +194,7 @@ class _Printer:
         self.unprinted = None
         self.progress.clear()
         if self.fmt == "json":
-            click.echo(json_line({"step": step.index, **evaluation_json(step.evaluation)}))
+            click.echo(json_line({"step": step.index, **self._json(step)}))
         else:
             click.echo(f"step {step.index}: {_step_text(step, self.shown)}")
 
@@ -174,7 +206,7 @@ class _Printer:
             click.echo(json_line({"status": result.status, "steps": result.steps,
                                   "method": result.method, "message": result.message,
                                   "nfev": result.nfev, "ngev": result.ngev, "nhev": result.nhev,
-                                  **evaluation_json(result.final.evaluation)}))
+                                  **self._json(result.final)}))
             return
         counts = f"{result.nfev} value and {result.ngev} gradient evaluations"
         if result.nhev:
@@ -212,10 +244,10 @@ def _nonfinite_part(step) -> str:
     return "a value"
 
 
-def _warn_outside_bounds(point: dict, bounds: dict) -> None:
+def _warn_outside_bounds(point: dict, bounds: dict, optimized: list[str]) -> None:
     for name, (low, high) in bounds.items():
-        value = point.get(name)
-        if value is not None and not low <= value <= high:
+        value = point.get(name) if name in optimized else None  # else optimize() says why
+        if isinstance(value, float) and not low <= value <= high:
             moved = min(max(value, low), high)
             warning(f"the starting value {name} = {number(value)} is outside --bounds "
                     f"{number(low)}:{number(high)}; starting from {name} = {number(moved)}")
@@ -231,11 +263,12 @@ def _check_writable(path: str) -> None:
 
 
 def _save_point(path: str, at: dict) -> None:
-    """The point as ``{"name": value, ...}``, every input: what ``--at @FILE`` reads."""
-    from .atomic import write_text_atomically
+    """The point as ``{"name": value, ...}``, every input (but --data's columns): what
+    ``--at @FILE`` reads."""
+    from ..atomic import atomic_output
 
-    text = json.dumps({name: json_number(v) for name, v in at.items()}) + "\n"
     try:
-        write_text_atomically(path, text)
+        with atomic_output(path) as f:
+            f.write(json.dumps({name: json_number(v) for name, v in at.items()}) + "\n")
     except OSError as e:
         raise RunError(f"{path}: cannot write: {e.strerror}") from None

@@ -45,11 +45,24 @@ class SlpdiffGroup(click.Group):
         except (KeyboardInterrupt, click.exceptions.Abort):
             error("interrupted")
             code = EXIT_INTERRUPTED
-        except BrokenPipeError:
+        except (BrokenPipeError, _StdoutClosed):
             code = _quiet_broken_pipe()
         if not standalone_mode:
             return code
         sys.exit(code)
+
+
+    def invoke(self, ctx):
+        # Click turns a closed pipe into exit status 1; a reader that stops reading (`| head`)
+        # is no failure of ours, so it is passed on to main() under another name.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _StdoutClosed() from None
+
+
+class _StdoutClosed(Exception):
+    """Standard output was closed by its reader."""
 
 
 def error(message: str) -> None:
