@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -200,15 +201,17 @@ def interrupt_after(args, lines: int) -> tuple[int, list[str], str]:
     proc = subprocess.Popen([SLPDIFF, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    watchdog = threading.Timer(120, proc.kill)  # a run that ignores the signal fails, not hangs
+    watchdog.start()
     try:
         head = [proc.stdout.readline() for _ in range(lines)]
         assert all(line.endswith("\n") for line in head), "the run ended before the signal"
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=120)
+        # read on through the same buffered stream: communicate() would skip what it holds
+        rest, err = proc.stdout.read(), proc.stderr.read()
+        proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        watchdog.cancel()
     return proc.returncode, "".join(head + [rest]).splitlines(), err
 
 
