@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -179,20 +180,17 @@ class _Builder:
         return found
 
     def _instantiate(self, rule: Rule, i: int, args: list) -> Var | float:
-        rp = rule.program
-        values: list = [None] * len(rp.nodes)
-        for k, j in enumerate(rp.input_index):
-            values[j] = args[k]
-        for j, node in enumerate(rp.nodes):
-            if node.is_input:
-                continue
-            if node.is_const:
-                values[j] = float(node.value)
-            elif _is_own_value(rule, j):
-                values[j] = self.nodes[i]  # the statement's own value
+        values: list = []
+        for kind, what, where in _recipe(rule):
+            if kind == "arg":
+                values.append(args[what])
+            elif kind == "const":
+                values.append(what)
+            elif kind == "own":
+                values.append(self.nodes[i])  # the statement's own value
             else:
-                values[j] = self.apply(node.op, [values[a] for a in rp.args[j]])
-        return values[rp.output_index[0]]
+                values.append(self.apply(what, [values[a] for a in where]))
+        return values[-1]
 
     # --- the reverse sweep ------------------------------------------------------------------
 
@@ -351,6 +349,27 @@ class _Builder:
         return AdjointProgram(new, src, [src.output_names[k] for k in self.out_k],
                               [src.input_names[w] for w in self.wrt_k], derivatives,
                               self.comments)
+
+
+@cache
+def _recipe(rule: Rule) -> tuple:
+    """The rule's graph as steps ("arg", k, ()), ("const", value, ()), ("own", None, ()) or
+    ("op", primitive, argument positions), one per node in order, the result last."""
+    rp = rule.program
+    steps = []
+    for j, node in enumerate(rp.nodes):
+        if node.is_input:
+            steps.append(("arg", rp.input_index.index(j), ()))
+        elif node.is_const:
+            steps.append(("const", float(node.value), ()))
+        elif _is_own_value(rule, j):
+            steps.append(("own", None, ()))
+        else:
+            steps.append(("op", node.op, rp.args[j]))
+    result = rp.output_index[0]
+    if result != len(steps) - 1:  # a rule that is one of its parameters or a number
+        steps.append(steps[result])
+    return tuple(steps)
 
 
 def _reaches_one(program: Program, output: int) -> bytearray:
