@@ -80,7 +80,7 @@ def _text(result) -> list[str]:
     checked = len(result.entries) - kinks - failed
     summary = f"{checked} of {len(result.entries)} agree within rtol {number(result.rtol)}"
     if kinks:
-        summary += f"; {kinks} at a point where the program is not differentiable"
+        summary += f"; {kinks} at or across a point where the program is not differentiable"
     if failed:
         summary += f"; {failed} FAIL"
     return [*lines, summary]
