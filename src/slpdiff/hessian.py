@@ -95,4 +95,6 @@ def _fit_pair(h, a, b):
     number, even at array points, as the gradient of a scalar input is)."""
     from .engine import _fit
 
+    if not (np.ndim(h) or np.ndim(a) or np.ndim(b)):
+        return h
     return _fit(h, np.zeros(np.broadcast_shapes(np.shape(a), np.shape(b))))[()]

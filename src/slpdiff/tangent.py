@@ -57,6 +57,8 @@ def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: in
     for i, seed in seeds.items():
         tangents[i] = np.asarray(seed, dtype=np.float64)
     result = Sweep(values, tangents, False)
+    # Only arrays can be reduced to something smaller; at a point, skip the shape check.
+    arrays = any(np.ndim(values[i]) for i in program.input_index)
     with np.errstate(all="ignore"):
         for i, impl, args in plan.steps:
             local = [values[a] for a in args]
@@ -77,7 +79,7 @@ def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: in
                         result.first_bad = (i, k, partial)
                     g = tc * (partial[..., None] if np.ndim(partial) else partial)
                 t = g if t is None else t + g
-            if t is not None and np.ndim(out) < max(np.ndim(v) for v in local):
+            if arrays and t is not None and np.ndim(out) < max(np.ndim(v) for v in local):
                 t = _sum_rows(t, np.shape(out), local, tangents, args, plan.rules[i], out, p)
                 result.reduced = True
             tangents[i] = t
@@ -115,6 +117,8 @@ def column(t, j: int, like):
     if t is None:
         return np.zeros_like(like)[()]
     col = np.asarray(t)[..., j]
+    if col.ndim == 0 and np.ndim(like) == 0:
+        return col[()]  # at a point: a float64 scalar
     return np.broadcast_to(col, np.broadcast_shapes(np.shape(col), np.shape(like))).copy()[()]
 
 
