@@ -29,28 +29,12 @@ import slpdiff
 from slpdiff.adjoint import adjoint_program, size_bound
 from slpdiff.emit_python import to_python
 from slpdiff.hessian import hessian, hvp
-from slpdiff.primitives import PRIMITIVES
-from slpdiff.rules import rules_for
 from slpdiff.tangent import evaluate_forward
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def random_program(n: int, n_outputs: int = 1, seed: int = 1) -> str:
-    """Every function of the table but those whose derivative is 0 everywhere (sign, step):
-    one of those would cut the reverse sweep short and make the adjoint look small."""
-    rng = random.Random(seed)
-    names, lines = ["x", "y", "z"], ["input x, y, z"]
-    prims = sorted(name for name, p in PRIMITIVES.items()
-                   if any(rule.const != 0.0 for rule in rules_for(p)))
-    for i in range(n):
-        prim = PRIMITIVES[rng.choice(prims)]
-        args = [names[-1]] + [rng.choice(names[-30:] + names[:3]) for _ in prim.params[1:]]
-        rng.shuffle(args)
-        lines.append(f"v{i} = {prim.name}({', '.join(args)})")
-        names.append(f"v{i}")
-    outputs = [f"v{n - 1 - k * (n // (n_outputs + 1))}" for k in range(n_outputs)]
-    return "\n".join([*lines, f"output {', '.join(outputs)}"]) + "\n"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import random_program  # noqa: E402 - the tests' generator, one definition
 
 
 def smooth_program(n: int, seed: int = 2) -> str:

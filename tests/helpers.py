@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,24 @@ def run_without_slpdiff(code: str, modules: dict[str, str], tmp_path: Path,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def random_program(n: int, n_outputs: int = 1, seed: int = 1) -> str:
+    """A program of ``n`` random statements over x, y, z, each using the statement before it (so
+    all of it reaches an output), from every function of the table but those whose derivative is 0
+    everywhere (sign, step: one of those would cut a reverse sweep short)."""
+    from slpdiff.primitives import PRIMITIVES
+    from slpdiff.rules import rules_for
+
+    rng = random.Random(seed)
+    names, lines = ["x", "y", "z"], ["input x, y, z"]
+    prims = sorted(name for name, p in PRIMITIVES.items()
+                   if any(rule.const != 0.0 for rule in rules_for(p)))
+    for i in range(n):
+        prim = PRIMITIVES[rng.choice(prims)]
+        args = [names[-1]] + [rng.choice(names[-30:] + names[:3]) for _ in prim.params[1:]]
+        rng.shuffle(args)
+        lines.append(f"v{i} = {prim.name}({', '.join(args)})")
+        names.append(f"v{i}")
+    outputs = [f"v{n - 1 - k * (n // (n_outputs + 1))}" for k in range(n_outputs)]
+    return "\n".join([*lines, f"output {', '.join(outputs)}"]) + "\n"

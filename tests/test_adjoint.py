@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 import re
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from test_engine import seed_by_hand
 
 import slpdiff
-from helpers import EXAMPLES
+from helpers import EXAMPLES, random_program
 from slpdiff.adjoint import adjoint_program, size_bound
 from slpdiff.engine import evaluate
 from slpdiff.primitives import PRIMITIVES
@@ -148,22 +147,6 @@ def test_size_bound_is_computed_from_the_table():
     assert size_bound([PRIMITIVES["add"]]) == 0  # constant rules cost nothing
     assert size_bound([PRIMITIVES["multiply"]]) == 4  # b and a: the parameters themselves
     assert size_bound() <= 16
-
-
-def random_program(n: int, n_outputs: int, seed: int) -> str:
-    """n statements over every primitive, each using the statement before, so all of it matters."""
-    rng = random.Random(seed)
-    names = ["x", "y", "z"]
-    lines = ["input x, y, z"]
-    prims = sorted(PRIMITIVES)
-    for i in range(n):
-        prim = PRIMITIVES[rng.choice(prims)]
-        args = [names[-1]] + [rng.choice(names[-30:] + names[:3]) for _ in prim.params[1:]]
-        rng.shuffle(args)
-        lines.append(f"v{i} = {prim.name}({', '.join(args)})")
-        names.append(f"v{i}")
-    outputs = [f"v{n - 1 - k * (n // (n_outputs + 1))}" for k in range(n_outputs)]
-    return "\n".join([*lines, f"output {', '.join(outputs)}"])
 
 
 @pytest.mark.parametrize("n, n_outputs", [(3000, 1), (2000, 3)])

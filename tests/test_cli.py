@@ -198,6 +198,8 @@ def test_functions_lists_every_primitive_with_its_rules():
     rows = [json.loads(line) for line in listing.splitlines()]
     assert [r["name"] for r in rows] == list(PRIMITIVES)
     assert rows[0]["partials"] == {"a": "1", "b": "1"}
+    assert {r["name"]: r["kink"] for r in rows}["max"] == "a - b"
+    assert "d/da = sign(a); not differentiable where a = 0" in text
 
 
 @pytest.mark.parametrize("command", ["eval", "optimize", "functions"])

@@ -387,6 +387,8 @@ def _header(program: Program, derivatives: dict[str, dict[str, str]]) -> list[st
     where = f" of {comment_safe(program.source.name)}" if program.source is not None else ""
     names = [name for row in derivatives.values() for name in row.values()]
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    last = (f"# {shown}." if names else
+            "# nothing more: there is no input to differentiate with respect to.")
     return [f"# The adjoint program{where}, written by slpdiff grad: the original statements,",
             "# then one reverse sweep per output. Its outputs are the original outputs, then",
-            f"# {shown or '(no derivatives)'}.", "#"]
+            last, "#"]

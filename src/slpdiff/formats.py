@@ -86,6 +86,8 @@ def jacobian_text(ev: Evaluation) -> list[str]:
 
 def hessian_text(output: str, hessian: dict[str, dict[str, object]]) -> list[str]:
     """The Hessian of one output as a labelled matrix."""
+    if not hessian:
+        return [f"Hessian of {output}: none (no input to differentiate with respect to)"]
     return matrix_text(f"Hessian of {output}, d2 {output}/d row d column:", hessian)
 
 

@@ -67,8 +67,9 @@ def _label(entry) -> str:
 
 
 def _text(result) -> list[str]:
-    lines = [f"at {point_text(result.at, result.at)}",
-             f"steps: {', '.join(f'{x} = {number(h)}' for x, h in result.steps.items())}"]
+    steps = ", ".join(f"{x} = {number(h)}" for x, h in result.steps.items())
+    lines = [f"at {point_text(result.at, result.at) or '(no inputs)'}",
+             f"steps: {steps or '(none)'}"]
     table = [["derivative", "AD", "finite difference", "relative error", ""]]
     table += [[_label(e), number(e.ad), number(e.fd), number(e.error), e.status]
               for e in result.entries]
