@@ -28,12 +28,17 @@ import numpy as np
 
 from .engine import _depends, resolve_names
 from .graph import Program, Var
-from .primitives import Primitive
+from .primitives import PRIMITIVES, Primitive
 from .printer import Comments, Names, Stmt, comment_safe, source_comments, to_slp
 from .rules import Rule, rules_for
 
 # An adjoint or a term, kept unmaterialized: (negated, value), value a Var or a float constant.
 _Term = tuple[bool, "Var | float"]
+
+# The sweep's own arithmetic (what the engine writes as `a * partial` and `adjoint + g`): the
+# rules themselves are only ever instantiated from the table.
+_ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE = (PRIMITIVES[name] for name in
+                                         ("add", "subtract", "multiply", "negative"))
 
 
 @dataclass
@@ -79,8 +84,6 @@ def size_bound(primitives: Sequence[Primitive] | None = None) -> int:
     sum, so an adjoint program has at most ``n * (1 + m * size_bound())`` operations for a program
     of ``n`` operations and ``m`` outputs.
     """
-    from .primitives import PRIMITIVES
-
     prims = PRIMITIVES.values() if primitives is None else primitives
     return max(sum(_rule_ops(rule) + 2 for rule in rules_for(p) if rule.const is None)
                for p in prims)
@@ -196,10 +199,7 @@ class _Builder:
 
     def scale(self, adjoint: _Term, partial: Var | float) -> _Term | None:
         """The term ``adjoint * partial``, without multiplying by 1 or -1."""
-        from .primitives import PRIMITIVES
-
         neg, a = adjoint
-        multiply = PRIMITIVES["multiply"]
         if not isinstance(partial, Var):
             if partial == 0.0:
                 return None
@@ -207,18 +207,15 @@ class _Builder:
                 return (False, a * partial)
             if abs(partial) == 1.0:
                 return (neg != (partial < 0), a)
-            return (neg, self.apply(multiply, [a, partial]))
+            return (neg, self.apply(_MULTIPLY, [a, partial]))
         if not isinstance(a, Var):
             if abs(a) == 1.0:
                 return (a < 0, partial)
-            return (False, self.apply(multiply, [a, partial]))
-        return (neg, self.apply(multiply, [a, partial]))
+            return (False, self.apply(_MULTIPLY, [a, partial]))
+        return (neg, self.apply(_MULTIPLY, [a, partial]))
 
     def total(self, terms: list[_Term]) -> _Term | None:
         """The sum of ``terms`` in order (the engine's order), subtracting negated terms."""
-        from .primitives import PRIMITIVES
-
-        add, subtract = PRIMITIVES["add"], PRIMITIVES["subtract"]
         acc: _Term | None = None
         for term in terms:
             if not isinstance(term[1], Var) and term[1] == 0.0:
@@ -230,20 +227,16 @@ class _Builder:
             if not isinstance(a, Var) and not isinstance(t, Var):
                 acc = (False, a + t)
             elif na == nt:  # a + t, or -a + -t = -(a + t)
-                acc = (na, self.apply(add, [a, t]))
+                acc = (na, self.apply(_ADD, [a, t]))
             else:  # a - t, or -a + t = t - a
-                acc = (False, self.apply(subtract, [t, a] if na else [a, t]))
+                acc = (False, self.apply(_SUBTRACT, [t, a] if na else [a, t]))
         return acc
 
     def materialize(self, term: _Term) -> Var:
         neg, value = term
         if not isinstance(value, Var):
             return self.const(value)
-        if neg:
-            from .primitives import PRIMITIVES
-
-            return self.apply(PRIMITIVES["negative"], [value])
-        return value
+        return self.apply(_NEGATIVE, [value]) if neg else value
 
     def sweep(self, k: int) -> dict[int, Var]:
         """The reverse sweep for output number ``k``; returns the adjoints of the chosen inputs."""
