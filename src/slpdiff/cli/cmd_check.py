@@ -23,7 +23,8 @@ from .options import (
 @at_option
 @wrt_option("Check the derivatives with respect to these inputs only (default: all).")
 @click.option("--rtol", type=click.FloatRange(min=0), default=1e-6, show_default=True,
-              help="Largest relative difference |AD - FD| / max(|AD|, |FD|) accepted.")
+              help="Largest relative difference |AD - FD| / max(|AD|, |FD|) accepted (plus "
+                   "an allowance for rounding in the difference itself).")
 @click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="H", help="Relative step: h = H * max(1, |x|) for each input x "
                                 "[default: 6.06e-06, the cube root of the float64 epsilon].")
