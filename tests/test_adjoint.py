@@ -51,6 +51,12 @@ def test_seed_adjoint_statements_are_the_textbook_reverse_sweep():
     assert [line for line in text.splitlines() if line in original] == original[:-1]
 
 
+@pytest.mark.parametrize("example", ["seed", "rosenbrock", "neuron", "speelpenning"])
+def test_printed_adjoint_programs_are_a_fixed_point_of_parse_and_print(example):
+    text = adjoint_program(slpdiff.parse_file(str(EXAMPLES / f"{example}.slp"))).text()
+    assert slpdiff.to_slp(slpdiff.parse(text)) == text
+
+
 def test_speelpenning_gradient_is_the_product_of_the_others():
     program = slpdiff.parse_file(str(EXAMPLES / "speelpenning.slp"))
     xs = {f"x{i}": 0.5 + 0.25 * i for i in range(1, 9)}
