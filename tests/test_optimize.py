@@ -3,7 +3,6 @@ stopping rules, bounds, maximizing, counts of evaluations, divergence and Ctrl-C
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import signal
@@ -88,7 +87,7 @@ def test_scipy_methods_on_rosenbrock_with_a_trace_like_gd(method):
 
 
 def test_evaluation_counts_are_the_evaluations_made(monkeypatch):
-    module = importlib.import_module("slpdiff.optimize")  # slpdiff.optimize is the function
+    import slpdiff.optimize as module
 
     calls = []
     real = module.evaluate

@@ -4,12 +4,14 @@ Only this package imports click, and only it prints. ``main.py`` holds the comma
 error boundary; ``options.py`` what commands share; each ``cmd_*.py`` one command.
 """
 
+from .cmd_check import check_command
 from .cmd_eval import eval_command
 from .cmd_functions import functions_command
+from .cmd_grad import grad_command
 from .cmd_optimize import optimize_command
 from .main import cli, main
 
-for _command in (eval_command, optimize_command, functions_command):
+for _command in (eval_command, optimize_command, functions_command, grad_command, check_command):
     cli.add_command(_command)
 
 __all__ = ["cli", "main"]

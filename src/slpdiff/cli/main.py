@@ -89,11 +89,15 @@ def _quiet_broken_pipe() -> int:
 @click.group(cls=SlpdiffGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="slpdiff")
 def cli():
-    """Differentiate straight-line programs: values, partial derivatives, gradient descent.
+    """Differentiate straight-line programs: values, partial derivatives, Hessians, the adjoint
+    program, checks against finite differences, gradient descent.
 
     \b
     Examples:
       slpdiff eval examples/seed.slp --at x=1,w=4
+      slpdiff eval examples/rosenbrock.slp --at x=1,y=1 --hessian
+      slpdiff grad examples/seed.slp | slpdiff eval - --at x=1,w=4
+      slpdiff check examples/seed.slp --at x=1,w=4
       slpdiff optimize examples/seed.slp --at x=1,w=4 --wrt w --lr 0.1 --steps 30
       slpdiff functions
 
