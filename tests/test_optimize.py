@@ -65,7 +65,7 @@ def test_adam_with_its_own_parameters():
     assert run.at["x"] == pytest.approx(x, rel=1e-13) and run.at["y"] == pytest.approx(y, rel=1e-13)
 
 
-@pytest.mark.parametrize("method", METHODS[:2] + ("nesterov", "adam", "lbfgs", "bfgs"))
+@pytest.mark.parametrize("method", METHODS)
 def test_every_method_converges_on_a_quadratic(method):
     lr = {"gd": 0.05, "adam": 0.05}.get(method)
     run = optimize(QUADRATIC, {"x": 0.0, "y": 0.0}, method, lr=lr, steps=5000, tol=1e-9)
@@ -104,6 +104,43 @@ def test_evaluation_counts_are_the_evaluations_made(monkeypatch):
         assert run.nfev == run.ngev == len(calls) > run.steps
 
 
+@pytest.mark.parametrize("full_hessian_max, products", [(10, 2), (0, 1)])
+def test_newton_cg_solves_a_round_quadratic_in_one_step(monkeypatch, full_hessian_max, products):
+    # With H = 2 I, conjugate gradients is exact after one product and the Newton step lands on
+    # the minimum: a check of the Hessian's sign and scale, minimizing and maximizing.
+    import slpdiff.scipy_methods
+
+    monkeypatch.setattr(slpdiff.scipy_methods, "FULL_HESSIAN_MAX", full_hessian_max)
+    for maximize, text in ((False, "f = (x - 3)^2 + (y + 1)^2"),
+                           (True, "g = 7 - (x - 3)^2 - (y + 1)^2")):
+        run = optimize(slpdiff.parse(text), {"x": 0.0, "y": 0.0}, "newton-cg", maximize=maximize)
+        assert run.status == "converged" and run.steps == 1
+        assert run.at == {"x": 3.0, "y": -1.0}
+        assert run.nfev == 2 and run.nhev == products  # the whole Hessian counts as n products
+
+
+def test_hessian_products_are_counted_and_match_the_whole_hessian(monkeypatch):
+    import slpdiff.hessian
+    import slpdiff.scipy_methods
+
+    calls = {"hessian": 0, "hvp": 0}
+    for name in calls:
+        real = getattr(slpdiff.hessian, name)
+
+        def counting(*args, real=real, name=name, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(slpdiff.hessian, name, counting)
+    products = optimize(ROSENBROCK, {"x": -1.2, "y": 1.0}, "trust-ncg")
+    assert calls == {"hessian": products.nhev // 2, "hvp": 0}
+    monkeypatch.setattr(slpdiff.scipy_methods, "FULL_HESSIAN_MAX", 0)
+    matrix = optimize(ROSENBROCK, {"x": -1.2, "y": 1.0}, "trust-ncg")
+    assert calls["hvp"] == matrix.nhev > 0
+    assert matrix.steps == products.steps and matrix.status == products.status == "converged"
+    assert matrix.at["x"] == pytest.approx(products.at["x"], abs=1e-12)
+
+
 def test_steps_zero_evaluates_the_start_only():
     seen = []
     for method in ("gd", "lbfgs"):
@@ -126,7 +163,7 @@ def test_ftol_stops_on_a_small_relative_change():
 
 def test_maximize_reports_the_real_values():
     program = slpdiff.parse("g = 5 - (x - 1)^2 - (y - 2)^2")
-    for method in ("gd", "adam", "lbfgs", "bfgs"):
+    for method in ("gd", "adam", "lbfgs", "bfgs", "newton-cg", "trust-ncg"):
         lr = 0.1 if method == "adam" else None
         seen = []
         run = optimize(program, {"x": 0.0, "y": 0.0}, method, maximize=True, lr=lr, steps=3000,

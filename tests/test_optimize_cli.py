@@ -31,7 +31,8 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-@pytest.mark.parametrize("method", ["gd", "momentum", "nesterov", "adam", "lbfgs", "bfgs"])
+@pytest.mark.parametrize("method", ["gd", "momentum", "nesterov", "adam", "lbfgs", "bfgs",
+                                    "newton-cg", "trust-ncg"])
 def test_every_method_prints_the_same_trace_and_final_object(method):
     lr = ["--lr", "0.05"] if method in ("gd", "adam") else []
     proc = run_slpdiff("optimize", "-", "--at", "x=0,y=0", "--method", method, "--steps", "4000",
@@ -43,6 +44,7 @@ def test_every_method_prints_the_same_trace_and_final_object(method):
     assert list(final) == FINAL_KEYS
     assert final["method"] == method and final["status"] == "converged"
     assert final["steps"] == len(steps) and final["nfev"] == final["ngev"] >= len(steps) + 1
+    assert (final["nhev"] > 0) == (method in ("newton-cg", "trust-ncg"))
     assert "gradient norm" in final["message"]
     assert final["at"]["x"] == pytest.approx(3.0, abs=1e-8)
     again = slpdiff.evaluate(slpdiff.parse(QUADRATIC), final["at"])
@@ -56,10 +58,19 @@ def test_text_output_ends_with_status_final_point_and_counts():
     assert all(line.startswith(f"step {k}: x = ") for k, line in enumerate(steps))
     assert stopped == f"stopped: converged after {len(steps)} steps"
     assert final.startswith("final: x = 0.99999999999")
-    nfev = int(summary.split("; ")[1].split()[0])
-    assert summary == (f"lbfgs: {summary.split(': ', 1)[1].split(';')[0]}; {nfev} value and "
-                       f"{nfev} gradient evaluations")
-    assert summary.startswith("lbfgs: gradient norm ") and nfev > len(steps)
+    message, counts = summary.removesuffix(" gradient evaluations)").split(" (")
+    nfev, ngev = counts.split(" value and ")
+    assert message.startswith("lbfgs: gradient norm ") and message.endswith(" <= tol 1e-10")
+    assert nfev == ngev and int(nfev) > len(steps)
+
+
+def test_text_output_of_a_newton_method_counts_hessian_vector_products():
+    proc = run_slpdiff("optimize", ROSENBROCK, "--at", "x=-1.2,y=1", "--method", "trust-ncg",
+                       "--every", "1000")
+    assert proc.returncode == 0, proc.stderr
+    summary = proc.stdout.splitlines()[-1]
+    assert summary.startswith("trust-ncg: gradient norm ")
+    assert summary.endswith(" gradient evaluations, 54 Hessian-vector products)")  # 27 x (2 x 2)
 
 
 def test_maximize_and_bounds_from_the_command_line():

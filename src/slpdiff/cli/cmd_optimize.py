@@ -213,7 +213,7 @@ class _Printer:
             counts += f", {result.nhev} Hessian-vector products"
         click.echo(f"stopped: {result.status} after {result.steps} steps")
         click.echo(f"final: {_step_text(result.final, self.shown)}")
-        click.echo(f"{result.method}: {result.message}; {counts}")
+        click.echo(f"{result.method}: {result.message} ({counts})")
 
 
 def _step_text(step, names) -> str:
