@@ -62,6 +62,35 @@ def scipy_methods() -> None:
               f"evaluations, {t * 1e3:.1f} ms; {t / base:.2f} x the time of its evaluations alone")
 
 
+def whole_hessian_or_products() -> None:
+    """The Newton methods with the whole Hessian (one sweep with n tangents) against one
+    Hessian-vector product per request, on the Moré-Garbow-Hillstrom problems and on extended
+    Rosenbrock with n = 10 and 20 (where slpdiff switches from one to the other)."""
+    import slpdiff.scipy_methods as scipy_methods
+
+    sys.path.insert(0, str(ROOT / "examples" / "optimization"))
+    from make_extended_rosenbrock import extended_rosenbrock
+    from problems import load_problems
+
+    cases = [(p.name, slpdiff.parse_file(str(p.path)), p.start) for p in load_problems()]
+    for n in (10, 20):
+        program = slpdiff.parse(extended_rosenbrock(n))
+        start = {f"x{j}": -1.2 if j % 2 else 1.0 for j in range(1, n + 1)}
+        cases.append((f"extended Rosenbrock, n = {n}", program, start))
+    print("the Newton methods, time with whole Hessians / time with Hessian-vector products:")
+    for name, program, start in cases:
+        ratios = []
+        for method in ("newton-cg", "trust-ncg"):
+            times = []
+            for limit in (10**6, 0):  # whole Hessians, then products
+                scipy_methods.FULL_HESSIAN_MAX = limit
+                times.append(best_of(3, lambda m=method, p=program, s=start:
+                                     optimize(p, s, m, steps=2000)))
+            ratios.append(f"{method} {times[0] / times[1]:.2f}")
+        print(f"  {name} (n = {len(start)}): " + ", ".join(ratios))
+    scipy_methods.FULL_HESSIAN_MAX = 10
+
+
 def openblas_threads() -> None:
     code = ("import time, slpdiff; from slpdiff.optimize import optimize\n"
             f"p = slpdiff.parse_file({str(ROOT / 'examples/optimization/13-powell-singular.slp')!r})\n"
@@ -85,4 +114,5 @@ if __name__ == "__main__":
     np.seterr(all="ignore")
     first_order()
     scipy_methods()
+    whole_hessian_or_products()
     openblas_threads()

@@ -83,9 +83,10 @@ def _second_derivatives(run) -> dict:
     products), exact, by forward mode over the adjoint program (:mod:`slpdiff.hessian`).
 
     The whole Hessian is one sweep carrying a tangent per input; SciPy then multiplies by the
-    matrix instead of asking for each product. Measured on the test problems with n <= 4, runs
-    took 0.3 to 0.8 times as long as with products; on extended Rosenbrock (n = 100), 7 to 19
-    times as long.
+    matrix instead of asking for each product. With it, runs took 0.4 to 1.0 times as long as with
+    products on the test problems with n <= 4, about as long (0.8 to 1.35 times, newton-cg losing
+    and trust-ncg gaining) on extended Rosenbrock with n = 10, and 3.2 to 5.5 times as long with
+    n = 100 (benchmarks/optimize_overhead.py).
     """
     from .hessian import hessian, hvp
 

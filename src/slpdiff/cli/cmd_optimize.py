@@ -78,8 +78,8 @@ def _merge_bounds(lists) -> dict[str, tuple[float, float]]:
 @program_argument
 @at_option
 @wrt_option("Inputs to optimize over (default: all); the others are held fixed.")
-@click.option("--objective", metavar="NAME", help="The output to minimize (needed when there are "
-                                                  "several).")
+@click.option("--objective", metavar="NAME", help="The output to minimize or maximize (needed "
+                                                  "when there are several).")
 @click.option("--method", type=click.Choice(METHODS), default="gd", show_default=True,
               help="gd, momentum, nesterov and adam are first-order methods with a learning "
                    "rate; lbfgs (L-BFGS-B), bfgs, newton-cg and trust-ncg are SciPy's.")
