@@ -92,8 +92,9 @@ def whole_hessian_or_products() -> None:
 
 
 def openblas_threads() -> None:
+    powell = str(ROOT / "examples" / "optimization" / "13-powell-singular.slp")
     code = ("import time, slpdiff; from slpdiff.optimize import optimize\n"
-            f"p = slpdiff.parse_file({str(ROOT / 'examples/optimization/13-powell-singular.slp')!r})\n"
+            f"p = slpdiff.parse_file({powell!r})\n"
             "s = {'x1': 3.0, 'x2': -1.0, 'x3': 0.0, 'x4': 1.0}\n"
             "optimize(p, s, 'lbfgs'); t = time.perf_counter()\n"
             "for _ in range(5): optimize(p, s, 'lbfgs')\n"
