@@ -24,8 +24,9 @@ FULL_HESSIAN_MAX = 10  # inputs; with more, Hessian-vector products (see _second
 def scipy_minimize():
     """``scipy.optimize.minimize``, or an :class:`InputError` saying what to install."""
     # OpenBLAS reads its thread count once, when SciPy first loads it. The methods here do BLAS
-    # work of size n (or n x 10), where threads cost far more than they bring: with threads,
-    # L-BFGS-B took 0.51 s instead of 0.010 s on the 4-variable Powell singular problem (2 cores).
+    # work of size n (or n x 10), where threads cost far more than they bring: with 2 threads,
+    # L-BFGS-B took 3.5 to 50 times as long on the 4-variable Powell singular problem, depending
+    # on the machine's load (benchmarks/optimize_overhead.py).
     # So SciPy's OpenBLAS gets one thread unless the user chose otherwise; the environment is
     # restored at once, so child processes see the user's own.
     first_import = "scipy" not in sys.modules and "OPENBLAS_NUM_THREADS" not in os.environ
