@@ -147,8 +147,7 @@ def optimize(program: Program, at: Mapping[str, object], method: str = "gd", *,
     lower, upper = _bounds_arrays(method, names, bounds or {})
     start = _start_vector(at, names, lower, upper)
     run = _Run(program, dict(at), names, objective, -1.0 if maximize else 1.0, lower, upper,
-               steps, tol, ftol, callback)
-    run.start = start
+               steps, tol, ftol, callback, start)
     with _sigint_deferred() as interrupted:
         run.interrupted = interrupted
         try:
@@ -198,7 +197,7 @@ class _Run:
     """
 
     def __init__(self, program, point, names, objective, sign, lower, upper, steps, tol, ftol,
-                 callback):
+                 callback, start):
         self.program, self.point, self.names, self.objective = program, point, names, objective
         self.sign, self.lower, self.upper = sign, lower, upper
         self.bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
@@ -208,7 +207,7 @@ class _Run:
         self.best: Step | None = None
         self.interrupted = lambda: False
         self._cache: dict[bytes, Step] = {}
-        self.start = np.zeros(len(names))
+        self.start = start  # the starting values of the optimized inputs
 
     def evaluate(self, x: np.ndarray, index: int, check_interrupt: bool = True) -> Step:
         """The step at ``x`` (values of ``self.names``); raises :class:`_Stop` on Ctrl-C or at a
