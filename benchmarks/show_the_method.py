@@ -23,7 +23,7 @@ from slpdiff.tables import render, trace_json, trace_tables
 from slpdiff.trace import trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from helpers import random_program  # noqa: E402  (the same programs the tests use)
+from helpers import random_forms_program  # noqa: E402  (the same programs the tests use)
 
 
 def best_of(f, repeat: int = 3) -> float:
@@ -49,7 +49,7 @@ def main() -> None:
     }
     times: dict[str, list[float]] = {name: [] for name in views}
     for n in sizes:
-        program = slpdiff.parse(random_program(n))
+        program = slpdiff.parse(random_forms_program(n))
         for name, view in views.items():
             times[name].append(best_of(lambda view=view, program=program: view(program)))
     print(f"{'view':<22}" + "".join(f"{f'n={n}':>12}" for n in sizes)
@@ -61,7 +61,7 @@ def main() -> None:
               + f"{ratio:>9.2f}{growth:>11.2f}")
     if "--render" in sys.argv and shutil.which("dot"):
         for n in (1000, 3000):
-            dot_text = to_dot(slpdiff.parse(random_program(n)))
+            dot_text = to_dot(slpdiff.parse(random_forms_program(n)))
             t = time.perf_counter()
             subprocess.run(["dot", "-Tsvg", "-o", "/dev/null"], input=dot_text.encode(), check=True)
             print(f"dot -Tsvg, {n} statements: {time.perf_counter() - t:.1f} s")

@@ -41,6 +41,55 @@ def close(a: float, b: float, digits: int = 12) -> bool:
     return abs(a - b) <= 10.0 ** (1 - digits) * max(abs(a), abs(b))
 
 
+def run_without_slpdiff(code: str, modules: dict[str, str], tmp_path: Path,
+                        data: str = "") -> str:
+    """Run ``code`` with ``modules`` (name -> source) importable, in an interpreter that can
+    import numpy but not slpdiff (``-I -S``: no site-packages; numpy alone is linked in).
+
+    ``data`` is written to a file whose path is ``sys.argv[1]``. Returns stdout; fails the test
+    (AssertionError with stderr) on a non-zero exit.
+    """
+    import numpy
+
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    numpy_dir = Path(numpy.__file__).resolve().parent
+    for sibling in (numpy_dir, numpy_dir.parent / "numpy.libs"):
+        if sibling.exists():
+            (packages / sibling.name).symlink_to(sibling)
+    for name, source in modules.items():
+        (tmp_path / f"{name}.py").write_text(source)
+    (tmp_path / "main.py").write_text(
+        f"import sys\nsys.path[:0] = [{str(tmp_path)!r}, {str(packages)!r}]\n" + code)
+    (tmp_path / "data").write_text(data)
+    proc = subprocess.run([sys.executable, "-I", "-S", str(tmp_path / "main.py"),
+                           str(tmp_path / "data")], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def random_program(n: int, n_outputs: int = 1, seed: int = 1) -> str:
+    """A program of ``n`` random statements over x, y, z, each using the statement before it (so
+    all of it reaches an output), from every function of the table but those whose derivative is 0
+    everywhere (sign, step: one of those would cut a reverse sweep short)."""
+    from slpdiff.primitives import PRIMITIVES
+    from slpdiff.rules import rules_for
+
+    rng = random.Random(seed)
+    names, lines = ["x", "y", "z"], ["input x, y, z"]
+    prims = sorted(name for name, p in PRIMITIVES.items()
+                   if any(rule.const != 0.0 for rule in rules_for(p)))
+    for i in range(n):
+        prim = PRIMITIVES[rng.choice(prims)]
+        args = [names[-1]] + [rng.choice(names[-30:] + names[:3]) for _ in prim.params[1:]]
+        rng.shuffle(args)
+        lines.append(f"v{i} = {prim.name}({', '.join(args)})")
+        names.append(f"v{i}")
+    outputs = [f"v{n - 1 - k * (n // (n_outputs + 1))}" for k in range(n_outputs)]
+    return "\n".join([*lines, f"output {', '.join(outputs)}"]) + "\n"
+
+
 def console_examples(markdown: str) -> list[tuple[str, list[str]]]:
     """(command, shown output lines) for each ``$ ...`` line in the ``console`` blocks of a
     markdown text."""
@@ -70,8 +119,8 @@ def assert_shows(got: list[str], shown: list[str]) -> None:
 LONG_EDGES = ("{a} * {b}", "sin({a}) + {b}", "{a} - {b}", "tanh({a})")
 
 
-def random_program(n: int, seed: int = 1, forms=LONG_EDGES, inputs=("x", "w"), recent: int = 20,
-                   outputs: int = 1) -> str:
+def random_forms_program(n: int, seed: int = 1, forms=LONG_EDGES, inputs=("x", "w"),
+                         recent: int = 20, outputs: int = 1) -> str:
     """A random program of ``n`` statements ``t<i> = form``, each form filled with ``a``, one of
     the ``recent`` latest names, and ``b``, any earlier name (so edges are long); the last
     ``outputs`` names are the outputs."""

@@ -64,8 +64,9 @@ def test_wrt_restricts_the_derivatives():
 def test_jacobian_of_several_outputs_in_text():
     program = "input x, y\nu = x * y\nv = x - y\noutput u, v"
     result = invoke("eval", "-", "--at", "x=2,y=3", input=program)
-    assert result.stdout.splitlines() == ["u = 6.0", "d u/d x = 3.0", "d u/d y = 2.0",
-                                          "v = -1.0", "d v/d x = 1.0", "d v/d y = -1.0"]
+    # the values, then the Jacobian as a labelled matrix (row: output, column: input)
+    assert result.stdout.splitlines() == ["u = 6.0", "v = -1.0", "Jacobian, d row/d column:",
+                                          "   x    y", "u  3.0  2.0", "v  1.0  -1.0"]
 
 
 def test_program_from_stdin_and_without_inputs():
@@ -197,6 +198,8 @@ def test_functions_lists_every_primitive_with_its_rules():
     rows = [json.loads(line) for line in listing.splitlines()]
     assert [r["name"] for r in rows] == list(PRIMITIVES)
     assert rows[0]["partials"] == {"a": "1", "b": "1"}
+    assert {r["name"]: r["kink"] for r in rows}["max"] == "a - b"
+    assert "d/da = sign(a); not differentiable where a = 0" in text
 
 
 @pytest.mark.parametrize("command", ["eval", "optimize", "functions"])

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import slpdiff
-from helpers import EXAMPLES, random_program, run_slpdiff
+from helpers import EXAMPLES, random_forms_program, run_slpdiff
 from slpdiff.cli import cli
 from slpdiff.explain import count_paths, count_text, explain
 
@@ -54,7 +54,7 @@ FORMS = ["{a} * {b}", "sin({a}) + {b}", "{a} - cos({b})", "tanh({a}) * {b}", "{a
 
 
 def small_program(n, seed):
-    return random_program(n, seed, FORMS, ("x", "y"), recent=6)
+    return random_forms_program(n, seed, FORMS, ("x", "y"), recent=6)
 
 
 @pytest.mark.parametrize("seed", range(10))

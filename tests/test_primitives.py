@@ -34,6 +34,8 @@ from slpdiff.primitives import PRIMITIVES, Primitive
 from slpdiff.rules import rules_for
 
 NAMES = sorted(PRIMITIVES)
+# Reductions (sum, mean, count) combine the rows of an array into one number: not elementwise.
+ELEMENTWISE = [name for name in NAMES if not PRIMITIVES[name].reduces]
 LOG2 = math.log(2.0)
 
 # --- per-function tables --------------------------------------------------------------------------
@@ -73,6 +75,10 @@ DOMAINS: dict[str, list[tuple[float, ...]]] = {
     "min": [(3.0, 1.0), (-1.0, 2.0), (0.5, -0.5)],
     "step": [(-1.0,), (0.5,), (2.0,)],
     "powlog": [(2.0, 3.0), (0.5, 1.5), (3.0, -0.5)],
+    # Reductions at a single point (one row): sum and mean are the identity, count is 1.
+    "sum": [(-2.0,), (0.5,), (3.0,)],
+    "mean": [(-2.0,), (0.5,), (3.0,)],
+    "count": [(-2.0,), (0.5,), (3.0,)],
 }
 
 # Hand-known (arguments, value, partials): exact, or to 1e-15 relative.
@@ -109,6 +115,9 @@ HAND: dict[str, list[tuple[tuple[float, ...], float, tuple[float, ...]]]] = {
     "min": [((3.0, 2.0), 2.0, (0.0, 1.0)), ((-1.0, 2.0), -1.0, (1.0, 0.0))],
     "step": [((2.0,), 1.0, (0.0,)), ((-2.0,), 0.0, (0.0,))],
     "powlog": [((2.0, 3.0), 8 * LOG2, (4 * (1 + 3 * LOG2), 8 * LOG2**2))],
+    "sum": [((2.5,), 2.5, (1.0,))],
+    "mean": [((2.5,), 2.5, (1.0,))],
+    "count": [((2.5,), 1.0, (0.0,))],
 }
 
 # Extra points for the broadcasting test: kinks, ties, zeros and domain edges, where values and
@@ -232,7 +241,8 @@ def test_table_has_the_specified_functions():
                  "atan2", "log1p", "expm1", "abs", "sign", "relu", "sigmoid", "softplus", "pow",
                  "hypot", "max", "min"}
     assert functions <= set(PRIMITIVES)
-    assert {n for n, p in PRIMITIVES.items() if p.kind == "helper"} == {"step", "powlog"}
+    assert {n for n, p in PRIMITIVES.items() if p.kind == "helper"} == {"step", "powlog", "count"}
+    assert {n for n, p in PRIMITIVES.items() if p.reduces} == {"sum", "mean", "count"}
     assert PRIMITIVES["atan2"].params == ("y", "x")
     assert set(slpdiff.FUNCTIONS) == set(PRIMITIVES)
 
@@ -411,7 +421,7 @@ def _broadcast_points(name: str) -> list[tuple[float, ...]]:
     return list(DOMAINS[name]) + [p for p in edges if len(p) == arity]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
 def test_broadcasts_elementwise_bit_for_bit(name):
     prim = PRIMITIVES[name]
     points = _broadcast_points(name)
@@ -436,7 +446,7 @@ def test_broadcasts_elementwise_bit_for_bit(name):
                                       err_msg=f"d{name}/d{param} (Var API)")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
 def test_broadcasts_over_two_dimensions_and_scalars(name):
     """A (2, 3) array for the first argument, scalars for the rest: a scalar's partial sums."""
     prim = PRIMITIVES[name]
@@ -451,6 +461,22 @@ def test_broadcasts_over_two_dimensions_and_scalars(name):
         value, scalar_partials = lib_eval(name, (grid[index], *point[1:]))
         assert values[index] == value
         assert partials[0][index] == scalar_partials[0]
+
+
+@pytest.mark.parametrize("name, reduce, partial", [
+    ("sum", np.sum, lambda x: np.ones_like(x)),
+    ("mean", np.mean, lambda x: np.full_like(x, 1 / x.size)),
+    ("count", lambda x: float(x.size), lambda x: np.zeros_like(x)),
+])
+def test_reductions_combine_the_rows_and_give_each_row_its_partial(name, reduce, partial):
+    for x in (np.array([0.5, -1.25, 3.0, 2.5]), np.linspace(-1, 1, 6).reshape(2, 3)):
+        value, (partials,) = lib_eval(name, (x,))
+        assert np.shape(value) == () and value == reduce(x)
+        assert np.shape(partials) == x.shape
+        np.testing.assert_array_equal(partials, partial(x))
+        var_value, (var_partials,) = var_eval(name, (x,))
+        assert var_value == value
+        np.testing.assert_array_equal(var_partials, partials)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -20,12 +20,12 @@ from click.testing import CliRunner
 from test_primitives import DOMAINS, HAND
 
 import slpdiff
-from helpers import EXAMPLES, random_program, run_slpdiff
-from slpdiff import engine
+from helpers import EXAMPLES, random_forms_program, run_slpdiff
+from slpdiff import engine, tangent
 from slpdiff.cli import cli
 from slpdiff.primitives import PRIMITIVES
-from slpdiff.tables import latex_escape
-from slpdiff.tangent import tangent_sweep
+from slpdiff.tables import latex_escape, trace_tables
+from slpdiff.tangent import evaluate_forward
 from slpdiff.trace import trace
 
 SEED = str(EXAMPLES / "seed.slp")
@@ -187,8 +187,8 @@ SMOOTH = ["sin({a})", "cos({a})", "tanh({a})", "sigmoid({a})", "softplus({a})", 
 
 @pytest.mark.parametrize("seed_number", range(8))
 def test_tangent_and_reverse_agree_on_random_programs(seed_number):
-    program = slpdiff.parse(random_program(25, seed_number, SMOOTH, ("x", "y", "z"), recent=99,
-                                           outputs=2))
+    program = slpdiff.parse(random_forms_program(25, seed_number, SMOOTH, ("x", "y", "z"),
+                                                 recent=99, outputs=2))
     at = {"x": 0.3, "y": -0.7, "z": 1.1}
     ev = slpdiff.evaluate(program, at)
     tr = trace(program, at, mode="forward")
@@ -201,12 +201,32 @@ def test_tangent_and_reverse_agree_on_random_programs(seed_number):
         assert sweep.derivatives == ev.gradient[sweep.of]
 
 
-def test_tangent_sweep_of_a_direction_is_the_directional_derivative(seed):
+def test_forward_mode_trace_has_the_numbers_of_eval_mode_forward(seed):
+    program, _ = seed
+    ev = evaluate_forward(program, AT)
+    tr = trace(program, AT, mode="forward")
+    assert [r.value for r in tr.forward] == list(ev.node_values)
+    for sweep in tr.sweeps:
+        assert sweep.derivatives == {"v7": ev.gradient["v7"][sweep.of]}
+        (last,) = [r for r in sweep.rows if r.node == "v7"]
+        assert last.value == ev.gradient["v7"][sweep.of]  # the sweep's own last row, bit for bit
+    proc = run_slpdiff("eval", SEED, "--at", "x=1,w=4", "--mode", "forward")
+    assert proc.stdout.splitlines()[1:] == trace_text_derivatives(tr)
+
+
+def trace_text_derivatives(tr):
+    return [line for table in trace_tables(tr)[1:] for line in table.footer]
+
+
+def test_the_record_hook_changes_nothing_in_the_tangent_sweep(seed):
     program, ev = seed
-    x, w = program.input_index
-    t = tangent_sweep(program, ev.node_values, {x: 0.5, w: -2.0})
-    g = ev.gradient["v7"]
-    assert t[program.output_index[0]] == pytest.approx(0.5 * g["x"] - 2.0 * g["w"], rel=1e-14)
+    x = program.input_index[0]
+    inputs = [1.0, 4.0]
+    calls = []
+    plain = tangent.sweep(program, inputs, {x: np.ones(1)}, 1)
+    hooked = tangent.sweep(program, inputs, {x: np.ones(1)}, 1, record=lambda *a: calls.append(a))
+    assert all(np.array_equal(a, b) for a, b in zip(plain.tangents, hooked.tangents, strict=True)
+               if a is not None) and len(calls) == 9
 
 
 # --- names of intermediates --------------------------------------------------------------------

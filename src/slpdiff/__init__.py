@@ -16,17 +16,24 @@ and the seed's ``Var`` API::
     y.forward(); y.backward(); w.deriv
 """
 
-from .engine import Evaluation, evaluate
-from .errors import InputError, ProgramError, RunError, SlpError
-from .graph import FUNCTIONS, Program, Var
-from .optimize import OptimizeResult, gradient_descent
-from .parser import parse, parse_file
-
 __version__ = "0.1.0"
+
+from .adjoint import AdjointProgram, adjoint_program  # noqa: E402
+from .engine import Evaluation, evaluate  # noqa: E402
+from .errors import InputError, ProgramError, RunError, SlpError  # noqa: E402
+from .graph import FUNCTIONS, Program, Var  # noqa: E402
+from .optimize import OptimizeResult, gradient_descent  # noqa: E402
+from .parser import parse, parse_file  # noqa: E402
+from .printer import to_slp  # noqa: E402
+from .tangent import evaluate_forward, jvp  # noqa: E402
 
 # One Python function per primitive of the table: slpdiff.add, slpdiff.sin, slpdiff.atan2, ...
 globals().update(FUNCTIONS)
 
-__all__ = ["Evaluation", "InputError", "OptimizeResult", "Program", "ProgramError", "RunError",
-           "SlpError", "Var", "evaluate", "gradient_descent", "parse", "parse_file",
+# Hessians, checks and the optimizers live in their modules (slpdiff.hessian.hessian,
+# slpdiff.hessian.hvp, slpdiff.check.check, slpdiff.optimize.optimize), so that no function
+# hides a module of the same name.
+__all__ = ["AdjointProgram", "Evaluation", "InputError", "OptimizeResult", "Program",
+           "ProgramError", "RunError", "SlpError", "Var", "adjoint_program", "evaluate",
+           "evaluate_forward", "gradient_descent", "jvp", "parse", "parse_file", "to_slp",
            *FUNCTIONS]

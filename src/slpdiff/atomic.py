@@ -1,53 +1,59 @@
-"""Writing output files atomically: readers see the old file or the whole new one, never a part."""
+"""Output files written atomically: into a temporary file beside the target, renamed over it only
+when everything was written, so a failure midway never leaves a truncated file where a good one
+was (the old file, if any, stays as it was)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 from .errors import SlpError
 
 
-def write_atomically(path: str | os.PathLike, produce: Callable[[str], None]) -> None:
-    """Create ``path`` by calling ``produce(temporary_path)``, then renaming that file over it.
+@contextmanager
+def atomic_output(path: str) -> Iterator[TextIO]:
+    """A text stream that becomes the file ``path`` when the ``with`` block ends without error."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
 
-    The temporary file is in the same directory (so the rename is atomic) and is removed if
-    ``produce`` fails. The new file gets the usual permissions (0666 less the umask). A path
-    that cannot be written is an :class:`SlpError` (exit 2).
-    """
-    target = Path(path)
+
+@contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """The path of a new temporary file beside ``path``, for a program that writes the file itself
+    (such as Graphviz's ``dot -o``); it becomes the file ``path`` when the ``with`` block ends
+    without error, and is removed otherwise."""
+    if os.path.isdir(path):
+        raise SlpError(f"{path}: is a directory; -o needs a file name")
+    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(dir=directory,
+                                         prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     except OSError as e:
-        raise SlpError(f"cannot write {path}: {e.strerror}") from None
+        raise SlpError(f"{path}: cannot write: {e.strerror}") from None
     os.close(fd)
     try:
-        produce(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException as e:
+        yield temporary
+        os.chmod(temporary, _mode(path))
+        os.replace(temporary, path)
+    except BaseException:
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
+            os.unlink(temporary)
+        except OSError:
             pass
-        if isinstance(e, OSError):  # e.g. the path is a directory
-            raise SlpError(f"cannot write {path}: {e.strerror or e}") from None
         raise
 
 
-def write_text_atomically(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-
-    def produce(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    write_atomically(path, produce)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _mode(path: str) -> int:
+    """The permissions the file gets: those of the file it replaces, else the usual ones."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

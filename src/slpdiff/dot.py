@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import write_atomically, write_text_atomically
+from .atomic import atomic_output, atomic_path
 from .engine import Evaluation, _depends, adjoints, evaluate
 from .errors import RunError, SlpError
 from .formats import derivative_label, number, point_text
@@ -198,22 +198,21 @@ def write_graph(dot_text: str, path: str) -> None:
     """
     fmt = output_format(path)
     if fmt == "dot":
-        write_text_atomically(path, dot_text)
+        with atomic_output(path) as stream:
+            stream.write(dot_text)
         return
     program = shutil.which("dot")
     if program is None:
         raise SlpError(f"rendering {path} needs Graphviz's 'dot' program, which is not on PATH: "
                        f"{INSTALL_HINT}, or write DOT with -o FILE.dot")
-
-    def produce(tmp: str) -> None:
+    with atomic_path(path) as temporary:
         try:
-            proc = subprocess.run([program, f"-T{fmt}", "-o", tmp], input=dot_text.encode(),
-                                  capture_output=True, env={**os.environ, "LC_ALL": "C"})
+            proc = subprocess.run([program, f"-T{fmt}", "-o", temporary],
+                                  input=dot_text.encode(), capture_output=True,
+                                  env={**os.environ, "LC_ALL": "C"})
         except OSError as e:
             raise RunError(f"cannot run {program}: {e.strerror}") from None
         if proc.returncode != 0:
             detail = proc.stderr.decode(errors="replace").strip().splitlines()
             raise RunError(f"Graphviz's dot failed (exit {proc.returncode}) rendering {path}"
                            + (f": {detail[0]}" if detail else ""))
-
-    write_atomically(path, produce)

@@ -42,7 +42,10 @@ class Diagnostic:
         head = f"{where}: {self.message}" if where else self.message
         if self.source is None or not self.line:
             return head
-        text = self.source.line_text(self.line)
+        # Control characters (a NUL byte, say) are shown as their visible Unicode symbols, one
+        # column wide, so the caret still lines up.
+        text = "".join(chr(0x2400 + ord(c)) if ord(c) < 32 and c != "\t" else c
+                       for c in self.source.line_text(self.line))
         # Keep tabs in the caret line so the caret lines up under a tab-indented source line.
         pad = "".join(c if c == "\t" else " " for c in text[: max(self.column - 1, 0)])
         return f"{head}\n    {text}\n    {pad}^"

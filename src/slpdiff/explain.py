@@ -24,7 +24,7 @@ from .formats import derivative_label, json_number, number, point_text
 from .graph import Program
 from .labels import Labels
 from .rules import rules_for
-from .tangent import tangent_sweep
+from .tangent import column, sweep
 
 MAX_PATHS = 20  # default: list every path up to this many, else this many of the largest
 
@@ -75,7 +75,8 @@ def explain(program: Program, at: Mapping[str, object], output: str, input: str,
     ev = evaluate(program, at, wrt=[input], outputs=[output])
     values = ev.node_values
     out = program.output_index[program.output_names.index(output)]
-    x = program.input_index[program.input_names.index(input)]
+    k = program.input_names.index(input)
+    x = program.input_index[k]
 
     partials: dict[tuple[int, int], object] = {}
 
@@ -84,18 +85,19 @@ def explain(program: Program, at: Mapping[str, object], output: str, input: str,
 
     # Between them the two sweeps compute every partial on a path whose product is not exactly 0.
     adjoints(program, values, out, [x], record=record)
-    tangent = tangent_sweep(program, values, {x: 1.0}, record=record)
+    inputs = list(ev.at.values())
+    forward = sweep(program, inputs, {x: np.ones(np.shape(inputs[k]) + (1,))}, 1, record=record)
+    total = column(forward.tangents[out], 0, values[out])
     labels = Labels(program)
     count = count_paths(program, x, out)
     with np.errstate(all="ignore"):  # a product may overflow, as a value may: inf, not a warning
-        return _explanation(program, labels, partials, tangent, ev, output, input, x, out, count,
+        return _explanation(program, labels, partials, total, ev, output, input, x, out, count,
                             max_paths)
 
 
-def _explanation(program: Program, labels: Labels, partials: dict, tangent: list, ev: Evaluation,
+def _explanation(program: Program, labels: Labels, partials: dict, total, ev: Evaluation,
                  output: str, input: str, x: int, out: int, count: int,
                  max_paths: int) -> Explanation:
-    values = ev.node_values
     if count <= max_paths:
         paths = [_path(program, labels, partials, x, edges)
                  for edges in _all_paths(program, x, out)]
@@ -103,7 +105,6 @@ def _explanation(program: Program, labels: Labels, partials: dict, tangent: list
     else:
         paths = [_path(program, labels, partials, x, edges)
                  for edges in _largest_paths(program, partials, x, out, max_paths)]
-        total = np.zeros_like(values[out])[()] if tangent[out] is None else tangent[out]
     return Explanation(output, input, ev.at, count, paths, count <= max_paths, total,
                        ev.gradient[output][input])
 

@@ -61,3 +61,38 @@ def evaluation_text(ev: Evaluation) -> list[str]:
 def point_text(at: dict, names) -> str:
     """``w = 4.0, x = 1.0`` for the inputs ``names``."""
     return ", ".join(f"{name} = {number(at[name])}" for name in names)
+
+
+def matrix_text(title: str, rows: dict[str, dict[str, object]]) -> list[str]:
+    """A labelled matrix: ``title``, a header of column labels, then one line per row label.
+    Columns are left-aligned; numbers are written in full (each reads back to the same float)."""
+    cols = list(next(iter(rows.values()), {}))
+    table = [["", *cols]] + [[r, *(number(row[c]) for c in cols)] for r, row in rows.items()]
+    widths = [max(len(line[k]) for line in table) for k in range(len(table[0]))]
+    lines = [title]
+    for line in table:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True))
+                     .rstrip())
+    return lines
+
+
+def jacobian_text(ev: Evaluation) -> list[str]:
+    """Each output's value, then the Jacobian as a matrix (row: output, column: input)."""
+    lines = [f"{out} = {number(value)}" for out, value in ev.values.items()]
+    if ev.gradient and any(ev.gradient.values()):
+        lines += matrix_text("Jacobian, d row/d column:", ev.gradient)
+    return lines
+
+
+def hessian_text(output: str, hessian: dict[str, dict[str, object]]) -> list[str]:
+    """The Hessian of one output as a labelled matrix."""
+    if not hessian:
+        return [f"Hessian of {output}: none (no input to differentiate with respect to)"]
+    return matrix_text(f"Hessian of {output}, d2 {output}/d row d column:", hessian)
+
+
+def json_nested(obj):
+    """Nested dicts of numbers, with every number through :func:`json_number`."""
+    if isinstance(obj, dict):
+        return {k: json_nested(v) for k, v in obj.items()}
+    return json_number(obj)

@@ -58,14 +58,16 @@ def parse_file(path: str) -> Program:
 
 
 def decode(data: bytes, name: str) -> str:
-    """The UTF-8 text of ``data``; invalid UTF-8 is a :class:`ProgramError` with its position."""
+    """The UTF-8 text of ``data`` (without a byte-order mark); invalid UTF-8 is a
+    :class:`ProgramError` whose position counts characters, as every position does."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
+        # Everything before the first bad byte is valid UTF-8: its length in characters is the
+        # offset of the error in the text as shown (with the bad bytes replaced).
+        offset = len(data[: e.start].decode("utf-8"))
         text = data.decode("utf-8", errors="replace")
-        start = data.rfind(b"\n", 0, e.start) + 1
-        offset = len(text[: start]) if start else 0
-        offset += len(data[start: e.start].decode("utf-8", errors="replace"))
         raise ProgramError(_at_offset(Source(name, text), offset,
                                       f"invalid UTF-8 byte 0x{data[e.start]:02x}")) from None
 
@@ -266,7 +268,7 @@ class _Builder(Transformer):
                 outputs, output_names = [self.assigned[name][0]], [name]
             elif not self.errors:
                 self.errors.append(Diagnostic("the program assigns no name, so it has no output",
-                                              self.source))
+                                              self.source, 1, 1))
         if self.errors:
             errors = sorted(self.errors, key=lambda d: (d.line, d.column))
             self.begin(self.source)  # drop the half-built graph
@@ -293,7 +295,9 @@ def _limit(errors: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _did_you_mean(name: str, candidates) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    candidates = list(candidates)
+    same_but_case = [c for c in candidates if c.lower() == name.lower()]
+    close = same_but_case or difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -324,8 +328,10 @@ def syntax_error(error, source: Source) -> Diagnostic:
         return _at_offset(source, error.pos_in_stream, message)
 
     at_end = token.type == "$END"
-    # At the end of the text, point just past its last character, on its last line.
-    offset = len(text.rstrip()) if at_end else token.start_pos
+    # At a line end or the end of the text, point just past the last code character (not at the
+    # end of a trailing comment, nor on the blank lines after the program).
+    offset = _end_of_code(text, len(text) if at_end else token.start_pos) \
+        if at_end or token.type == "_SEP" and token.value != ";" else token.start_pos
     found = _describe(token)
     expected = set(error.expected)
     before = _previous_token(text, offset)
@@ -339,6 +345,7 @@ def syntax_error(error, source: Source) -> Diagnostic:
         message = f"unclosed '(' opened at {where.line}:{where.column}"
     elif token.type == "EQUAL" and before in KEYWORDS:
         message = f"'{before}' is a reserved word and cannot be assigned"
+        offset = text.rindex(before, 0, offset)
     elif "INPUT" in expected:  # at the start of a statement
         if token.type == "EQUAL" or "=" in _rest_of_statement(text, offset):
             message = "'=' needs a name on its left"
@@ -394,8 +401,27 @@ def _previous_token(text: str, offset: int) -> str:
     return text[j:i]
 
 
+def _comment_start(text: str, line_start: int, end: int) -> int:
+    """Where a comment starts on the line beginning at ``line_start`` (``end`` if none before)."""
+    found = text.find("#", line_start, end)
+    return end if found < 0 else found
+
+
+def _end_of_code(text: str, offset: int) -> int:
+    """Just past the last code character at or before ``offset``: trailing blanks, comments and
+    empty lines are skipped, so an error at a line's end points where the code stops."""
+    while True:
+        line_start = text.rfind("\n", 0, offset) + 1
+        code = text[line_start: _comment_start(text, line_start, offset)].rstrip(" \t\f\r;")
+        if code.strip() or line_start == 0:
+            return line_start + len(code)
+        offset = line_start - 1
+
+
 def _statement_start(text: str, offset: int) -> int:
-    return max(text.rfind("\n", 0, offset), text.rfind(";", 0, offset)) + 1
+    line_start = text.rfind("\n", 0, offset) + 1
+    code_end = _comment_start(text, line_start, offset)  # a ';' in a comment separates nothing
+    return max(line_start, text.rfind(";", line_start, code_end) + 1)
 
 
 def _rest_of_statement(text: str, offset: int) -> str:

@@ -30,6 +30,14 @@ class Primitive:
     doc: str
     infix: str | None = None  # operator spelling, e.g. "+" or "^"; prefix if arity 1
     kind: str = "function"  # "function", or "helper" (appears in derivative rules)
+    reduces: bool = False  # combines all rows of its argument into one number (sum, mean)
+    # (param, value) pairs: that parameter at that value gives back the other argument exactly
+    # (x * 1, x ^ 1, x - 0). Generated code uses them to fold rules such as b * a^(b - 1).
+    identity: tuple[tuple[str, float], ...] = ()
+    # An SLP expression in the params that is 0 exactly where the function is not differentiable
+    # (a kink, a jump or an infinite slope), e.g. "a" for abs; None if differentiable everywhere
+    # in its domain. `slpdiff check` evaluates it to say why finite differences disagree.
+    kink: str | None = None
 
     @property
     def arity(self) -> int:
@@ -49,13 +57,15 @@ PRIMITIVES: dict[str, Primitive] = {}
 
 
 def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: str,
-            infix: str | None = None, kind: str = "function") -> Primitive:
+            infix: str | None = None, kind: str = "function", reduces: bool = False,
+            identity: dict[str, float] | None = None, kink: str | None = None) -> Primitive:
     """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
     name, _, rest = signature.partition("(")
     params = tuple(p.strip() for p in rest.rstrip(")").split(","))
     if len(params) != len(partials):
         raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
-    prim = Primitive(name, params, impl, partials, doc, infix, kind)
+    prim = Primitive(name, params, impl, partials, doc, infix, kind, reduces,
+                     tuple((identity or {}).items()), kink)
     PRIMITIVES[name] = prim
     return prim
 
@@ -87,16 +97,23 @@ def _powlog(a, b):
         return np.where(np.asarray(a) == 0, 0.0, np.power(a, b) * np.log(a))[()]
 
 
+def _count(a):
+    return np.float64(np.size(a))  # a single number is one row
+
+
 #       signature        numpy            partial derivative for each parameter
-defprim("add(a, b)",      np.add,          "1", "1", infix="+", doc="a + b")
-defprim("subtract(a, b)", np.subtract,     "1", "-1", infix="-", doc="a - b")
-defprim("multiply(a, b)", np.multiply,     "b", "a", infix="*", doc="a * b")
-defprim("divide(a, b)",   np.divide,       "1 / b", "-a / b^2", infix="/", doc="a / b")
+defprim("add(a, b)",      np.add,          "1", "1", infix="+", doc="a + b",
+        identity={"a": 0.0, "b": 0.0})
+defprim("subtract(a, b)", np.subtract,     "1", "-1", infix="-", doc="a - b", identity={"b": 0.0})
+defprim("multiply(a, b)", np.multiply,     "b", "a", infix="*", doc="a * b",
+        identity={"a": 1.0, "b": 1.0})
+defprim("divide(a, b)",   np.divide,       "1 / b", "-a / b^2", infix="/", doc="a / b",
+        identity={"b": 1.0})
 defprim("negative(a)",    np.negative,     "-1", infix="-", doc="-a")
 defprim("pow(a, b)",      np.power,        "b * a^(b - 1)", "powlog(a, b)", infix="^",
-        doc="a ^ b, also written a ** b")
+        doc="a ^ b, also written a ** b", identity={"b": 1.0})
 defprim("square(a)",      np.square,       "2 * a", doc="a ^ 2")
-defprim("sqrt(a)",        np.sqrt,         "0.5 / sqrt(a)", doc="square root")
+defprim("sqrt(a)",        np.sqrt,         "0.5 / sqrt(a)", doc="square root", kink="a")
 defprim("exp(a)",         np.exp,          "exp(a)", doc="e ^ a")
 defprim("log(a)",         np.log,          "1 / a", doc="natural logarithm")
 defprim("log1p(a)",       np.log1p,        "1 / (1 + a)", doc="log(1 + a), accurate for small a")
@@ -104,32 +121,41 @@ defprim("expm1(a)",       np.expm1,        "exp(a)", doc="exp(a) - 1, accurate f
 defprim("sin(a)",         np.sin,          "cos(a)", doc="sine")
 defprim("cos(a)",         np.cos,          "-sin(a)", doc="cosine")
 defprim("tan(a)",         np.tan,          "1 + tan(a)^2", doc="tangent")
-defprim("asin(a)",        np.arcsin,       "1 / sqrt(1 - a^2)", doc="inverse sine")
-defprim("acos(a)",        np.arccos,       "-1 / sqrt(1 - a^2)", doc="inverse cosine")
+defprim("asin(a)",        np.arcsin,       "1 / sqrt(1 - a^2)", doc="inverse sine",
+        kink="1 - a^2")
+defprim("acos(a)",        np.arccos,       "-1 / sqrt(1 - a^2)", doc="inverse cosine",
+        kink="1 - a^2")
 defprim("atan(a)",        np.arctan,       "1 / (1 + a^2)", doc="inverse tangent")
 defprim("atan2(y, x)",    np.arctan2,      "x / (x^2 + y^2)", "-y / (x^2 + y^2)",
-        doc="angle of the point (x, y), in (-pi, pi]")
+        doc="angle of the point (x, y), in (-pi, pi]", kink="hypot(x, y)")
 defprim("sinh(a)",        np.sinh,         "cosh(a)", doc="hyperbolic sine")
 defprim("cosh(a)",        np.cosh,         "sinh(a)", doc="hyperbolic cosine")
 defprim("tanh(a)",        np.tanh,         "1 - tanh(a)^2", doc="hyperbolic tangent")
-defprim("abs(a)",         np.abs,          "sign(a)", doc="absolute value; abs'(0) = 0")
-defprim("sign(a)",        np.sign,         "0", doc="-1, 0 or 1; sign' = 0")
-defprim("relu(a)",        _relu,           "step(a)", doc="max(a, 0); relu'(0) = 0")
+defprim("abs(a)",         np.abs,          "sign(a)", doc="absolute value; abs'(0) = 0", kink="a")
+defprim("sign(a)",        np.sign,         "0", doc="-1, 0 or 1; sign' = 0", kink="a")
+defprim("relu(a)",        _relu,           "step(a)", doc="max(a, 0); relu'(0) = 0", kink="a")
 defprim("sigmoid(a)",     _sigmoid,        "sigmoid(a) * (1 - sigmoid(a))",
         doc="1 / (1 + exp(-a)), without overflow")
 defprim("softplus(a)",    _softplus,       "sigmoid(a)", doc="log(1 + exp(a)), without overflow")
 defprim("hypot(a, b)",    np.hypot,        "a / hypot(a, b)", "b / hypot(a, b)",
-        doc="sqrt(a^2 + b^2), without overflow")
+        doc="sqrt(a^2 + b^2), without overflow", kink="hypot(a, b)")
 defprim("max(a, b)",      np.maximum,      "(1 + sign(a - b)) / 2", "(1 - sign(a - b)) / 2",
-        doc="the larger; on a tie each argument gets 1/2")
+        doc="the larger; on a tie each argument gets 1/2", kink="a - b")
 defprim("min(a, b)",      np.minimum,      "(1 - sign(a - b)) / 2", "(1 + sign(a - b)) / 2",
-        doc="the smaller; on a tie each argument gets 1/2")
+        doc="the smaller; on a tie each argument gets 1/2", kink="a - b")
+# Reductions over the rows (points) of an array: the result is one number. A rule gives the partial
+# derivative for each row; the engine broadcasts the reduced node's adjoint back over the rows.
+defprim("sum(a)",         np.sum,          "1", reduces=True, doc="the sum of a over all rows")
+defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
+        doc="the mean of a over all rows")
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
-defprim("step(a)",        _step,           "0", kind="helper",
+defprim("step(a)",        _step,           "0", kind="helper", kink="a",
         doc="1 where a > 0, else 0 (the derivative of relu)")
 defprim("powlog(a, b)",   _powlog,         "a^(b - 1) * (1 + b * log(a))", "powlog(a, b) * log(a)",
-        kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)")
+        kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)", kink="a")
+defprim("count(a)",       _count,          "0", kind="helper", reduces=True,
+        doc="the number of rows of a (1 for a single number; the derivative of mean)")
 
 # Names with a fixed value; like function names they cannot be assigned or declared.
 CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}

@@ -42,6 +42,13 @@ def rules_for(prim: Primitive) -> tuple[Rule, ...]:
     return tuple(_compile(prim, param, text) for param, text in pairs)
 
 
+@cache
+def kink_for(prim: Primitive) -> Rule | None:
+    """The table's ``kink`` expression of ``prim`` compiled like a rule (zero exactly where
+    ``prim`` is not differentiable), or None if it has none."""
+    return None if prim.kink is None else _compile(prim, "kink", prim.kink)
+
+
 def _ignore_out(pd: Callable) -> Callable:
     return lambda *args: pd(*args[:-1])
 

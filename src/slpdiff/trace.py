@@ -3,7 +3,8 @@ and the forward (tangent) sweep, as rows of numbers.
 
 Every number is the engine's own: values are :func:`slpdiff.engine.evaluate`'s ``node_values``,
 adjoint updates are reported by the one reverse sweep as it makes them (its ``record`` hook), and
-tangents by :func:`slpdiff.tangent.tangent_sweep`. Nothing here evaluates a rule itself.
+tangents by forward mode's sweep (:func:`slpdiff.tangent.sweep`, the same hook). Nothing here
+evaluates a rule itself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from .engine import Evaluation, adjoints, evaluate
 from .graph import Program
 from .labels import Labels
-from .tangent import tangent_sweep
+from .tangent import column, evaluate_forward, sweep
 
 MODES = ("reverse", "forward")
 
@@ -112,7 +113,8 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     for the inputs in ``wrt`` and the outputs in ``outputs`` (default: all)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    ev = evaluate(program, at, wrt, outputs)
+    # The values and derivatives eval prints (with --mode forward in forward mode), bit for bit.
+    ev = (evaluate if mode == "reverse" else evaluate_forward)(program, at, wrt, outputs)
     labels = Labels(program)
     values = ev.node_values
     forward = [_value_row(program, labels, values, i) for i in range(len(program.nodes))
@@ -127,8 +129,10 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
         sweeps = [_reverse(program, labels, values, name, output_node[name], wrt_pos,
                            ev.gradient[name]) for name in out_names]
     else:
-        outputs = {name: output_node[name] for name in out_names}
-        sweeps = [_tangent(program, labels, values, name, input_node[name], outputs)
+        inputs = list(ev.at.values())  # in input order
+        number = {name: k for k, name in enumerate(program.input_names)}
+        sweeps = [_tangent(program, labels, inputs, name, number[name],
+                           {out: ev.gradient[out][name] for out in out_names})
                   for name in wrt_names]
     return Trace(program, labels, mode, ev.at, forward, sweeps, ev)
 
@@ -157,29 +161,36 @@ def _reverse(program: Program, labels: Labels, values: list, output: str, o: int
     return Sweep("reverse", output, labels.name(o), rows, dict(gradient))
 
 
-def _tangent(program: Program, labels: Labels, values: list, input_name: str, x: int,
-             outputs: dict[str, int]) -> Sweep:
+def _tangent(program: Program, labels: Labels, inputs: list, input_name: str, k: int,
+             derivatives: dict) -> Sweep:
+    """The forward sweep seeded with input number ``k`` alone (one direction: tangents have a
+    last axis of length 1), recorded term by term."""
+    x = program.input_index[k]
     terms: dict[int, list[tuple[str, str, Term]]] = {}
 
     def record(i, k, partial, term, total):
         c = program.args[i][k]
         sign, product = labels.term(labels.tangent(c), i, k)
         terms.setdefault(i, []).append((sign, product, Term(labels.name(c), labels.rule(i, k),
-                                                            partial, term)))
+                                                            partial, _first(term))))
 
-    tangent = tangent_sweep(program, values, {x: 1.0}, record=record)
-    rows = [TangentRow(0, labels.name(x), f"{labels.tangent(x)} = 1", [], tangent[x],
-                       program.nodes[x].line)]
+    result = sweep(program, inputs, {x: np.ones(np.shape(inputs[k]) + (1,))}, 1, record=record)
+    tangent, values = result.tangents, result.values
+    rows = [TangentRow(0, labels.name(x), f"{labels.tangent(x)} = 1", [],
+                       column(tangent[x], 0, values[x]), program.nodes[x].line)]
     for i, node_terms in terms.items():  # in node order: the sweep records in that order
         if tangent[i] is None:
             continue
         rows.append(TangentRow(len(rows), labels.name(i),
                                f"{labels.tangent(i)} = {_sum_text(node_terms)}",
-                               [t for _, _, t in node_terms], tangent[i], program.nodes[i].line))
-    derivatives = {}
-    for name, o in outputs.items():
-        derivatives[name] = np.zeros_like(values[o])[()] if tangent[o] is None else tangent[o]
+                               [t for _, _, t in node_terms], column(tangent[i], 0, values[i]),
+                               program.nodes[i].line))
     return Sweep("tangent", input_name, labels.name(x), rows, derivatives)
+
+
+def _first(t):
+    """Direction 0 of a tangent (its last axis)."""
+    return np.asarray(t)[..., 0][()]
 
 
 def _sum_text(terms: list) -> str:

@@ -4,16 +4,18 @@ Only this package imports click, and only it prints. ``main.py`` holds the comma
 error boundary; ``options.py`` what commands share; each ``cmd_*.py`` one command.
 """
 
+from .cmd_check import check_command
 from .cmd_eval import eval_command
 from .cmd_explain import explain_command
 from .cmd_functions import functions_command
+from .cmd_grad import grad_command
 from .cmd_graph import graph_command
 from .cmd_optimize import optimize_command
 from .cmd_trace import trace_command
 from .main import cli, main
 
-for _command in (eval_command, optimize_command, functions_command, trace_command,
-                 graph_command, explain_command):
+for _command in (eval_command, optimize_command, functions_command, grad_command, check_command,
+                 trace_command, graph_command, explain_command):
     cli.add_command(_command)
 
 __all__ = ["cli", "main"]

@@ -1,18 +1,31 @@
-"""``slpdiff eval``: values and partial derivatives at a point."""
+"""``slpdiff eval``: values and partial derivatives at a point, or at many (``--points``, grids)."""
 
 from __future__ import annotations
 
 import click
 
-from ..formats import evaluation_json, evaluation_text, json_line
+from ..errors import RunError
+from ..formats import (
+    evaluation_json,
+    evaluation_text,
+    hessian_text,
+    jacobian_text,
+    json_line,
+    json_nested,
+    number,
+    point_text,
+)
+from .batch import eval_points, is_batch, output_stream, points_options
+from .main import warning
 from .options import (
+    PointType,
     at_option,
-    format_option,
     load_program,
     merge_names,
     merge_points,
     program_argument,
     report_nonfinite,
+    split_grid,
     wrt_option,
 )
 
@@ -21,26 +34,133 @@ from .options import (
 @program_argument
 @at_option
 @wrt_option("Differentiate with respect to these inputs only (default: all).")
-@format_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "tsv", "jsonl"]),
+              help="Output format: text or json for one point (default text); csv, tsv or "
+                   "jsonl, one record per point (default: from -o's or --points' extension).")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 1) if a value or derivative is not finite.")
-def eval_command(program, at, wrt, fmt, strict):
-    """Print each output's value and its partial derivatives by reverse mode.
+@click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse",
+              show_default=True, help="Compute the partial derivatives by reverse mode (one "
+                                      "sweep per output) or forward mode (one sweep carrying a "
+                                      "tangent per input).")
+@click.option("--direction", type=PointType(), metavar="NAME=VALUE,...",
+              help="Also print the directional derivative along this vector (a Jacobian-vector "
+                   "product, one forward sweep); inputs not named are 0.")
+@click.option("--hessian", is_flag=True,
+              help="Also print each output's Hessian (forward over reverse).")
+@click.option("--hvp", type=PointType(), metavar="NAME=VALUE,...",
+              help="Also print each output's Hessian-vector product with this vector, without "
+                   "forming the Hessian; inputs not named are 0.")
+@points_options
+def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, points,
+                 points_format, keep, output, force, chunk_rows):
+    """Print each output's value and its partial derivatives (reverse mode by default).
+
+    With several outputs, text output shows the values, then the Jacobian as a matrix (row:
+    output, column: input). --direction, --hessian and --hvp add first and second
+    directional derivatives and Hessians; JSON output adds the keys "direction" and
+    "directional", "hessian", "hvp".
+
+    With --points FILE, or a grid (--at x=0:1:0.25), one record per point: CSV, TSV or JSON
+    Lines, evaluated a chunk of rows at a time.
 
     \b
     Examples:
       slpdiff eval examples/seed.slp --at x=1,w=4
       slpdiff eval examples/seed.slp --at x=1 --at w=4 --wrt w --format json
       echo 'y = sin(x)^2' | slpdiff eval - --at x=pi
+      slpdiff eval examples/seed.slp --at x=1,w=4 --mode forward --direction x=1,w=0
+      slpdiff eval examples/rosenbrock.slp --at x=1,y=1 --hessian
+      slpdiff eval examples/rosenbrock.slp --at x=1,y=1 --hvp x=1,y=0
+      slpdiff eval examples/seed.slp --points examples/seed_points.csv --keep
+      seq 0 4 | awk 'BEGIN {print "x"} {print $1/4}' \\
+          | slpdiff eval examples/seed.slp --points - --points-format csv --at w=4
+      slpdiff eval examples/seed.slp --at x=0:1:0.25,w=4 --format jsonl -o grid.jsonl
+      slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\
+          --lr 0.5 --steps 3000 --format json | tail -n 1 \\
+          | slpdiff eval examples/decay_model.slp --at @- --at t=0:2:0.5
     """
-    from ..engine import evaluate
+    if mode == "forward":
+        from ..tangent import evaluate_forward as run
+    else:
+        from ..engine import evaluate as run
 
     prog = load_program(program)
-    evaluation = evaluate(prog, merge_points(at), merge_names(wrt))
+    constants, ranges = split_grid(merge_points(at))
+    wrt = merge_names(wrt)
+    if is_batch(ranges, fmt, points, output):
+        if mode != "reverse" or direction or hessian or hvp:
+            raise click.UsageError("--mode forward, --direction, --hessian and --hvp work at a "
+                                   "single point, not with --points, a grid or a record format")
+        eval_points(prog, constants, ranges, wrt, fmt, strict, points, points_format, keep,
+                    output, force, chunk_rows)
+        return
+    evaluation = run(prog, constants, wrt)
     report_nonfinite(evaluation, strict)
-    if fmt == "json":
-        click.echo(json_line(evaluation_json(evaluation)))
-    else:
-        click.echo("\n".join(evaluation_text(evaluation)))
+    extra = _second_order(prog, constants, wrt, direction, hessian, hvp, strict)
+    with output_stream(output) as out:
+        if fmt == "json":
+            click.echo(json_line({**evaluation_json(evaluation), **_extra_json(extra)}), file=out)
+            return
+        several = len(evaluation.values) > 1
+        lines = jacobian_text(evaluation) if several else evaluation_text(evaluation)
+        click.echo("\n".join(lines + _extra_text(extra)), file=out)
 
 
+def _second_order(prog, point, wrt, direction, hessian, hvp, strict) -> dict:
+    """The directional derivatives, Hessians and Hessian-vector products asked for."""
+    extra = {}
+    if direction is not None:
+        from ..tangent import jvp
+
+        vector = merge_points([direction])
+        extra["direction"] = vector
+        extra["directional"] = jvp(prog, point, vector)[1]
+    if hessian:
+        from ..hessian import hessian as ad_hessian
+
+        extra["hessian"] = ad_hessian(prog, point, wrt)
+    if hvp is not None:
+        from ..hessian import hvp as ad_hvp
+
+        vector = merge_points([hvp])
+        extra["hvp_direction"] = vector
+        extra["hvp"] = ad_hvp(prog, point, vector, wrt)
+    _report_nonfinite_extra(extra, strict)
+    return extra
+
+
+def _report_nonfinite_extra(extra: dict, strict: bool) -> None:
+    import math
+
+    def finite(obj) -> bool:
+        if isinstance(obj, dict):
+            return all(finite(v) for v in obj.values())
+        return math.isfinite(float(obj))
+
+    bad = [key for key in ("directional", "hessian", "hvp") if key in extra
+           and not finite(extra[key])]
+    if bad:
+        message = f"non-finite values in the {', '.join(bad)} results"
+        if strict:
+            raise RunError(message)
+        warning(message)
+
+
+def _extra_json(extra: dict) -> dict:
+    return {key: json_nested(value) for key, value in extra.items()}
+
+
+def _extra_text(extra: dict) -> list[str]:
+    lines = []
+    if "direction" in extra:
+        lines.append(f"direction: {point_text(extra['direction'], extra['direction'])}")
+        lines += [f"d {out}/d direction = {number(v)}" for out, v in extra["directional"].items()]
+    for out, matrix in extra.get("hessian", {}).items():
+        lines += hessian_text(out, matrix)
+    if "hvp" in extra:
+        lines.append(f"Hessian-vector product with: "
+                     f"{point_text(extra['hvp_direction'], extra['hvp_direction'])}")
+        for out, row in extra["hvp"].items():
+            lines += [f"(H {out} v)[{x}] = {number(v)}" for x, v in row.items()]
+    return lines

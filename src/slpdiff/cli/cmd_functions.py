@@ -24,7 +24,8 @@ def functions_command(fmt):
         for p in PRIMITIVES.values():
             click.echo(json_line({"name": p.name, "params": list(p.params), "arity": p.arity,
                                   "infix": p.infix, "kind": p.kind, "doc": p.doc,
-                                  "partials": dict(zip(p.params, p.partials, strict=True))}))
+                                  "partials": dict(zip(p.params, p.partials, strict=True)),
+                                  "kink": p.kink}))
         return
     width = max(len(p.signature) for p in PRIMITIVES.values())
     for kind, title in (("function", "Functions"), ("helper", "Helpers used by derivative rules")):
@@ -33,6 +34,8 @@ def functions_command(fmt):
             if p.kind == kind:
                 rules = "; ".join(f"d/d{param} = {rule}"
                                   for param, rule in zip(p.params, p.partials, strict=True))
+                if p.kink is not None:
+                    rules += f"; not differentiable where {p.kink} = 0"
                 click.echo(f"  {p.signature:<{width}}  {p.doc}")
                 click.echo(f"  {'':<{width}}    {rules}")
         click.echo()

@@ -45,11 +45,24 @@ class SlpdiffGroup(click.Group):
         except (KeyboardInterrupt, click.exceptions.Abort):
             error("interrupted")
             code = EXIT_INTERRUPTED
-        except BrokenPipeError:
+        except (BrokenPipeError, _StdoutClosed):
             code = _quiet_broken_pipe()
         if not standalone_mode:
             return code
         sys.exit(code)
+
+
+    def invoke(self, ctx):
+        # Click turns a closed pipe into exit status 1; a reader that stops reading (`| head`)
+        # is no failure of ours, so it is passed on to main() under another name.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _StdoutClosed() from None
+
+
+class _StdoutClosed(Exception):
+    """Standard output was closed by its reader."""
 
 
 def error(message: str) -> None:
@@ -76,11 +89,15 @@ def _quiet_broken_pipe() -> int:
 @click.group(cls=SlpdiffGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="slpdiff")
 def cli():
-    """Differentiate straight-line programs: values, partial derivatives, gradient descent.
+    """Differentiate straight-line programs: values, partial derivatives, Hessians, the adjoint
+    program, checks against finite differences, gradient descent.
 
     \b
     Examples:
       slpdiff eval examples/seed.slp --at x=1,w=4
+      slpdiff eval examples/rosenbrock.slp --at x=1,y=1 --hessian
+      slpdiff grad examples/seed.slp | slpdiff eval - --at x=1,w=4
+      slpdiff check examples/seed.slp --at x=1,w=4
       slpdiff optimize examples/seed.slp --at x=1,w=4 --wrt w --lr 0.1 --steps 30
       slpdiff functions
 

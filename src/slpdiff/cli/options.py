@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import sys
@@ -33,13 +34,19 @@ def parse_value(text: str) -> float:
 
 
 class PointType(click.ParamType):
-    """``NAME=VALUE`` pairs separated by commas: ``x=1,w=4``."""
+    """``NAME=VALUE`` pairs separated by commas: ``x=1,w=4``; a value ``start:stop:step`` is a
+    range of a grid (:class:`~slpdiff.grid.Range`); ``@FILE`` (``@-``: standard input) reads the
+    values from a JSON object."""
 
     name = "NAME=VALUE,..."
 
     def convert(self, value, param, ctx):
-        if isinstance(value, list):
+        if isinstance(value, (list, JsonPoint)):
             return value
+        if value.startswith("@"):
+            return self._from_json(value[1:], param, ctx)
+        from ..grid import parse_range
+
         pairs = []
         for item in value.split(","):
             name, eq, text = item.partition("=")
@@ -47,10 +54,44 @@ class PointType(click.ParamType):
             if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 self.fail(f"'{item.strip()}' is not NAME=VALUE (e.g. --at x=1,w=4)", param, ctx)
             try:
-                pairs.append((name, parse_value(text)))
+                pairs.append((name, parse_range(text, parse_value) if ":" in text
+                              else parse_value(text)))
             except ValueError as e:
                 self.fail(f"{name}: {e}", param, ctx)
         return pairs
+
+    def _from_json(self, path, param, ctx):
+        if not path:
+            self.fail("'@' needs a file name, or - for standard input (e.g. --at @point.json)",
+                      param, ctx)
+        if path == "-":  # claimed now, before PROGRAM - could read it; read when the command runs
+            claim_stdin("--at @-")
+            return JsonPoint(path)
+        try:
+            return JsonPoint(path).pairs()
+        except click.BadParameter as e:
+            self.fail(e.message, param, ctx)
+
+
+class JsonPoint:
+    """``--at @FILE``: input values from a JSON object in FILE (``-``: standard input)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def pairs(self) -> list[tuple[str, float]]:
+        """The (name, value) pairs; a file that cannot be read is a BadParameter (exit 2)."""
+        from ..points import DataError, parse_point_json
+
+        name = _input_name(self.path)
+        try:
+            with open_binary(self.path, "--at @-") as f:
+                data = f.read()
+            return list(parse_point_json(data.decode("utf-8"), name).items())
+        except UnicodeDecodeError:
+            raise click.BadParameter(f"{name}: not UTF-8 text", param_hint="'--at'") from None
+        except (DataError, SlpError) as e:
+            raise click.BadParameter(str(e), param_hint="'--at'") from None
 
 
 class NamesType(click.ParamType):
@@ -72,7 +113,7 @@ def merge_points(pairs_lists) -> dict[str, float]:
     """One ``name -> value`` dict from every ``--at``; a name given twice is an error."""
     at: dict[str, float] = {}
     for pairs in pairs_lists:
-        for name, value in pairs:
+        for name, value in pairs.pairs() if isinstance(pairs, JsonPoint) else pairs:
             if name in at:
                 raise click.BadParameter(f"'{name}' is given twice", param_hint="'--at'")
             at[name] = value
@@ -98,27 +139,53 @@ def load_program(path: str):
     """Parse the program at ``path`` (``-``: standard input, called ``<stdin>`` in messages)."""
     from ..parser import parse
 
+    with open_binary(path, "the program -", "a program file") as f:
+        data = f.read()
+    return parse(data, name=_input_name(path))
+
+
+def open_binary(path: str, stdin_user: str, what: str = "a file"):
+    """``path`` opened for reading bytes, unbuffered; ``-`` is standard input, which only one
+    option (``stdin_user``, e.g. ``--points -``) may read. Errors say what is wrong with it."""
     if path == "-":
-        return parse(sys.stdin.buffer.read(), name="<stdin>")
+        claim_stdin(stdin_user)
+        return contextlib.nullcontext(sys.stdin.buffer)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        return open(path, "rb", buffering=0)
     except FileNotFoundError:
         raise SlpError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise SlpError(f"{path}: is a directory, not a program file") from None
+        raise SlpError(f"{path}: is a directory, not {what}") from None
     except OSError as e:
         raise SlpError(f"{path}: cannot read: {e.strerror}") from None
-    return parse(data, name=path)
+
+
+def _input_name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def claim_stdin(user: str) -> None:
+    """Note that ``user`` reads standard input; a second reader is a usage error (exit 2)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return
+    meta = ctx.find_root().meta
+    first = meta.setdefault("slpdiff.stdin", user)
+    if first != user:
+        raise click.UsageError(f"standard input can feed only one of {first} and {user}")
+
+
+def split_grid(point: dict) -> tuple[dict[str, float], dict]:
+    """``--at`` values split into single numbers and grid ranges (``x=0:1:0.25``)."""
+    from ..grid import Range
+
+    ranges = {name: v for name, v in point.items() if isinstance(v, Range)}
+    return {name: v for name, v in point.items() if name not in ranges}, ranges
 
 
 def report_nonfinite(evaluation, strict: bool) -> None:
     """Warn about the first non-finite value and derivative; with ``strict``, fail (exit 1)."""
-    diagnostics = []
-    source = evaluation.program.source
-    for w in evaluation.warnings:
-        line = w.node.line if source is not None else 0
-        diagnostics.append(Diagnostic(w.describe(), source, line, w.node.column))
+    diagnostics = nonfinite_diagnostics(evaluation.program, evaluation.warnings)
     if not diagnostics:
         return
     if strict:
@@ -127,10 +194,23 @@ def report_nonfinite(evaluation, strict: bool) -> None:
         warning(d.format())
 
 
+def nonfinite_diagnostics(program, warnings, where=()) -> list[Diagnostic]:
+    """One diagnostic per :class:`~slpdiff.engine.NonFinite`, pointing into the program; ``where``
+    adds, for each, where it first happened (``points.csv:57``)."""
+    diagnostics = []
+    source = program.source
+    for k, w in enumerate(warnings):
+        line = w.node.line if source is not None else 0
+        first = f"; first at {where[k]}" if k < len(where) else ""
+        diagnostics.append(Diagnostic(w.describe() + first, source, line, w.node.column))
+    return diagnostics
+
+
 def at_option(f):
     return click.option("--at", "at", type=PointType(), multiple=True, metavar="NAME=VALUE,...",
                         help="Input values, e.g. x=1,w=4 (repeatable). Values: numbers, inf, nan, "
-                             "pi, e.")(f)
+                             "pi, e; start:stop:step makes a grid (eval); @FILE or @- reads a "
+                             "JSON object of values.")(f)
 
 
 def wrt_option(help_text):

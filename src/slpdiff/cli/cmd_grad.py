@@ -1,0 +1,39 @@
+"""``slpdiff grad``: the adjoint program, as SLP or as a Python module."""
+
+from __future__ import annotations
+
+import click
+
+from .options import load_program, merge_names, program_argument, wrt_option
+
+
+@click.command("grad")
+@program_argument
+@wrt_option("Differentiate with respect to these inputs only (default: all).")
+@click.option("--emit", type=click.Choice(["slp", "python"]), default="slp", show_default=True,
+              help="Write the adjoint program as SLP (slpdiff's own language) or as a "
+                   "standalone Python module that needs only numpy.")
+def grad_command(program, wrt, emit):
+    """Write the adjoint program: PROGRAM's statements, then the reverse sweep written out.
+
+    The new program computes PROGRAM's outputs, then, for each output y and each input x,
+    d_y_d_x, by one reverse sweep per output written statement by statement (a comment above
+    each adjoint statement names the forward statement it belongs to). Its output is valid
+    input for every slpdiff command, including grad itself (second derivatives).
+
+    \b
+    Examples:
+      slpdiff grad examples/seed.slp
+      slpdiff grad examples/seed.slp | slpdiff eval - --at x=1,w=4
+      slpdiff grad examples/seed.slp | slpdiff grad - | slpdiff eval - --at x=1,w=4
+      slpdiff grad examples/rosenbrock.slp --emit python > rosenbrock_grad.py
+    """
+    from ..adjoint import adjoint_program
+
+    adj = adjoint_program(load_program(program), merge_names(wrt))
+    if emit == "python":
+        from ..emit_python import to_python
+
+        click.echo(to_python(adj), nl=False)
+    else:
+        click.echo(adj.text(), nl=False)
