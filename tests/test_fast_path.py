@@ -19,7 +19,7 @@ from test_properties import programs  # the property tests' generator, one defin
 
 import slpdiff
 from helpers import random_program
-from slpdiff import engine, lowered
+from slpdiff import arrays, engine, lowered
 from slpdiff.primitives import PRIMITIVES
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.5, 3.0, 1e-310, -1e-310, 1e308, -1e308, math.inf,
@@ -131,12 +131,35 @@ def test_random_programs_at_points_match_the_engine_bit_for_bit(seed):
     del ran  # some random programs leave their domain at every point: then the engine runs
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_random_programs_on_arrays_match_the_engine_bit_for_bit(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    program = slpdiff.parse(random_program(40, n_outputs=1 + seed % 2, seed=100 + seed))
+    if seed % 2:
+        monkeypatch.setattr(arrays, "CHUNK", 7)  # many slices, the last one short
+        monkeypatch.setattr(arrays, "BUDGET", 7 * 200)
+    n = 3 + 10 * seed
+    point = {"x": rng.uniform(-2, 2, n), "y": rng.uniform(-2, 2, n), "z": rng.uniform(-2, 2, n)}
+    assert_same(program, point)
+    # a single number shared by every row, and its derivative summed over the rows
+    point["y"] = 0.75
+    assert_same(program, point)
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(max_statements=12))
 def test_smooth_random_programs_run_fast_and_match(case):
     text, point = case
     program = slpdiff.parse(text)
     assert assert_same(program, point)
+    rows = {x: v + np.linspace(-0.1, 0.1, 9) for x, v in point.items()}
+    assert assert_same(program, rows)
+    chunk, arrays.CHUNK, arrays.BUDGET = arrays.CHUNK, 4, 4 * 100  # slices of 4 rows: 4, 4, 1
+    try:
+        program._cache.clear()
+        assert assert_same(program, rows)
+    finally:
+        arrays.CHUNK, arrays.BUDGET = chunk, 1 << 23
 
 
 def test_evaluate_gives_the_same_results_and_warnings_on_every_call():
