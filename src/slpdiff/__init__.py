@@ -18,17 +18,34 @@ and the seed's ``Var`` API::
 
 __version__ = "0.1.0"
 
-from .adjoint import AdjointProgram, adjoint_program  # noqa: E402
-from .engine import Evaluation, evaluate  # noqa: E402
+import importlib  # noqa: E402
+
 from .errors import InputError, ProgramError, RunError, SlpError  # noqa: E402
 from .graph import FUNCTIONS, Program, Var  # noqa: E402
-from .optimize import OptimizeResult, gradient_descent  # noqa: E402
-from .parser import parse, parse_file  # noqa: E402
-from .printer import to_slp  # noqa: E402
-from .tangent import evaluate_forward, jvp  # noqa: E402
 
 # One Python function per primitive of the table: slpdiff.add, slpdiff.sin, slpdiff.atan2, ...
 globals().update(FUNCTIONS)
+
+# The rest is imported on first use (PEP 562), so that `slpdiff eval` does not pay for the
+# adjoint program, forward mode or the optimizer, nor `slpdiff --help` for the parser.
+_LAZY = {"AdjointProgram": "adjoint", "adjoint_program": "adjoint", "Evaluation": "engine",
+         "evaluate": "engine", "OptimizeResult": "optimize", "gradient_descent": "optimize",
+         "parse": "parser", "parse_file": "parser", "to_slp": "printer",
+         "evaluate_forward": "tangent", "jvp": "tangent"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'slpdiff' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 # Hessians, checks and the optimizers live in their modules (slpdiff.hessian.hessian,
 # slpdiff.hessian.hvp, slpdiff.check.check, slpdiff.optimize.optimize), so that no function

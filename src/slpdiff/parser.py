@@ -9,7 +9,11 @@ reports several of them; Lark's syntax errors are translated into plain words he
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
+import os
+import tempfile
 import threading
 
 from lark import Lark, Transformer, v_args
@@ -37,7 +41,7 @@ def parse(text: str | bytes, name: str = "<string>") -> Program:
     nul = source.text.find("\0")
     if nul >= 0:
         raise ProgramError(_at_offset(source, nul, "NUL byte in the program"))
-    with _lock:
+    with _lock, _no_collections():
         lark, builder = _get_parser()
         builder.begin(source)
         try:
@@ -49,6 +53,19 @@ def parse(text: str | bytes, name: str = "<string>") -> Program:
             builder.begin(source)
             raise ProgramError(_limit([*earlier, found])) from None
         return builder.finish()
+
+
+@contextlib.contextmanager
+def _no_collections():
+    """No garbage collections while a parse builds its nodes: each would walk every node built
+    so far, and a program of a million statements would pay for that again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def parse_file(path: str) -> Program:
@@ -77,9 +94,68 @@ def _get_parser():
     global _lark, _builder
     if _lark is None:
         _builder = _Builder()
-        _lark = Lark.open_from_package("slpdiff.grammar", "slp.lark", parser="lalr",
-                                       lexer="basic", transformer=_builder)
+        _lark = _load_parser(_builder)
     return _lark, _builder
+
+
+_OPTIONS = {"parser": "lalr", "lexer": "basic"}
+
+
+def _load_parser(builder) -> Lark:
+    """The LALR parser, from the user's cache when a previous run saved its tables there.
+
+    Lark's tables take longer to build than a whole small run, so the first run saves them
+    (``Lark.save`` format, written to a temporary file and renamed: readers never see half a
+    file) in ``$SLPDIFF_CACHE_DIR``, else ``$XDG_CACHE_HOME/slpdiff`` or ``~/.cache/slpdiff``
+    (never beside the installed package, which may be read-only). The file's name carries a
+    hash of the grammar and of the lark and Python versions, so a stale file is never read; a
+    damaged one is ignored by lark, which builds the tables again. ``SLPDIFF_CACHE_DIR=""``
+    turns the cache off; a directory that cannot be written just means no cache.
+    """
+    from importlib.resources import files
+
+    grammar = files("slpdiff.grammar").joinpath("slp.lark").read_text(encoding="utf-8")
+    path = _cache_path(grammar)
+    if path is not None and os.path.exists(path):
+        return Lark(grammar, transformer=builder, cache=path, **_OPTIONS)
+    if path is None:
+        return Lark(grammar, transformer=builder, **_OPTIONS)
+    fd, temporary = tempfile.mkstemp(prefix=".parser-", dir=os.path.dirname(path))
+    os.close(fd)
+    os.unlink(temporary)  # lark writes it
+    try:
+        parser = Lark(grammar, transformer=builder, cache=temporary, **_OPTIONS)
+        os.replace(temporary, path)
+    except OSError:
+        parser = Lark(grammar, transformer=builder, **_OPTIONS)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    return parser
+
+
+def _cache_path(grammar: str) -> str | None:
+    """Where the parser's tables are cached, or None when there is no usable directory."""
+    import hashlib
+    import sys
+
+    import lark
+
+    directory = os.environ.get("SLPDIFF_CACHE_DIR")
+    if directory is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                ".cache")
+        directory = os.path.join(base, "slpdiff")
+    if not directory:
+        return None
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if os.stat(directory).st_uid != os.getuid() or not os.access(directory, os.W_OK):
+            return None  # pickles are read from it: only a directory of our own
+    except (OSError, AttributeError):
+        return None
+    key = f"{grammar}{_OPTIONS}{lark.__version__}{sys.version_info[:2]}"
+    return os.path.join(directory, f"parser-{hashlib.sha256(key.encode()).hexdigest()[:20]}")
 
 
 def _at_offset(source: Source, offset: int, message: str) -> Diagnostic:

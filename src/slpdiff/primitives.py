@@ -38,6 +38,10 @@ class Primitive:
     # (a kink, a jump or an infinite slope), e.g. "a" for abs; None if differentiable everywhere
     # in its domain. `slpdiff check` evaluates it to say why finite differences disagree.
     kink: str | None = None
+    # How the fast path computes the function on Python floats: an expression with the params in
+    # braces ("{a} + {b}") that gives exactly ``impl``'s float64 result, bit for bit (a test checks
+    # every row against ``impl``); "{impl}" is ``impl`` itself. None: ``impl`` is called.
+    scalar: str | None = None
 
     @property
     def arity(self) -> int:
@@ -58,14 +62,15 @@ PRIMITIVES: dict[str, Primitive] = {}
 
 def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: str,
             infix: str | None = None, kind: str = "function", reduces: bool = False,
-            identity: dict[str, float] | None = None, kink: str | None = None) -> Primitive:
+            identity: dict[str, float] | None = None, kink: str | None = None,
+            scalar: str | None = None) -> Primitive:
     """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
     name, _, rest = signature.partition("(")
     params = tuple(p.strip() for p in rest.rstrip(")").split(","))
     if len(params) != len(partials):
         raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
     prim = Primitive(name, params, impl, partials, doc, infix, kind, reduces,
-                     tuple((identity or {}).items()), kink)
+                     tuple((identity or {}).items()), kink, scalar)
     PRIMITIVES[name] = prim
     return prim
 
@@ -103,17 +108,21 @@ def _count(a):
 
 #       signature        numpy            partial derivative for each parameter
 defprim("add(a, b)",      np.add,          "1", "1", infix="+", doc="a + b",
-        identity={"a": 0.0, "b": 0.0})
-defprim("subtract(a, b)", np.subtract,     "1", "-1", infix="-", doc="a - b", identity={"b": 0.0})
+        identity={"a": 0.0, "b": 0.0}, scalar="{a} + {b}")
+defprim("subtract(a, b)", np.subtract,     "1", "-1", infix="-", doc="a - b", identity={"b": 0.0},
+        scalar="{a} - {b}")
 defprim("multiply(a, b)", np.multiply,     "b", "a", infix="*", doc="a * b",
-        identity={"a": 1.0, "b": 1.0})
+        identity={"a": 1.0, "b": 1.0}, scalar="{a} * {b}")
 defprim("divide(a, b)",   np.divide,       "1 / b", "-a / b^2", infix="/", doc="a / b",
-        identity={"b": 1.0})
-defprim("negative(a)",    np.negative,     "-1", infix="-", doc="-a")
+        identity={"b": 1.0}, scalar="{a} / {b}")  # b = 0 raises: the engine's own path runs
+defprim("negative(a)",    np.negative,     "-1", infix="-", doc="-a", scalar="-{a}")
 defprim("pow(a, b)",      np.power,        "b * a^(b - 1)", "powlog(a, b)", infix="^",
-        doc="a ^ b, also written a ** b", identity={"b": 1.0})
-defprim("square(a)",      np.square,       "2 * a", doc="a ^ 2")
-defprim("sqrt(a)",        np.sqrt,         "0.5 / sqrt(a)", doc="square root", kink="a")
+        doc="a ^ b, also written a ** b", identity={"b": 1.0},
+        # numpy squares exactly for a single exponent 2 (its fast path), else calls pow
+        scalar="{a} * {a} if {b} == 2.0 else float({impl}({a}, {b}))")
+defprim("square(a)",      np.square,       "2 * a", doc="a ^ 2", scalar="{a} * {a}")
+defprim("sqrt(a)",        np.sqrt,         "0.5 / sqrt(a)", doc="square root", kink="a",
+        scalar="sqrt({a})")  # IEEE square root; a < 0 raises: the engine's own path runs
 defprim("exp(a)",         np.exp,          "exp(a)", doc="e ^ a")
 defprim("log(a)",         np.log,          "1 / a", doc="natural logarithm")
 defprim("log1p(a)",       np.log1p,        "1 / (1 + a)", doc="log(1 + a), accurate for small a")
@@ -131,31 +140,39 @@ defprim("atan2(y, x)",    np.arctan2,      "x / (x^2 + y^2)", "-y / (x^2 + y^2)"
 defprim("sinh(a)",        np.sinh,         "cosh(a)", doc="hyperbolic sine")
 defprim("cosh(a)",        np.cosh,         "sinh(a)", doc="hyperbolic cosine")
 defprim("tanh(a)",        np.tanh,         "1 - tanh(a)^2", doc="hyperbolic tangent")
-defprim("abs(a)",         np.abs,          "sign(a)", doc="absolute value; abs'(0) = 0", kink="a")
-defprim("sign(a)",        np.sign,         "0", doc="-1, 0 or 1; sign' = 0", kink="a")
-defprim("relu(a)",        _relu,           "step(a)", doc="max(a, 0); relu'(0) = 0", kink="a")
+defprim("abs(a)",         np.abs,          "sign(a)", doc="absolute value; abs'(0) = 0", kink="a",
+        scalar="abs({a})")
+defprim("sign(a)",        np.sign,         "0", doc="-1, 0 or 1; sign' = 0", kink="a",
+        scalar="1.0 if {a} > 0.0 else -1.0 if {a} < 0.0 else {a} if {a} != {a} else 0.0")
+defprim("relu(a)",        _relu,           "step(a)", doc="max(a, 0); relu'(0) = 0", kink="a",
+        scalar="{a} if {a} > 0.0 or {a} != {a} else 0.0")
 defprim("sigmoid(a)",     _sigmoid,        "sigmoid(a) * (1 - sigmoid(a))",
         doc="1 / (1 + exp(-a)), without overflow")
 defprim("softplus(a)",    _softplus,       "sigmoid(a)", doc="log(1 + exp(a)), without overflow")
 defprim("hypot(a, b)",    np.hypot,        "a / hypot(a, b)", "b / hypot(a, b)",
         doc="sqrt(a^2 + b^2), without overflow", kink="hypot(a, b)")
 defprim("max(a, b)",      np.maximum,      "(1 + sign(a - b)) / 2", "(1 - sign(a - b)) / 2",
-        doc="the larger; on a tie each argument gets 1/2", kink="a - b")
+        doc="the larger; on a tie each argument gets 1/2", kink="a - b",
+        scalar="{a} if {a} > {b} or {a} != {a} else {b}")
 defprim("min(a, b)",      np.minimum,      "(1 - sign(a - b)) / 2", "(1 + sign(a - b)) / 2",
-        doc="the smaller; on a tie each argument gets 1/2", kink="a - b")
+        doc="the smaller; on a tie each argument gets 1/2", kink="a - b",
+        scalar="{a} if {a} < {b} or {a} != {a} else {b}")
 # Reductions over the rows (points) of an array: the result is one number. A rule gives the partial
 # derivative for each row; the engine broadcasts the reduced node's adjoint back over the rows.
-defprim("sum(a)",         np.sum,          "1", reduces=True, doc="the sum of a over all rows")
+defprim("sum(a)",         np.sum,          "1", reduces=True, doc="the sum of a over all rows",
+        scalar="{a} + 0.0")  # numpy adds to 0.0: sum(-0.0) is 0.0
 defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
-        doc="the mean of a over all rows")
+        doc="the mean of a over all rows", scalar="{a} + 0.0")
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
 defprim("step(a)",        _step,           "0", kind="helper", kink="a",
+        scalar="1.0 if {a} > 0.0 else {a} if {a} != {a} else 0.0",
         doc="1 where a > 0, else 0 (the derivative of relu)")
 defprim("powlog(a, b)",   _powlog,         "a^(b - 1) * (1 + b * log(a))", "powlog(a, b) * log(a)",
         kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)", kink="a")
 defprim("count(a)",       _count,          "0", kind="helper", reduces=True,
-        doc="the number of rows of a (1 for a single number; the derivative of mean)")
+        doc="the number of rows of a (1 for a single number; the derivative of mean)",
+        scalar="1.0")
 
 # Names with a fixed value; like function names they cannot be assigned or declared.
 CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}

@@ -45,8 +45,6 @@ class PointType(click.ParamType):
             return value
         if value.startswith("@"):
             return self._from_json(value[1:], param, ctx)
-        from ..grid import parse_range
-
         pairs = []
         for item in value.split(","):
             name, eq, text = item.partition("=")
@@ -54,8 +52,12 @@ class PointType(click.ParamType):
             if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 self.fail(f"'{item.strip()}' is not NAME=VALUE (e.g. --at x=1,w=4)", param, ctx)
             try:
-                pairs.append((name, parse_range(text, parse_value) if ":" in text
-                              else parse_value(text)))
+                if ":" in text:  # a grid's range (the grid module only when one is asked for)
+                    from ..grid import parse_range
+
+                    pairs.append((name, parse_range(text, parse_value)))
+                else:
+                    pairs.append((name, parse_value(text)))
             except ValueError as e:
                 self.fail(f"{name}: {e}", param, ctx)
         return pairs
@@ -177,6 +179,8 @@ def claim_stdin(user: str) -> None:
 
 def split_grid(point: dict) -> tuple[dict[str, float], dict]:
     """``--at`` values split into single numbers and grid ranges (``x=0:1:0.25``)."""
+    if all(isinstance(v, float) for v in point.values()):
+        return dict(point), {}
     from ..grid import Range
 
     ranges = {name: v for name, v in point.items() if isinstance(v, Range)}

@@ -1,0 +1,183 @@
+"""The fast path for arrays of points: the engine's computation on reused buffers, a slice of rows
+at a time (see :mod:`slpdiff.lowered` for the principle).
+
+Each value is computed by the table's own numpy function with the same operands as in the engine:
+a number stays a number (so numpy's scalar fast paths, such as an exact square for a single
+exponent 2, are taken exactly when the engine takes them) and a column is an array. What changes
+is where results go: into buffers made once per program (``out=``), not fresh arrays, and, when
+no value combines rows (no ``sum``, ``mean``, ``count``, no derivative summed over the rows into a
+single number), through the whole program a few thousand rows at a time, so that the working set
+stays in the cache and memory does not grow with the number of points. Rows are independent
+there, so the results are the engine's, bit for bit. A program that combines rows runs over all
+rows at once, as in the engine, still on reused buffers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .graph import Program
+from .lowered import NodeValues, sweep_schedule
+
+CHUNK = 16384  # rows per slice: slices of every value of a small program stay in the L2 cache
+BUDGET = 1 << 23  # most numbers (float64) held in the buffers of one program
+
+
+class ArrayRun:
+    """A program's forward values and reverse sweeps laid out for arrays of ``n`` rows."""
+
+    def __init__(self, program: Program, inputs: list, needs: Sequence[bool],
+                 outputs: Sequence[int]):
+        self.program = program
+        nodes, args_of = program.nodes, program.args
+        shapes = {i: np.ndim(x) for i, x in zip(program.input_index, inputs, strict=True)}
+        self.row = row = []
+        for i, node in enumerate(nodes):
+            if node.op is None:
+                row.append(shapes.get(i, 0) == 1)
+            else:
+                row.append(not node.op.reduces and any(row[a] for a in args_of[i]))
+        self.edges = {o: sweep_schedule(program, needs, o) for o in dict.fromkeys(outputs)}
+        combines = any(node.op is not None and node.op.reduces for node in nodes) or any(
+            row[e.i] and not row[e.c] for edges in self.edges.values() for e in edges)
+        self.row_nodes = [i for i, node in enumerate(nodes) if row[i] and node.op is not None]
+        self.slot = {i: k for k, i in enumerate(self.row_nodes)}
+        n = max(len(x) for x in inputs if np.ndim(x))
+        per_row = max(1, len(self.row_nodes))
+        self.chunk = n if combines else max(1, min(CHUNK, BUDGET // per_row))
+        self.steps = [(i, nodes[i].op.impl, args_of[i], isinstance(nodes[i].op.impl, np.ufunc))
+                      for i in range(len(nodes)) if nodes[i].op is not None]
+        self.base = [np.float64(node.value) if node.is_const else None for node in nodes]
+        self._arena: np.ndarray | None = None
+
+    def arena(self, rows: int) -> np.ndarray:
+        if self._arena is None or self._arena.shape[1] < rows:
+            self._arena = np.empty((max(1, len(self.row_nodes)), rows))
+        return self._arena
+
+    def run(self, inputs: list, outputs: Sequence[int], wrt: Sequence[int]):
+        """(output values, gradient rows, node values) or None when something is not finite."""
+        program = self.program
+        n = max(len(x) for x in inputs if np.ndim(x))
+        values = list(self.base)
+        for i, x in zip(program.input_index, inputs, strict=True):
+            values[i] = x
+            if not (np.isfinite(x).all() if np.ndim(x) else math.isfinite(x)):
+                return None
+        out_values = {o: np.empty(n) if self.row[o] else None for o in outputs}
+        grads = {(o, i): (np.empty(n) if self.row[i] else None) for o in outputs for i in wrt}
+        step = self.chunk if self.chunk < n else n
+        arena = self.arena(step)
+        ones = np.ones(step)
+        scalars_done = False
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
+            m = hi - lo
+            local = list(values)
+            for i in program.input_index:
+                if self.row[i]:
+                    local[i] = values[i][lo:hi]
+            if not self._forward(local, arena[:, :m], scalars_done, values):
+                return None
+            scalars_done = True
+            for o in outputs:
+                if self.row[o]:
+                    out_values[o][lo:hi] = local[o]
+                else:
+                    out_values[o] = local[o]
+                adjoint = self._sweep(local, o, ones[:m] if self.row[o] else np.float64(1.0), m)
+                for i in wrt:
+                    a = adjoint[i]
+                    if self.row[i]:
+                        grads[(o, i)][lo:hi] = 0.0 if a is None else a
+                    else:
+                        grads[(o, i)] = np.float64(0.0) if a is None else a
+        rows = [[grads[(o, i)] for i in wrt] for o in outputs]
+        if not all(math.isfinite(np.sum(g)) or np.isfinite(g).all() for row in rows for g in row):
+            return None
+        return ([out_values[o] for o in outputs], rows,
+                NodeValues(compute=lambda: _reference_values(program, inputs)))
+
+    def _forward(self, local: list, arena: np.ndarray, scalars_done: bool, shared: list) -> bool:
+        row, slot = self.row, self.slot
+        with np.errstate(all="ignore"):
+            for i, impl, args, ufunc in self.steps:
+                if not row[i]:
+                    if not scalars_done:
+                        shared[i] = impl(*[local[a] for a in args])
+                        if not math.isfinite(shared[i]):
+                            return False
+                    local[i] = shared[i]
+                elif ufunc:
+                    local[i] = impl(*[local[a] for a in args], out=arena[slot[i]])
+                else:
+                    local[i] = impl(*[local[a] for a in args])
+                    if local[i].shape != arena[slot[i]].shape:
+                        local[i] = np.broadcast_to(local[i], arena[slot[i]].shape)
+                    arena[slot[i]] = local[i]
+                    local[i] = arena[slot[i]]
+            total = np.add.reduce(arena, axis=None) if arena.size else 0.0
+        return math.isfinite(total) or bool(np.isfinite(arena).all())
+
+    def _sweep(self, values: list, output: int, seed, m: int) -> list:
+        """``engine._sweep`` on this slice: the same terms in the same order."""
+        row, args_of = self.row, self.program.args
+        adjoint: list = [None] * len(values)
+        adjoint[output] = seed
+        shape = (m,)
+        with np.errstate(all="ignore"):
+            for e in self.edges[output]:
+                a = adjoint[e.i]
+                rule = e.rule
+                if rule.const is not None:
+                    g = a if rule.const == 1.0 else a * rule.const
+                else:
+                    g = a * _partial(rule, [values[j] for j in args_of[e.i]], values[e.i])
+                if row[e.c]:
+                    if np.ndim(g) == 0:
+                        g = np.broadcast_to(g, shape)
+                elif np.ndim(g):
+                    g = np.sum(g)
+                adjoint[e.c] = g if e.first else adjoint[e.c] + g
+        return adjoint
+
+
+def _partial(rule, args: list, out):
+    """The rule's folded steps on numpy values (what ``rule.fn`` computes)."""
+    found: list = []
+    for step in rule.steps:
+        kind = step[0]
+        if kind == "param":
+            found.append(args[step[1]])
+        elif kind == "const":
+            found.append(step[1])
+        elif kind == "own":
+            found.append(out)
+        else:
+            found.append(step[1].impl(*[found[a] for a in step[2]]))
+    return found[rule.program.output_index[0]]
+
+
+def _reference_values(program: Program, inputs: list) -> list:
+    from .engine import forward
+
+    return forward(program, inputs)
+
+
+def evaluate_arrays(program: Program, inputs: list, needs: Sequence[bool],
+                    outputs: Sequence[int], wrt: Sequence[int]):
+    """The fast path for inputs that are numbers or 1-D arrays of one length; None otherwise."""
+    lengths = {len(x) for x in inputs if np.ndim(x)}
+    if len(lengths) != 1 or any(np.ndim(x) > 1 for x in inputs) or 0 in lengths:
+        return None
+    key = ("fast_arrays", tuple(needs), tuple(outputs),
+           tuple(np.ndim(x) for x in inputs), lengths.pop())
+    run = program._cache.get(key)
+    if run is None:
+        for old in [k for k in program._cache if k[0] == "fast_arrays"]:
+            del program._cache[old]  # one layout at a time: buffers are large
+        run = program._cache[key] = ArrayRun(program, inputs, needs, outputs)
+    return run.run(inputs, outputs, wrt)

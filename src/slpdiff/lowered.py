@@ -1,0 +1,441 @@
+"""The fast path: a ``Program`` lowered once into a flat form that runs with little interpretive
+overhead, giving the engine's results bit for bit.
+
+The engine (``engine.forward`` and ``engine._sweep``) is the reference: it walks the ``Var`` graph
+and calls the table's numpy functions on numpy scalars or arrays. This module derives, from the same
+program and the same table, the same computation written out once:
+
+- :func:`sweep_schedule` lists the reverse sweep's work exactly as ``engine._sweep`` does it (the
+  same nodes, arguments, rules and order of additions), so every renderer of it adds the same terms
+  in the same order;
+- at a point (every input a number), :class:`ScalarCode` renders the forward statements and the
+  sweep as Python source, in blocks of a few hundred statements, compiled once: floats in local
+  variables, each primitive by the table's ``scalar`` spelling (``"{a} * {b}"``: bit-for-bit the
+  numpy result, a test checks every row) or by its numpy function; rules by their folded steps
+  (``Rule.steps``);
+- for arrays of points, :class:`ArrayRun` runs the same schedule with the same numpy functions on
+  reused buffers (``out=``), a cache-sized slice of rows at a time when the program allows it.
+
+Names from the program never reach generated code: every value is ``v<position>``, every adjoint
+``a<position>``, every function a generated global. Whatever the fast path cannot reproduce exactly
+it leaves to the engine: a division by zero or a square root of a negative number at a point
+(Python raises where numpy gives inf or nan), and any non-finite value or derivative, whose
+warnings the engine locates. The caller then runs the engine, which gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import Program
+from .rules import rules_for
+
+BLOCK = 400  # statements of the program per generated function (CPython runs small ones faster)
+# When to compile: after the engine has done about this many evaluations' worth of work on the
+# program (compiling costs about that much); an array of ROW_WORK rows counts as one more.
+COMPILE_AFTER = 4.0
+ROW_WORK = 2000.0
+
+
+@dataclass
+class Edge:
+    """One term of the reverse sweep: node ``i``'s adjoint times the partial derivative of ``i``
+    in its argument number ``k`` (the child at position ``c``), added to ``c``'s adjoint."""
+
+    i: int
+    k: int
+    c: int
+    rule: object  # the Rule
+    first: bool  # the first term added to c's adjoint (it is assigned, not added)
+
+
+def sweep_schedule(program: Program, needs: Sequence[bool], output: int) -> list[Edge]:
+    """The terms ``engine._sweep`` adds for ``output``, in its order: nodes from ``output`` down,
+    each node's arguments in order, skipping nodes without an adjoint, arguments that do not
+    depend on a chosen input and constant rules equal to 0."""
+    has = [False] * len(program.nodes)
+    has[output] = True
+    edges: list[Edge] = []
+    nodes, args_of = program.nodes, program.args
+    for i in range(output, -1, -1):
+        args = args_of[i]
+        if not has[i] or not args:
+            continue
+        for k, (rule, c) in enumerate(zip(rules_for(nodes[i].op), args, strict=True)):
+            if not needs[c] or rule.const == 0.0:
+                continue
+            edges.append(Edge(i, k, c, rule, not has[c]))
+            has[c] = True
+    return edges
+
+
+def supported(program: Program) -> bool:
+    """Can the fast path run this program? (Not for seed-style Vars with Python callables as
+    rules, which have no folded steps.)"""
+    ok = program._cache.get("fast_supported")
+    if ok is None:
+        ok = program._cache["fast_supported"] = all(
+            node.op is None or node.op.kind != "custom" for node in program.nodes)
+    return ok
+
+
+def should_compile(program: Program, rows: int) -> bool:
+    """Count one evaluation of ``rows`` rows (0 at a point) and say whether the work the engine
+    has done on ``program`` now pays for compiling its fast form."""
+    work = program._cache.get("fast_work", 0.0) + 1.0 + rows / ROW_WORK
+    program._cache["fast_work"] = work
+    return work >= COMPILE_AFTER
+
+
+# --- at a point: generated Python ----------------------------------------------------------------
+
+def literal(x: float) -> str:
+    """``x`` as Python source for a float (non-finite values by name, negatives in parentheses)."""
+    if x != x:
+        return "_nan"
+    if x in (math.inf, -math.inf):
+        return "_inf" if x > 0 else "(-_inf)"
+    return f"({x!r})" if math.copysign(1.0, x) < 0 else repr(x)
+
+
+class _Functions:
+    """Generated global names for the table's functions (never a name from a program), and each
+    primitive's call rendered as Python."""
+
+    def __init__(self):
+        self.env: dict[str, object] = {"_f": float, "_nan": math.nan, "_inf": math.inf,
+                                       "sqrt": math.sqrt}
+        self.names: dict[int, str] = {}
+
+    def call(self, prim, args: list[str]) -> str:
+        name = self.names.get(id(prim))
+        if name is None:
+            name = self.names[id(prim)] = f"_p{len(self.names)}"
+            self.env[name] = prim.impl
+        if prim.scalar is None:
+            return f"_f({name}({', '.join(args)}))"
+        fixed = tuple(a if _is_literal(a) else None for a in args)
+        template = _specialize(prim.scalar, prim.params, fixed) if any(fixed) else prim.scalar
+        return "(" + template.format(impl=name, **dict(zip(prim.params, args, strict=True))) + ")"
+
+
+def _is_literal(expr: str) -> bool:
+    return expr[:1].isdigit() or expr[:2] == "(-" and expr[2:3].isdigit()
+
+
+_SPECIALIZED: dict = {}
+
+
+def _specialize(template: str, params: tuple, fixed: tuple) -> str:
+    """``template`` with the literal arguments in ``fixed`` put in and its conditions decided
+    where they depend on those alone (``"{a} * {a} if {b} == 2.0 else ..."`` with b = 2.0 gives
+    ``"{a} * {a}"``), so the generated code neither tests nor compiles them."""
+    key = (template, fixed)
+    found = _SPECIALIZED.get(key)
+    if found is None:
+        import ast
+
+        names = {p: f"_arg_{p}" for p in params}
+        text = template.format(impl="_impl", **{p: f if f is not None else names[p]
+                                                 for p, f in zip(params, fixed, strict=True)})
+        tree = _Fold().visit(ast.parse(text, mode="eval"))
+        found = ast.unparse(tree)
+        for p, name in names.items():
+            found = found.replace(name, "{" + p + "}")
+        found = _SPECIALIZED[key] = found.replace("_impl", "{impl}")
+    return found
+
+
+def _fold_compare(node):
+    import ast
+
+    if isinstance(node, ast.Compare) and all(isinstance(x, ast.Constant)
+                                             for x in (node.left, *node.comparators)):
+        try:
+            expr = ast.fix_missing_locations(ast.Expression(node))
+            return ast.Constant(bool(eval(compile(expr, "<fold>", "eval"))))  # noqa: S307
+        except Exception:  # noqa: BLE001 - left as it is
+            return node
+    return node
+
+
+class _Fold:
+    """Decides ``x if C else y`` where C compares numbers only."""
+
+    def visit(self, tree):
+        import ast
+
+        class Folder(ast.NodeTransformer):
+            def visit_UnaryOp(self, node):
+                self.generic_visit(node)
+                if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+                    return ast.Constant(-node.operand.value)
+                return node
+
+            def visit_Compare(self, node):
+                self.generic_visit(node)
+                return _fold_compare(node)
+
+            def visit_IfExp(self, node):
+                self.generic_visit(node)
+                if isinstance(node.test, ast.Constant):
+                    return node.body if node.test.value else node.orelse
+                return node
+
+        return Folder().visit(tree)
+
+
+class _Block:
+    """One generated function: statements, with values loaded from the list ``V``: a value used
+    once is read where it is used (``V[12]``), one used more often into a local first."""
+
+    def __init__(self, name: str, params: str):
+        self.head = f"def {name}({params}):"
+        self.loads: list[str] = []
+        self.body: list[str] = []
+        self.defined: set[int] = set()  # values computed in this block (locals v<j>)
+        self.temps = 0
+
+    def source(self, tail: list[str]) -> str:
+        body = "\n".join(self.body + tail)
+        uses: dict[str, int] = {}
+        for ref in _REF.findall(body):
+            uses[ref] = uses.get(ref, 0) + 1
+        loads = [f"    v{ref} = V[{ref}]" for ref, count in uses.items() if count > 1]
+        body = _REF.sub(lambda m: f"v{m[1]}" if uses[m[1]] > 1 else f"V[{m[1]}]", body)
+        return "\n".join([self.head, *self.loads, *loads, body or "    pass"])
+
+
+_REF = re.compile("\x01([0-9]+)\x02")
+
+
+class ScalarCode:
+    """A program's forward statements and reverse sweeps as compiled Python on floats.
+
+    ``forward(V)`` fills the list ``V`` (constants and inputs already in it) with every node's
+    value; ``gradient(V, o)`` returns the list of adjoints of the sweep from output position ``o``
+    (None where the sweep gives none). May raise ``ArithmeticError`` or ``ValueError`` (division by
+    zero, square root of a negative number): the engine then evaluates instead.
+    """
+
+    def __init__(self, program: Program, needs: Sequence[bool], outputs: Sequence[int]):
+        self.program = program
+        self.fns = _Functions()
+        self.inputs = set(program.input_index)
+        self.base = [float(node.value) if node.is_const else None for node in program.nodes]
+        sources: list[str] = []
+        self._forward_names = self._forward(sources)
+        self._sweeps = {o: self._sweep(sources, needs, o) for o in dict.fromkeys(outputs)}
+        was = gc.isenabled()
+        gc.disable()  # compiling a large source makes many objects: no collections meanwhile
+        try:
+            code = compile("\n\n".join(sources), "<slpdiff fast path>", "exec")
+            exec(code, self.fns.env)  # noqa: S102 - source generated from the table, no names
+        finally:
+            if was:
+                gc.enable()
+        env = self.fns.env
+        self.forward_blocks = [env[name] for name in self._forward_names]
+        self.sweep_blocks = {o: [env[name] for name in names]
+                             for o, names in self._sweeps.items()}
+
+    def value(self, block: _Block, j: int) -> str:
+        node = self.program.nodes[j]
+        if node.is_const:
+            return literal(float(node.value))
+        return f"v{j}" if j in block.defined else f"\x01{j}\x02"
+
+    def _forward(self, sources: list[str]) -> list[str]:
+        names = []
+        program = self.program
+        ops = [i for i, node in enumerate(program.nodes) if node.op is not None]
+        for start in range(0, len(ops), BLOCK):
+            part = ops[start:start + BLOCK]
+            name = f"_forward{len(names)}"
+            block = _Block(name, "V")
+            for i in part:
+                args = [self.value(block, a) for a in program.args[i]]
+                block.body.append(f"    v{i} = {self.fns.call(program.nodes[i].op, args)}")
+                block.defined.add(i)
+            lo, hi = part[0], part[-1] + 1
+            items = [self.value(block, j) if program.nodes[j].op is None else f"v{j}"
+                     for j in range(lo, hi)]
+            tail = [f"    V[{lo}:{hi}] = ({', '.join(items)},)"]
+            sources.append(block.source(tail))
+            names.append(name)
+        return names
+
+    def _sweep(self, sources: list[str], needs: Sequence[bool], output: int) -> list[str]:
+        edges = sweep_schedule(self.program, needs, output)
+        names: list[str] = []
+        later = {e.i for e in edges}  # nodes whose terms are not written yet
+        start = 0
+        while start < len(edges):
+            # A block ends at a node boundary after about BLOCK nodes.
+            end, nodes = start, 0
+            while end < len(edges) and (nodes < BLOCK or edges[end].i == edges[end - 1].i):
+                if end == start or edges[end].i != edges[end - 1].i:
+                    nodes += 1
+                end += 1
+            later.difference_update(e.i for e in edges[start:end])
+            name = f"_sweep{output}_{len(names)}"
+            sources.append(self._sweep_block(name, edges[start:end], later))
+            names.append(name)
+            start = end
+        return names
+
+    def _sweep_block(self, name: str, edges: list[Edge], later: set[int]) -> str:
+        """The terms ``edges`` as statements. An adjoint lives in a local variable in the block;
+        it is read from ``G`` if an earlier block began it, and written back to ``G`` only if a
+        later block still needs it (``later``: nodes whose own terms come later) or it is an
+        input's. A term equal to the parent's adjoint (a rule "1") is no statement: the child's
+        adjoint is the parent's variable until something is added to it."""
+        block = _Block(name, "V, G")
+        inputs = self.inputs
+        held: dict[int, str] = {}  # node -> the local variable holding its adjoint now
+
+        def adjoint(j: int) -> str:
+            if j not in held:
+                held[j] = f"a{j}"
+                block.loads.append(f"    a{j} = G[{j}]")
+            return held[j]
+
+        for e in edges:
+            a = adjoint(e.i)
+            rule = e.rule
+            if rule.const is not None:
+                term = a if rule.const == 1.0 else f"{a} * {literal(rule.const)}"
+            else:
+                term = f"{a} * {self._partial(block, e)}"
+            if e.first and term == a:
+                held[e.c] = a
+            elif e.first:
+                held[e.c] = f"a{e.c}"
+                block.body.append(f"    a{e.c} = {term}")
+            else:
+                block.body.append(f"    a{e.c} = {adjoint(e.c)} + {term}")
+                held[e.c] = f"a{e.c}"
+        tail = [f"    G[{j}] = {held[j]}" for j in sorted(held) if j in later or j in inputs]
+        return block.source(tail)
+
+    def _partial(self, block: _Block, e: Edge) -> str:
+        """The expression of the rule's result; a part used more than once is a statement."""
+        args = self.program.args[e.i]
+        steps = e.rule.steps
+        result = e.rule.program.output_index[0]
+        uses = [0] * len(steps)
+        uses[result] = 1
+        for step in steps:
+            if step[0] == "op":
+                for a in step[2]:
+                    uses[a] += 1
+        exprs: list[str] = []
+        for j, step in enumerate(steps):
+            kind = step[0]
+            if kind == "param":
+                exprs.append(self.value(block, args[step[1]]))
+            elif kind == "const":
+                exprs.append(literal(step[1]))
+            elif kind == "own":
+                exprs.append(self.value(block, e.i))
+            else:
+                expr = self.fns.call(step[1], [exprs[a] for a in step[2]])
+                if uses[j] > 1:
+                    block.temps += 1
+                    block.body.append(f"    t{block.temps} = {expr}")
+                    expr = f"t{block.temps}"
+                exprs.append(expr)
+        return exprs[result]
+
+    def forward(self, inputs: Sequence[float]) -> list[float]:
+        V = list(self.base)
+        for i, x in zip(self.program.input_index, inputs, strict=True):
+            V[i] = x
+        for f in self.forward_blocks:
+            f(V)
+        return V
+
+    def gradient(self, V: list, output: int) -> list:
+        G: list = [None] * len(V)
+        G[output] = 1.0
+        for f in self.sweep_blocks[output]:
+            f(V, G)
+        return G
+
+
+def all_finite(values) -> bool:
+    """True when every float in ``values`` is finite (a sum first, one pass in C; only when it
+    overflows are the values looked at one by one)."""
+    return math.isfinite(sum(values)) or all(map(math.isfinite, values))
+
+
+class NodeValues(Sequence):
+    """Every node's value as the engine gives it (a float64 numpy scalar), made on access from
+    the fast path's floats, or computed by ``compute()`` on first access."""
+
+    def __init__(self, floats: list | None = None, compute=None):
+        self._floats = floats
+        self._compute = compute
+        self._values: list | None = None
+
+    def _get(self) -> list:
+        if self._values is None:
+            self._values = (list(map(np.float64, self._floats)) if self._compute is None
+                            else self._compute())
+        return self._values
+
+    def __getitem__(self, i):
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._floats) if self._floats is not None else len(self._get())
+
+
+def evaluate(program: Program, inputs: list, needs: Sequence[bool], outputs: Sequence[int],
+             wrt: Sequence[int]):
+    """The fast path of ``engine.evaluate``: (output values, one list of adjoints of the inputs
+    ``wrt`` per output, node values), or None when the engine must evaluate (not compiled yet,
+    arrays of a kind it does not handle, or anything not finite)."""
+    if not supported(program):
+        return None
+    if all(np.ndim(x) == 0 for x in inputs):
+        return _at_point(program, inputs, needs, outputs, wrt)
+    from .arrays import evaluate_arrays
+
+    return evaluate_arrays(program, inputs, needs, outputs, wrt)
+
+
+def _at_point(program, inputs, needs, outputs, wrt):
+    key = ("fast_scalar", tuple(needs), tuple(outputs))
+    code = program._cache.get(key)
+    if code is None:
+        if not should_compile(program, 0):
+            return None
+        code = program._cache[key] = ScalarCode(program, needs, outputs)
+    try:
+        with np.errstate(all="ignore"):  # numpy's own results (inf, nan), as the engine's
+            return _run_point(code, [float(x) for x in inputs], outputs, wrt)
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def _run_point(code: ScalarCode, inputs: list, outputs, wrt):
+    V = code.forward(inputs)
+    if not all_finite(V):
+        return None
+    rows = []
+    for o in outputs:
+        G = code.gradient(V, o)
+        row = [G[i] for i in wrt]
+        if not all_finite([0.0 if g is None else g for g in row]):
+            return None
+        rows.append(row)
+    return ([np.float64(V[o]) for o in outputs],
+            [[np.float64(0.0 if g is None else g) for g in row] for row in rows],
+            NodeValues(V))

@@ -1,0 +1,204 @@
+"""The fast path (slpdiff.lowered, slpdiff.arrays) against the engine's own evaluation, bit for bit.
+
+``engine.evaluate`` runs the fast path once a program has been evaluated often enough (or at once
+for arrays); these tests force it and compare every value and every partial derivative with the
+reference walk over the ``Var`` graph (``engine.forward`` and ``engine._sweep``), on random
+programs from every primitive of the table, at points and on arrays of points. The bound is 0 ulp:
+the fast path calls the same numpy functions, or Python float arithmetic that the table states to
+give the same bits (checked here row by row), and adds the same terms in the same order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from test_properties import programs  # the property tests' generator, one definition
+
+import slpdiff
+from helpers import random_program
+from slpdiff import arrays, engine, lowered
+from slpdiff.primitives import PRIMITIVES
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.5, 3.0, 1e-310, -1e-310, 1e308, -1e308, math.inf,
+           -math.inf, math.nan, 1e-5, 2.0000000000000004, 1.0425133694426776]
+
+
+def same(a, b) -> bool:
+    """Equal bits for numbers (the sign of zero included); both NaN for NaN."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    both_nan = np.isnan(a) & np.isnan(b)
+    return bool(np.all(both_nan | ((a == b) & (np.signbit(a) == np.signbit(b)))))
+
+
+def spelled(prim, args):
+    """The table's scalar spelling of ``prim`` evaluated on floats."""
+    fns = lowered._Functions()
+    names = [f"x{k}" for k in range(len(args))]
+    env = dict(fns.env)
+    expr = fns.call(prim, names)
+    env.update(fns.env)
+    env.update(zip(names, args, strict=True))
+    return eval(expr, env)  # noqa: S307 - generated from the table
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in PRIMITIVES.items() if p.scalar))
+def test_scalar_spelling_gives_numpys_bits(name):
+    prim = PRIMITIVES[name]
+    rng = np.random.default_rng(3)
+    values = SPECIAL + list(rng.normal(size=40)) + list(rng.uniform(-50, 50, 20))
+    if prim.arity == 1:
+        cases = [(v,) for v in values]
+    else:
+        cases = [(a, b) for a in values[:30] for b in values[:30]]
+        cases += [(a, 2.0) for a in rng.uniform(-1e6, 1e6, 2000)]
+    with np.errstate(all="ignore"):
+        for args in cases:
+            try:
+                got = spelled(prim, [float(a) for a in args])
+            except (ArithmeticError, ValueError):
+                continue  # the fast path gives way to the engine here
+            expected = prim.impl(*(np.float64(a) for a in args))
+            assert same(got, expected), (name, args, got, expected)
+            assert type(got) is float
+
+
+def test_spelling_with_literal_arguments_is_decided_when_generated():
+    fns = lowered._Functions()
+    assert fns.call(PRIMITIVES["pow"], ["t", "2.0"]) == "(t * t)"
+    assert "if" in fns.call(PRIMITIVES["pow"], ["t", "v3"])
+    assert fns.call(PRIMITIVES["sign"], ["(-2.0)"]) == "(-1.0)"
+
+
+def reference(program, point, wrt=None, outputs=None):
+    """Values and gradients by the engine's walk over the graph alone (no fast path)."""
+    inputs = [engine.as_value(point[n]) for n in program.input_names]
+    values = engine.forward(program, inputs)
+    wrt_k = sorted(engine.resolve_names(wrt or program.input_names, program.input_names, "input"))
+    wrt_index = [program.input_index[k] for k in wrt_k]
+    needs = engine._depends(program, wrt_index)
+    outs = [program.output_index[k] for k in engine.resolve_names(
+        outputs or program.output_names, program.output_names, "output")]
+    grads = []
+    for o in outs:
+        adjoint, _ = engine._sweep(program, values, o, needs)
+        grads.append([np.zeros_like(values[i])[()] if adjoint[i] is None else adjoint[i]
+                      for i in wrt_index])
+    return [values[o] for o in outs], grads, values
+
+
+def fast(program, point, wrt=None):
+    program._cache["fast_work"] = 1e9  # compile now
+    inputs = [engine.as_value(point[n]) for n in program.input_names]
+    wrt_k = sorted(engine.resolve_names(wrt or program.input_names, program.input_names, "input"))
+    wrt_index = [program.input_index[k] for k in wrt_k]
+    return lowered.evaluate(program, inputs, engine._depends(program, wrt_index),
+                            list(program.output_index), wrt_index)
+
+
+def assert_same(program, point, wrt=None):
+    done = fast(program, point, wrt)
+    ref_values, ref_grads, ref_nodes = reference(program, point, wrt)
+    if done is None:  # left to the engine: only when something is not finite or cannot be
+        return False
+    values, grads, nodes = done
+    for got, want in zip(values, ref_values, strict=True):
+        assert same(got, want) and np.shape(got) == np.shape(want)
+    for row, want_row in zip(grads, ref_grads, strict=True):
+        for got, want in zip(row, want_row, strict=True):
+            assert same(got, want), (got, want)
+            assert np.shape(got) == np.shape(want)
+    assert len(nodes) == len(ref_nodes)
+    for got, want in zip(nodes, ref_nodes, strict=True):
+        assert same(got, want)
+    return True
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_programs_at_points_match_the_engine_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    text = random_program(60, n_outputs=1 + seed % 3, seed=seed)
+    program = slpdiff.parse(text)
+    ran = 0
+    for _ in range(8):
+        point = dict(zip("xyz", rng.uniform(-2, 2, 3), strict=True))
+        ran += assert_same(program, point)
+    assert_same(program, dict(zip("xyz", rng.uniform(-2, 2, 3), strict=True)), wrt=["y"])
+    del ran  # some random programs leave their domain at every point: then the engine runs
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_programs_on_arrays_match_the_engine_bit_for_bit(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    program = slpdiff.parse(random_program(40, n_outputs=1 + seed % 2, seed=100 + seed))
+    if seed % 2:
+        monkeypatch.setattr(arrays, "CHUNK", 7)  # many slices, the last one short
+        monkeypatch.setattr(arrays, "BUDGET", 7 * 200)
+    n = 3 + 10 * seed
+    point = {"x": rng.uniform(-2, 2, n), "y": rng.uniform(-2, 2, n), "z": rng.uniform(-2, 2, n)}
+    assert_same(program, point)
+    # a single number shared by every row, and its derivative summed over the rows
+    point["y"] = 0.75
+    assert_same(program, point)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(max_statements=12))
+def test_smooth_random_programs_run_fast_and_match(case):
+    text, point = case
+    program = slpdiff.parse(text)
+    assert assert_same(program, point)
+    rows = {x: v + np.linspace(-0.1, 0.1, 9) for x, v in point.items()}
+    assert assert_same(program, rows)
+    chunk, arrays.CHUNK, arrays.BUDGET = arrays.CHUNK, 4, 4 * 100  # slices of 4 rows: 4, 4, 1
+    try:
+        program._cache.clear()
+        assert assert_same(program, rows)
+    finally:
+        arrays.CHUNK, arrays.BUDGET = chunk, 1 << 23
+
+
+def test_evaluate_gives_the_same_results_and_warnings_on_every_call():
+    program = slpdiff.parse("input x, y\nu = x / y\nv = exp(u) * sin(x) + sqrt(y)\noutput v, u\n")
+    points = [{"x": 1.0, "y": 2.0}, {"x": 1.0, "y": 0.0}, {"x": 800.0, "y": 1.0},
+              {"x": -1.0, "y": -4.0}, {"x": 0.25, "y": 3.0}]
+    first = [slpdiff.evaluate(program, p) for p in points]
+    for _ in range(3):  # compiled by now
+        again = [slpdiff.evaluate(program, p) for p in points]
+        for a, b in zip(first, again, strict=True):
+            for out in a.values:
+                assert same(a.values[out], b.values[out])
+                for x in a.gradient[out]:
+                    assert same(a.gradient[out][x], b.gradient[out][x])
+            assert [(w.kind, w.node.line, w.argument, w.count) for w in a.warnings] == \
+                [(w.kind, w.node.line, w.argument, w.count) for w in b.warnings]
+    assert any(ev.warnings for ev in first)
+    assert ("fast_scalar", tuple(engine._depends(program, program.input_index)),
+            tuple(program.output_index)) in program._cache
+
+
+def test_program_names_never_reach_generated_code():
+    # Names that are the generated code's own, Python keywords' neighbours and builtins.
+    names = ["V", "G", "_f", "float", "_p0", "a1", "v1", "t1", "_nan", "_inf", "__import__"]
+    lines = [f"input {', '.join(names)}"]
+    lines.append("s = " + " + ".join(f"{n} * {k + 1}" for k, n in enumerate(names)))
+    lines.append("r = sin(s) * V + G / (1 + _f ^ 2)")
+    program = slpdiff.parse("\n".join(lines) + "\n")
+    point = {n: 0.1 * (k + 1) for k, n in enumerate(names)}
+    assert assert_same(program, point)
+
+
+def test_var_graphs_with_python_rules_stay_on_the_engine():
+    from slpdiff import Var
+
+    x = Var(value=0.5, name="x")
+    y = Var(op=math.sin, children=[x], pds=[math.cos])
+    program = slpdiff.Program.from_outputs([y])
+    assert not lowered.supported(program)
+    for _ in range(6):
+        assert slpdiff.evaluate(program, {"x": 0.5}).gradient[program.output_names[0]]["x"] == \
+            math.cos(0.5)
