@@ -201,3 +201,18 @@ def test_reductions_used_row_wise_again_sum_their_adjoint_over_the_rows(text):
     out = program.output_names[0]
     for x in ("t", "a"):
         np.testing.assert_array_equal(written.values[f"d_{out}_d_{x}"], engine.gradient[out][x])
+
+
+def test_a_constant_term_summed_over_the_rows_has_no_factor_of_one():
+    # Found by the property tests: the use of a reduction (count) by a row-wise statement whose
+    # partial is the constant -1 must read `- count(v2) * ...`, never `-1 * count(v2)`.
+    program = slpdiff.parse("input x0, x1\nv0 = count(2 * tanh(x1))\n"
+                            "v1 = max(1.5 + tanh(v0), -1.5 + tanh(x0))\n"
+                            "v2 = 2 * tanh(v1) - 2 * tanh(v0)\n")
+    text = adjoint_program(program).text()
+    assert "count(v2)" in text and "-1 *" not in text and "1 * count" not in text
+    adjoint = slpdiff.parse(text)
+    point = {"x0": 0.3, "x1": -0.2}
+    written = evaluate(adjoint, point, derivatives=False)
+    engine = evaluate(program, point)
+    assert written.values["d_v2_d_x0"] == engine.gradient["v2"]["x0"]

@@ -224,7 +224,7 @@ class _Builder:
         neg, value = term
         if isinstance(value, Var):
             return (neg, self.apply(_SUM, [value]))
-        return (neg, self.apply(_MULTIPLY, [value, self.apply(_COUNT, [self.nodes[i]])]))
+        return self.scale((False, -value if neg else value), self.apply(_COUNT, [self.nodes[i]]))
 
     def total(self, terms: list[_Term]) -> _Term | None:
         """The sum of ``terms`` in order (the engine's order), subtracting negated terms."""
