@@ -49,7 +49,7 @@ def test_tutorial_command_prints_what_the_tutorial_shows(command, shown, workdir
 
 def test_tutorial_covers_the_commands_it_is_about():
     commands = {shlex.split(c)[1] for c, _ in EXAMPLES_SHOWN}
-    assert {"eval", "trace", "graph", "explain", "optimize"} <= commands
+    assert {"eval", "trace", "graph", "explain", "grad", "optimize"} <= commands
 
 
 def test_tutorial_program_listing_is_the_example_file():
