@@ -5,6 +5,11 @@ parse tree is built: each rule's callback builds ``Var`` nodes as soon as the pa
 the checks of the language (single assignment, define before use, declared inputs, function
 names and arity) are made along the way. Errors from those checks are collected, so that one run
 reports several of them; Lark's syntax errors are translated into plain words here, at one place.
+
+After a syntax error the parser recovers at the next statement (Lark's ``on_error`` hook: skip to
+the end of the bad statement, reset the LALR stack to a program's start), so one run also reports
+several syntax errors, together with the checks' errors, in the order of their positions. None of
+this runs before the first error: a valid program is parsed exactly as without it.
 """
 
 from __future__ import annotations
@@ -13,17 +18,21 @@ import contextlib
 import difflib
 import gc
 import os
+import re
 import tempfile
 import threading
 
 from lark import Lark, Transformer, v_args
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import Diagnostic, ProgramError, Source
 from .graph import Program, Var
 from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
 
 MAX_ERRORS = 20  # a run reports at most this many errors in one program
+# Did-you-mean compares a name with every known one; beyond this many names only a difference in
+# case is suggested, so that reporting stays linear in the program's size.
+MAX_SUGGESTION_NAMES = 10_000
 
 _lark = None
 _builder = None
@@ -44,15 +53,62 @@ def parse(text: str | bytes, name: str = "<string>") -> Program:
     with _lock, _no_collections():
         lark, builder = _get_parser()
         builder.begin(source)
+        recover = _Recovery(builder)
         try:
-            lark.parse(source.text)
-        except UnexpectedInput as e:
-            # Checks already made on the statements before the syntax error still hold.
-            found = syntax_error(e, source)
-            earlier = [d for d in builder.errors if (d.line, d.column) < (found.line, found.column)]
-            builder.begin(source)
-            raise ProgramError(_limit([*earlier, found])) from None
+            lark.parse(source.text, on_error=recover)
+        except UnexpectedInput as e:  # too many syntax errors: stop reading
+            if e is not recover.last:
+                recover(e)
         return builder.finish()
+
+
+class _Recovery:
+    """Lark's ``on_error`` hook: record a syntax error in plain words, then resume the parse at
+    the next statement, until ``MAX_ERRORS`` syntax errors have been found.
+
+    A statement never spans lines, so the rest of the bad statement (up to the next newline or
+    ``;``) is skipped, and the LALR stack is reset to the start of a program: the statements
+    after it are parsed and checked as usual. Each error costs work proportional to its statement
+    only, so many errors stay linear in the program's size.
+    """
+
+    def __init__(self, builder: _Builder):
+        self.builder = builder
+        self.count = 0
+        self.last = None
+
+    def __call__(self, error: UnexpectedInput) -> bool:
+        self.last = error
+        self.count += 1
+        builder = self.builder
+        diagnostic, offset = _syntax_error(error, builder.source)
+        builder.errors.append(diagnostic)
+        builder.settle_bad_statement(_statement_start(builder.source.text, offset), offset,
+                                     diagnostic.line)
+        parser = getattr(error, "interactive_parser", None)
+        if self.count >= MAX_ERRORS or parser is None:
+            builder.stopped_at = diagnostic.line
+            return False
+        token = getattr(error, "token", None)
+        if token is None or token.type not in ("_SEP", "$END"):
+            _skip_statement(parser)
+        state = parser.parser_state
+        del state.state_stack[1:]  # the bottom of the stack is the start of a program
+        del state.value_stack[:]
+        return True
+
+
+def _skip_statement(parser) -> None:
+    """Advance the lexer past the end of the current statement (its ``_SEP``, or the end)."""
+    lexer = parser.lexer_thread
+    while True:
+        try:
+            for token in lexer.lex(parser.parser_state):
+                if token.type == "_SEP":
+                    return
+            return
+        except UnexpectedCharacters as e:  # skip it too: one error per statement is enough
+            lexer.state.line_ctr.feed(e.char)
 
 
 @contextlib.contextmanager
@@ -179,6 +235,29 @@ class _Builder(Transformer):
         self.declared: dict[str, int] = {}  # input name -> line of its declaration
         self.outputs: dict[str, tuple[int, int]] = {}  # output name -> (line, column)
         self.errors: list[Diagnostic] = []
+        self.suggest: dict[int, tuple[str, str]] = {}  # id(diagnostic) -> (name, kind): see finish
+        self.stopped_at: int | None = None  # the line where reading stopped (too many errors)
+
+    def settle_bad_statement(self, start: int, end: int, line: int) -> None:
+        """After a syntax error in the statement at ``start``: the name it assigns (or the inputs
+        it declares) count as known, so that later uses do not add errors of their own."""
+        text = self.source.text[start:end]
+        assigned = _ASSIGNED.match(text)
+        if assigned:
+            name = assigned[1]
+            if name not in KEYWORDS and not self._known(name):
+                self.assigned[name] = (Var(value=0.0, is_const=True), line)
+            return
+        declared = _DECLARED.match(text)
+        if declared:
+            for name in _NAME.findall(declared[1]):
+                if name not in KEYWORDS and not self._known(name):
+                    self.declared[name] = line
+                    self.unassigned[name] = Var(name=name, line=line, column=1)
+
+    def _known(self, name: str) -> bool:
+        return (name in self.assigned or name in self.declared or name in self.unassigned
+                or name in PRIMITIVES or name in CONSTANTS)
 
     def error(self, message: str, token) -> None:
         self.errors.append(Diagnostic(message, self.source, token.line, token.column))
@@ -323,10 +402,9 @@ class _Builder(Transformer):
             if name in self.assigned:
                 continue  # used before its assignment: reported already
             if explicit and name not in self.declared:
-                known = [*self.assigned, *self.declared]
-                self.errors.append(Diagnostic(f"undefined name '{name}'{_did_you_mean(name, known)}"
-                                              " (the program declares its inputs with 'input')",
-                                              self.source, var.line, var.column))
+                self._error_about(name, "undefined", Diagnostic(
+                    f"undefined name '{name}'{{}} (the program declares its inputs with 'input')",
+                    self.source, var.line, var.column))
             elif not explicit:
                 inputs.append(var)
         if explicit:
@@ -347,9 +425,26 @@ class _Builder(Transformer):
                                               self.source, 1, 1))
         if self.errors:
             errors = sorted(self.errors, key=lambda d: (d.line, d.column))
+            shown = [self._suggested(d, inputs) for d in errors[:MAX_ERRORS]]
+            stopped_at = self.stopped_at
             self.begin(self.source)  # drop the half-built graph
-            raise ProgramError(_limit(errors))
+            raise ProgramError(_limit(shown, len(errors), stopped_at))
         return Program(inputs + self.nodes, inputs, outputs, output_names, self.source)
+
+    def _error_about(self, name: str, kind: str, diagnostic: Diagnostic) -> None:
+        # The did-you-mean part ("{}" in the message) is filled in only for the errors shown:
+        # it compares the name with every known one.
+        self.suggest[id(diagnostic)] = (name, kind)
+        self.errors.append(diagnostic)
+
+    def _suggested(self, d: Diagnostic, inputs: list[Var]) -> Diagnostic:
+        if id(d) not in self.suggest:
+            return d
+        name, kind = self.suggest[id(d)]
+        known = [*self.assigned, *self.declared] if kind == "undefined" else \
+            [*self.assigned, *(v.name for v in inputs)]
+        return Diagnostic(d.message.format(_did_you_mean(name, known)), d.source, d.line,
+                          d.column)
 
     def _resolve_output(self, name: str, line: int, column: int, inputs: list[Var]) -> Var | None:
         if name in self.assigned:
@@ -357,23 +452,36 @@ class _Builder(Transformer):
         for var in inputs:
             if var.name == name:
                 return var
-        known = [*self.assigned, *(v.name for v in inputs)]
-        self.errors.append(Diagnostic(f"output '{name}' is never assigned"
-                                      f"{_did_you_mean(name, known)}", self.source, line, column))
+        self._error_about(name, "output", Diagnostic(f"output '{name}' is never assigned{{}}",
+                                                      self.source, line, column))
         return None
 
 
-def _limit(errors: list[Diagnostic]) -> list[Diagnostic]:
-    if len(errors) <= MAX_ERRORS:
-        return errors
-    more = len(errors) - MAX_ERRORS
-    return [*errors[:MAX_ERRORS], Diagnostic(f"{more} more error(s) not shown", errors[0].source)]
+_ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+_DECLARED = re.compile(r"\s*input\b(.*)")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _limit(shown: list[Diagnostic], total: int, stopped_at: int | None) -> list[Diagnostic]:
+    """The errors shown, then a line that says how many more there are (and where reading
+    stopped, after ``MAX_ERRORS`` syntax errors)."""
+    more = total - len(shown)
+    if not more and stopped_at is None:
+        return shown
+    parts = [f"... and {_count(more, 'more error')}"] if more else []
+    if stopped_at is not None:
+        parts.append(f"slpdiff stopped reading the program at line {stopped_at}, after "
+                     f"{MAX_ERRORS} syntax errors")
+    tail = "; ".join(parts)
+    return [*shown, Diagnostic(tail, Source(shown[0].source.name, ""))]
 
 
 def _did_you_mean(name: str, candidates) -> str:
     candidates = list(candidates)
     same_but_case = [c for c in candidates if c.lower() == name.lower()]
-    close = same_but_case or difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    close = same_but_case
+    if not close and len(candidates) <= MAX_SUGGESTION_NAMES:
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -384,6 +492,8 @@ def _count(n: int, noun: str) -> str:
 # --- syntax errors in plain words -------------------------------------------------------------
 
 _EXPRESSION_START = {"NAME", "NUMBER", "LPAR", "MINUS", "PLUS"}
+_OPERATOR_TEXTS = {"+", "-", "*", "/", "^", "**", "=", ",", "("}
+_NUMBER_TEXT = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _TOKEN_WORDS = {"_SEP": "the end of the line", "$END": "the end of the program", "EQUAL": "'='",
                 "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "PLUS": "'+'", "MINUS": "'-'",
                 "STAR": "'*'", "SLASH": "'/'", "POW": "'^'", "INPUT": "'input'",
@@ -392,72 +502,134 @@ _TOKEN_WORDS = {"_SEP": "the end of the line", "$END": "the end of the program",
 
 def syntax_error(error, source: Source) -> Diagnostic:
     """A plain-words :class:`Diagnostic` for one of lark's ``UnexpectedInput`` errors."""
+    return _syntax_error(error, source)[0]
+
+
+def _syntax_error(error, source: Source) -> tuple[Diagnostic, int]:
+    """The diagnostic, and the offset in the text it points at."""
     text = source.text
     token = getattr(error, "token", None)
     if token is None:  # UnexpectedCharacters
-        char = text[error.pos_in_stream]
+        offset = error.pos_in_stream
+        char = text[offset]
         if ord(char) > 127:
             message = (f"character '{char}' (U+{ord(char):04X}) is not allowed here: names are "
                        "ASCII letters, digits and '_'; other characters only in comments")
+        elif not char.isprintable():
+            message = f"unexpected control character U+{ord(char):04X}"
         else:
             message = f"unexpected character '{char}'"
-        return _at_offset(source, error.pos_in_stream, message)
+        return _at_offset(source, offset, message), offset
 
     at_end = token.type == "$END"
     # At a line end or the end of the text, point just past the last code character (not at the
     # end of a trailing comment, nor on the blank lines after the program).
     offset = _end_of_code(text, len(text) if at_end else token.start_pos) \
         if at_end or token.type == "_SEP" and token.value != ";" else token.start_pos
-    found = _describe(token)
-    expected = set(error.expected)
-    before = _previous_token(text, offset)
-    ends = expected & {"_SEP", "$END"}
-    unclosed = _unclosed_paren(text, offset)
+    message = _message(token, _expected(error), _previous_token(text, offset), text, offset)
+    if isinstance(message, tuple):  # the message points somewhere else
+        message, offset = message
+    return _at_offset(source, offset, message), offset
 
-    if token.type == "RPAR" and unclosed is None:
-        message = "unmatched ')'"
-    elif token.type in ("_SEP", "$END") and "RPAR" in expected and unclosed is not None:
-        where = _at_offset(source, unclosed, "")
-        message = f"unclosed '(' opened at {where.line}:{where.column}"
-    elif token.type == "EQUAL" and before in KEYWORDS:
-        message = f"'{before}' is a reserved word and cannot be assigned"
-        offset = text.rindex(before, 0, offset)
-    elif "INPUT" in expected:  # at the start of a statement
+
+def _expected(error) -> set[str]:
+    """The terminals the parser could take instead of the bad token.
+
+    Lark's ``error.expected`` is what the LALR state has an action for, which (with LALR's merged
+    lookaheads) can include terminals that a reduction would then refuse; the interactive
+    parser's ``accepts()`` tries each one. It runs on a copy of the state stack without its
+    values (older Lark versions deep-copy the values, which here are the whole graph so far).
+    """
+    parser = getattr(error, "interactive_parser", None)
+    if parser is None:
+        return set(error.expected)
+    state = parser.parser_state
+    probe = type(state)(state.parse_conf, state.lexer, list(state.state_stack),
+                        [None] * len(state.value_stack))
+    try:
+        return set(type(parser)(parser.parser, probe, parser.lexer_thread).accepts())
+    except Exception:  # noqa: BLE001 - a message is still better than none
+        return set(error.expected)
+
+
+def _message(token, expected: set[str], before: str, text: str, offset: int):
+    """The plain-words message for an unexpected ``token`` after ``before`` (the previous token's
+    text), when the parser could take ``expected``; or (message, offset) to point elsewhere."""
+    found = _describe(token)
+    ends = expected & {"_SEP", "$END"}
+    # Where only an operand (or a call's ')') can come: after an operator, '(' or ','.
+    wants_operand = bool(expected) and expected <= _EXPRESSION_START | {"RPAR"}
+
+    if token.type == "RPAR" and _unclosed_paren(text, offset) is None:
+        return "unmatched ')': there is no '(' before it in this statement"
+    if token.type in ("_SEP", "$END") and "RPAR" in expected:
+        unclosed = _unclosed_paren(text, offset)
+        if unclosed is not None:
+            line = text.count("\n", 0, unclosed) + 1
+            column = unclosed - (text.rfind("\n", 0, unclosed) + 1) + 1
+            return f"unclosed '(' opened at {line}:{column}"
+    if token.type == "EQUAL" and before in KEYWORDS:
+        return (f"'{before}' is a reserved word and cannot be assigned",
+                text.rindex(before, 0, offset))
+    if "INPUT" in expected:  # at the start of a statement
         if token.type == "EQUAL" or "=" in _rest_of_statement(text, offset):
-            message = "'=' needs a name on its left"
-        else:
-            message = (f"expected a statement, found {found}: a statement is NAME = expression, "
-                       "input NAMES or output NAMES")
-    elif expected == {"NAME"}:
-        message = f"expected a name after '{before}', found {found}"
-    elif expected == {"EQUAL"}:
-        message = f"expected '=' after '{before}', found {found}: a statement is NAME = expression"
-    elif expected & _EXPRESSION_START and not ends:
+            return "'=' needs a name on its left"
+        return (f"expected a statement, found {found}: a statement is NAME = expression, "
+                "input NAMES or output NAMES")
+    if token.type == "EQUAL" and before == "=":
+        return "'==' is not an operator: a statement assigns with one '=', and there are no " \
+               "comparisons"
+    if expected == {"NAME"}:
+        return f"expected a name after '{before}', found {found}"
+    if token.type in ("INPUT", "OUTPUT"):
+        if wants_operand:
+            return (f"'{token}' is a reserved word: it starts a statement ({token} NAMES) and "
+                    "cannot be used in an expression")
+        return (f"'{token}' starts a statement of its own: put it on a new line or after ';'")
+    if expected == {"EQUAL"}:
+        return f"expected '=' after '{before}', found {found}: a statement is NAME = expression"
+    if wants_operand:
         what = "an argument" if before == "," else "an expression"
-        operators = {"+", "-", "*", "/", "^", "**", "=", ",", "("}
-        after = f" after '{before}'" if before in operators else ""
-        message = f"expected {what}{after}, found {found}"
-    elif token.type == "EQUAL":
-        message = "unexpected '=': a statement assigns one name (NAME = expression)"
-    elif token.type == "COMMA":
-        message = "unexpected ',': commas separate a function's arguments and declared names"
-    elif expected <= {"COMMA", "_SEP", "$END"}:
-        message = f"expected ',' or the end of the statement, found {found}"
-    elif ends:
-        message = f"expected an operator or the end of the statement, found {found}"
-    else:
-        message = f"unexpected {found}"
-    return _at_offset(source, offset, message)
+        after = f" after '{before}'" if before in _OPERATOR_TEXTS else ""
+        return f"expected {what}{after}, found {found}"
+    if token.type in ("NAME", "NUMBER") and _NUMBER_TEXT.fullmatch(before):
+        adjacent = text[offset - len(before): offset] == before
+        if token.type == "NAME" and adjacent and token.value[0] in "eE":
+            return (f"'{before}{token}' is not a number: an exponent needs digits, as in "
+                    f"{before}e3 (and a product needs '*', as in {before} * {token})")
+        if token.type == "NUMBER" and adjacent:
+            return f"'{before}{token}' is not a number"
+        if token.type == "NUMBER":
+            return f"expected an operator between number {before} and {found}"
+        return f"number {before} is followed by {found}: write '{before} * {token}' to multiply"
+    if token.type in ("NAME", "NUMBER", "LPAR") and before in PRIMITIVES and "LPAR" in expected:
+        return (f"'{before}' is a function: its arguments go in parentheses, "
+                f"as in {PRIMITIVES[before].signature}")
+    if token.type == "EQUAL":
+        return "unexpected '=': a statement assigns one name (NAME = expression)"
+    if token.type == "COMMA" and "COMMA" not in expected:
+        return "unexpected ',': commas separate a function's arguments and declared names"
+    if expected <= {"COMMA", "_SEP", "$END"}:
+        return f"expected ',' or the end of the statement, found {found}"
+    if "RPAR" in expected:
+        more = "an operator, ',' or ')'" if "COMMA" in expected else "an operator or ')'"
+        return f"expected {more} after '{before}', found {found}"
+    if ends:
+        return f"expected an operator or the end of the statement, found {found}"
+    return f"unexpected {found}"
 
 
 def _describe(token) -> str:
+    """What a user calls ``token``: never one of the grammar's terminal names."""
     if token.type == "NAME":
         return f"name '{token}'"
     if token.type == "NUMBER":
         return f"number {token}"
     if token.type == "_SEP" and token.value == ";":
         return "';'"
-    return _TOKEN_WORDS.get(token.type, f"'{token}'")
+    if token.type in ("_SEP", "$END"):
+        return _TOKEN_WORDS[token.type]
+    return f"'{token}'"  # operators, parentheses, keywords: as written (** stays **)
 
 
 def _previous_token(text: str, offset: int) -> str:
