@@ -299,7 +299,8 @@ class _Builder(Transformer):
             if name in self.assigned or name in self.unassigned:
                 self.error(f"'{name}' is a variable, not a function", token)
             else:
-                self.error(f"unknown function '{name}'{_did_you_mean(name, PRIMITIVES)}", token)
+                self._error_about(name, "function", Diagnostic(
+                    f"unknown function '{name}'{{}}", self.source, token.line, token.column))
         elif len(args) != prim.arity:
             self.error(f"{name} takes {_count(prim.arity, 'argument')} ({prim.signature}), "
                        f"got {len(args)}", token)
@@ -441,8 +442,12 @@ class _Builder(Transformer):
         if id(d) not in self.suggest:
             return d
         name, kind = self.suggest[id(d)]
-        known = [*self.assigned, *self.declared] if kind == "undefined" else \
-            [*self.assigned, *(v.name for v in inputs)]
+        if kind == "function":
+            known = PRIMITIVES
+        elif kind == "undefined":
+            known = [*self.assigned, *self.declared]
+        else:
+            known = [*self.assigned, *(v.name for v in inputs)]
         return Diagnostic(d.message.format(_did_you_mean(name, known)), d.source, d.line,
                           d.column)
 
