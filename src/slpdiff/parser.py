@@ -141,8 +141,9 @@ def decode(data: bytes, name: str) -> str:
         # offset of the error in the text as shown (with the bad bytes replaced).
         offset = len(data[: e.start].decode("utf-8"))
         text = data.decode("utf-8", errors="replace")
-        raise ProgramError(_at_offset(Source(name, text), offset,
-                                      f"invalid UTF-8 byte 0x{data[e.start]:02x}")) from None
+        message = (f"invalid UTF-8 byte 0x{data[e.start]:02x}: a program is UTF-8 text (is "
+                   "this a binary file?)")
+        raise ProgramError(_at_offset(Source(name, text), offset, message)) from None
 
 
 def _get_parser():
