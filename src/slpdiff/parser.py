@@ -580,8 +580,8 @@ def _message(token, expected: set[str], before: str, text: str, offset: int):
     if "INPUT" in expected:  # at the start of a statement
         if token.type == "EQUAL" or "=" in _rest_of_statement(text, offset):
             return "'=' needs a name on its left"
-        return (f"expected a statement, found {found}: a statement is NAME = expression, "
-                "input NAMES or output NAMES")
+        return (f"expected a statement, found {found}: a statement is name = expression, "
+                "input names or output names")
     if token.type == "EQUAL" and before == "=":
         return "'==' is not an operator: a statement assigns with one '=', and there are no " \
                "comparisons"
@@ -589,11 +589,11 @@ def _message(token, expected: set[str], before: str, text: str, offset: int):
         return f"expected a name after '{before}', found {found}"
     if token.type in ("INPUT", "OUTPUT"):
         if wants_operand:
-            return (f"'{token}' is a reserved word: it starts a statement ({token} NAMES) and "
+            return (f"'{token}' is a reserved word: it starts a statement ({token} names) and "
                     "cannot be used in an expression")
         return (f"'{token}' starts a statement of its own: put it on a new line or after ';'")
     if expected == {"EQUAL"}:
-        return f"expected '=' after '{before}', found {found}: a statement is NAME = expression"
+        return f"expected '=' after '{before}', found {found}: a statement is name = expression"
     if wants_operand:
         what = "an argument" if before == "," else "an expression"
         after = f" after '{before}'" if before in _OPERATOR_TEXTS else ""
@@ -612,7 +612,7 @@ def _message(token, expected: set[str], before: str, text: str, offset: int):
         return (f"'{before}' is a function: its arguments go in parentheses, "
                 f"as in {PRIMITIVES[before].signature}")
     if token.type == "EQUAL":
-        return "unexpected '=': a statement assigns one name (NAME = expression)"
+        return "unexpected '=': a statement assigns one name (name = expression)"
     if token.type == "COMMA" and "COMMA" not in expected:
         return "unexpected ',': commas separate a function's arguments and declared names"
     if expected <= {"COMMA", "_SEP", "$END"}:
