@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -382,6 +384,31 @@ def test_suggestions_stay_cheap_with_many_names():
     messages = [d.message for d in info.value.diagnostics]
     assert "undefined name 'V7' (did you mean 'v7'?)" in messages[0]  # case: always suggested
     assert messages[1] == "undefined name 'v12x' (the program declares its inputs with 'input')"
+
+
+def test_ctrl_c_while_reading_points_is_exit_status_130_without_a_traceback():
+    # slpdiff waits for more points on a pipe that stays open; Ctrl-C (SIGINT) ends it.
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "slpdiff"), "eval", SEED,
+                             "--points", "-", "--points-format", "csv"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    watchdog = threading.Timer(120, proc.kill)  # a run that ignores the signal fails, not hangs
+    watchdog.start()
+    try:
+        proc.stdin.write("x,w\n1,4\n")
+        proc.stdin.flush()
+        header, row = proc.stdout.readline(), proc.stdout.readline()  # the row was evaluated
+        assert header.startswith("x,w,v7") and row.startswith("1.0,4.0,27.9"), (header, row)
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.stdout.read(), proc.stderr.read()
+        proc.wait()
+    finally:
+        watchdog.cancel()
+        proc.stdin.close()
+    assert proc.returncode == 130
+    # (Click starts stderr with an empty line, which ends the terminal's "^C" line.)
+    assert rest == "" and err.lstrip("\n") == "slpdiff: error: interrupted\n"
 
 
 # --- files ---------------------------------------------------------------------------------------
