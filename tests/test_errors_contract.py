@@ -493,6 +493,31 @@ def test_unreadable_files(tmp_path, option):
     assert f"{path}: cannot read: Permission denied" in proc.stderr
 
 
+@pytest.mark.parametrize("option", ["program", "--points", "--data", "--at @"])
+def test_unreadable_files_in_process(tmp_path, monkeypatch, option):
+    # The same as above for any user (root included): opening the file fails as it would
+    # without read permission.
+    from slpdiff.cli import options
+
+    path = tmp_path / "secret.csv"
+    path.write_text("x,w\n1,2\n")
+
+    def no_permission(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(options, "open", no_permission, raising=False)
+    args = {"program": ["eval", str(path), "--at", "x=1"],
+            "--points": ["eval", SEED, "--points", str(path)],
+            "--data": ["optimize", SEED, "--at", "w=1", "--data", str(path)],
+            "--at @": ["eval", SEED, "--at", f"@{path}"]}[option]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert f"{path}: cannot read: Permission denied" in error_heads(result.stderr)[0]
+    assert "Traceback" not in result.stderr
+
+
 # --- output files are written atomically ---------------------------------------------------------
 
 def _only(directory: Path) -> list[str]:
