@@ -356,7 +356,7 @@ def test_the_work_after_errors_is_capped(monkeypatch):
     known one) runs only for the errors shown: a program with an error on each of 10,000 lines
     costs no more per line than a valid one (benchmarks/errors.py measures it)."""
     calls = {"syntax": 0, "suggest": 0}
-    syntax_error, did_you_mean = slpdiff.parser._syntax_error, slpdiff.parser._did_you_mean
+    syntax_error, did_you_mean = slpdiff.parser.syntax_error_at, slpdiff.parser._did_you_mean
 
     def counting_syntax_error(*args):
         calls["syntax"] += 1
@@ -366,7 +366,7 @@ def test_the_work_after_errors_is_capped(monkeypatch):
         calls["suggest"] += 1
         return did_you_mean(*args)
 
-    monkeypatch.setattr(slpdiff.parser, "_syntax_error", counting_syntax_error)
+    monkeypatch.setattr(slpdiff.parser, "syntax_error_at", counting_syntax_error)
     monkeypatch.setattr(slpdiff.parser, "_did_you_mean", counting_did_you_mean)
     with pytest.raises(ProgramError):
         parse("".join(f"v{i} = x +\n" for i in range(10_000)))
