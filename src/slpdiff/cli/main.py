@@ -26,7 +26,10 @@ DEBUG_VARIABLE = "SLPDIFF_DEBUG"
 
 class SlpdiffGroup(click.Group):
     """Runs a command and turns every failure into ``slpdiff: error: ...`` and an exit status:
-    2 for bad programs, input and options, 1 for failures at run time, 130 for Ctrl-C."""
+    2 for bad programs, input and options, 1 for failures at run time and internal errors (bugs),
+    130 for Ctrl-C."""
+
+    debug = False  # set by --debug (an eager option, so it is known however early a bug strikes)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         self.debug = False  # each run (CliRunner runs many in one process) starts without --debug
@@ -58,8 +61,6 @@ class SlpdiffGroup(click.Group):
         if not standalone_mode:
             return code
         sys.exit(code)
-
-    debug = False  # set by --debug (an eager option, so it is known however early a bug strikes)
 
     def invoke(self, ctx):
         # Click turns a closed pipe into exit status 1; a reader that stops reading (`| head`)
