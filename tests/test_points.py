@@ -137,7 +137,8 @@ def test_json_lines_bad_rows_name_their_line_and_field(bad, message):
 def test_bad_utf8_is_reported_after_the_good_lines():
     r = PointReader(io.BytesIO(b"x,w\n1,2\n3,\xff\n"), "p.csv", "csv", ["x", "w"])
     chunks = []
-    with pytest.raises(DataError, match=r"p.csv:3: not UTF-8 text \(byte 0xff\)"):
+    with pytest.raises(DataError,
+                       match=r"p.csv:3: not UTF-8 text \(byte 0xff; is it a binary file\?\)"):
         chunks.extend(r.chunks(10))
     assert chunks[0].columns["x"].tolist() == [1.0]
 

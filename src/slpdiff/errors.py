@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -14,9 +15,14 @@ class Source:
 
     def line_text(self, line: int) -> str:
         """The text of 1-based ``line``, without its line end."""
-        # Split on "\n" only: that is what the grammar counts as a line end (CRLF included).
-        lines = self.text.split("\n")
+        lines = self._lines
         return lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
+
+    @cached_property
+    def _lines(self) -> list[str]:
+        # Split once (a run may show 20 errors in a program of a million lines), on "\n" only:
+        # that is what the grammar counts as a line end (CRLF included).
+        return self.text.split("\n")
 
 
 @dataclass(frozen=True)

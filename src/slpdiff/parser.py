@@ -4,7 +4,13 @@ This is the only module that imports lark. The LALR parser runs with an inline t
 parse tree is built: each rule's callback builds ``Var`` nodes as soon as the parser reduces it, and
 the checks of the language (single assignment, define before use, declared inputs, function
 names and arity) are made along the way. Errors from those checks are collected, so that one run
-reports several of them; Lark's syntax errors are translated into plain words here, at one place.
+reports several of them; Lark's syntax errors are translated into plain words at one place
+(``syntax_errors.py``, which reads Lark's error objects without importing lark).
+
+After a syntax error the parser recovers at the next statement (Lark's ``on_error`` hook: skip to
+the end of the bad statement, reset the LALR stack to a program's start), so one run also reports
+several syntax errors, together with the checks' errors, in the order of their positions. None of
+this runs before the first error: a valid program is parsed exactly as without it.
 """
 
 from __future__ import annotations
@@ -13,17 +19,22 @@ import contextlib
 import difflib
 import gc
 import os
+import re
 import tempfile
 import threading
 
 from lark import Lark, Transformer, v_args
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import Diagnostic, ProgramError, Source
 from .graph import Program, Var
 from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
+from .syntax_errors import at_offset, statement_start, syntax_error_at
 
 MAX_ERRORS = 20  # a run reports at most this many errors in one program
+# Did-you-mean compares a name with every known one; beyond this many names only a difference in
+# case is suggested, so that reporting stays linear in the program's size.
+MAX_SUGGESTION_NAMES = 10_000
 
 _lark = None
 _builder = None
@@ -40,19 +51,66 @@ def parse(text: str | bytes, name: str = "<string>") -> Program:
         source = Source(name, source.text[1:])
     nul = source.text.find("\0")
     if nul >= 0:
-        raise ProgramError(_at_offset(source, nul, "NUL byte in the program"))
+        raise ProgramError(at_offset(source, nul, "NUL byte in the program"))
     with _lock, _no_collections():
         lark, builder = _get_parser()
         builder.begin(source)
+        recover = _Recovery(builder)
         try:
-            lark.parse(source.text)
-        except UnexpectedInput as e:
-            # Checks already made on the statements before the syntax error still hold.
-            found = syntax_error(e, source)
-            earlier = [d for d in builder.errors if (d.line, d.column) < (found.line, found.column)]
-            builder.begin(source)
-            raise ProgramError(_limit([*earlier, found])) from None
+            lark.parse(source.text, on_error=recover)
+        except UnexpectedInput as e:  # too many syntax errors: stop reading
+            if e is not recover.last:
+                recover(e)
         return builder.finish()
+
+
+class _Recovery:
+    """Lark's ``on_error`` hook: record a syntax error in plain words, then resume the parse at
+    the next statement, until ``MAX_ERRORS`` syntax errors have been found.
+
+    A statement never spans lines, so the rest of the bad statement (up to the next newline or
+    ``;``) is skipped, and the LALR stack is reset to the start of a program: the statements
+    after it are parsed and checked as usual. Each error costs work proportional to its statement
+    only, so many errors stay linear in the program's size.
+    """
+
+    def __init__(self, builder: _Builder):
+        self.builder = builder
+        self.count = 0
+        self.last = None
+
+    def __call__(self, error: UnexpectedInput) -> bool:
+        self.last = error
+        self.count += 1
+        builder = self.builder
+        diagnostic, offset = syntax_error_at(error, builder.source)
+        builder.errors.append(diagnostic)
+        builder.settle_bad_statement(statement_start(builder.source.text, offset), offset,
+                                     diagnostic.line)
+        parser = getattr(error, "interactive_parser", None)
+        if self.count >= MAX_ERRORS or parser is None:
+            builder.stopped_at = diagnostic.line
+            return False
+        token = getattr(error, "token", None)
+        if token is None or token.type not in ("_SEP", "$END"):
+            _skip_statement(parser)
+        state = parser.parser_state
+        del state.state_stack[1:]  # the bottom of the stack is the start of a program
+        del state.value_stack[:]
+        return True
+
+
+def _skip_statement(parser) -> None:
+    """Advance the lexer past the end of the current statement (its ``_SEP``, or the end)."""
+    lexer = parser.lexer_thread
+    while True:
+        try:
+            for token in lexer.lex(parser.parser_state):
+                if token.type == "_SEP":
+                    return
+            return
+        except UnexpectedCharacters as e:  # skip it too: one error per statement is enough
+            lexer.state.line_ctr.feed(e.char)
 
 
 @contextlib.contextmanager
@@ -85,8 +143,9 @@ def decode(data: bytes, name: str) -> str:
         # offset of the error in the text as shown (with the bad bytes replaced).
         offset = len(data[: e.start].decode("utf-8"))
         text = data.decode("utf-8", errors="replace")
-        raise ProgramError(_at_offset(Source(name, text), offset,
-                                      f"invalid UTF-8 byte 0x{data[e.start]:02x}")) from None
+        message = (f"invalid UTF-8 byte 0x{data[e.start]:02x}: a program is UTF-8 text (is "
+                   "this a binary file?)")
+        raise ProgramError(at_offset(Source(name, text), offset, message)) from None
 
 
 def _get_parser():
@@ -158,12 +217,6 @@ def _cache_path(grammar: str) -> str | None:
     return os.path.join(directory, f"parser-{hashlib.sha256(key.encode()).hexdigest()[:20]}")
 
 
-def _at_offset(source: Source, offset: int, message: str) -> Diagnostic:
-    line = source.text.count("\n", 0, offset) + 1
-    column = offset - (source.text.rfind("\n", 0, offset) + 1) + 1
-    return Diagnostic(message, source, line, column)
-
-
 @v_args(inline=True)
 class _Builder(Transformer):
     """The inline transformer: builds nodes while the parser reduces, and checks the rules.
@@ -179,6 +232,29 @@ class _Builder(Transformer):
         self.declared: dict[str, int] = {}  # input name -> line of its declaration
         self.outputs: dict[str, tuple[int, int]] = {}  # output name -> (line, column)
         self.errors: list[Diagnostic] = []
+        self.suggest: dict[int, tuple[str, str]] = {}  # id(diagnostic) -> (name, kind): see finish
+        self.stopped_at: int | None = None  # the line where reading stopped (too many errors)
+
+    def settle_bad_statement(self, start: int, end: int, line: int) -> None:
+        """After a syntax error in the statement at ``start``: the name it assigns (or the inputs
+        it declares) count as known, so that later uses do not add errors of their own."""
+        text = self.source.text[start:end]
+        assigned = _ASSIGNED.match(text)
+        if assigned:
+            name = assigned[1]
+            if name not in KEYWORDS and not self._known(name):
+                self.assigned[name] = (Var(value=0.0, is_const=True), line)
+            return
+        declared = _DECLARED.match(text)
+        if declared:
+            for name in _NAME.findall(declared[1]):
+                if name not in KEYWORDS and not self._known(name):
+                    self.declared[name] = line
+                    self.unassigned[name] = Var(name=name, line=line, column=1)
+
+    def _known(self, name: str) -> bool:
+        return (name in self.assigned or name in self.declared or name in self.unassigned
+                or name in PRIMITIVES or name in CONSTANTS)
 
     def error(self, message: str, token) -> None:
         self.errors.append(Diagnostic(message, self.source, token.line, token.column))
@@ -220,7 +296,8 @@ class _Builder(Transformer):
             if name in self.assigned or name in self.unassigned:
                 self.error(f"'{name}' is a variable, not a function", token)
             else:
-                self.error(f"unknown function '{name}'{_did_you_mean(name, PRIMITIVES)}", token)
+                self._error_about(name, "function", Diagnostic(
+                    f"unknown function '{name}'{{}}", self.source, token.line, token.column))
         elif len(args) != prim.arity:
             self.error(f"{name} takes {_count(prim.arity, 'argument')} ({prim.signature}), "
                        f"got {len(args)}", token)
@@ -323,10 +400,9 @@ class _Builder(Transformer):
             if name in self.assigned:
                 continue  # used before its assignment: reported already
             if explicit and name not in self.declared:
-                known = [*self.assigned, *self.declared]
-                self.errors.append(Diagnostic(f"undefined name '{name}'{_did_you_mean(name, known)}"
-                                              " (the program declares its inputs with 'input')",
-                                              self.source, var.line, var.column))
+                self._error_about(name, "undefined", Diagnostic(
+                    f"undefined name '{name}'{{}} (the program declares its inputs with 'input')",
+                    self.source, var.line, var.column))
             elif not explicit:
                 inputs.append(var)
         if explicit:
@@ -347,9 +423,30 @@ class _Builder(Transformer):
                                               self.source, 1, 1))
         if self.errors:
             errors = sorted(self.errors, key=lambda d: (d.line, d.column))
+            shown = [self._suggested(d, inputs) for d in errors[:MAX_ERRORS]]
+            stopped_at = self.stopped_at
             self.begin(self.source)  # drop the half-built graph
-            raise ProgramError(_limit(errors))
+            raise ProgramError(_limit(shown, len(errors), stopped_at))
         return Program(inputs + self.nodes, inputs, outputs, output_names, self.source)
+
+    def _error_about(self, name: str, kind: str, diagnostic: Diagnostic) -> None:
+        # The did-you-mean part ("{}" in the message) is filled in only for the errors shown:
+        # it compares the name with every known one.
+        self.suggest[id(diagnostic)] = (name, kind)
+        self.errors.append(diagnostic)
+
+    def _suggested(self, d: Diagnostic, inputs: list[Var]) -> Diagnostic:
+        if id(d) not in self.suggest:
+            return d
+        name, kind = self.suggest[id(d)]
+        if kind == "function":
+            known = PRIMITIVES
+        elif kind == "undefined":
+            known = [*self.assigned, *self.declared]
+        else:
+            known = [*self.assigned, *(v.name for v in inputs)]
+        return Diagnostic(d.message.format(_did_you_mean(name, known)), d.source, d.line,
+                          d.column)
 
     def _resolve_output(self, name: str, line: int, column: int, inputs: list[Var]) -> Var | None:
         if name in self.assigned:
@@ -357,168 +454,38 @@ class _Builder(Transformer):
         for var in inputs:
             if var.name == name:
                 return var
-        known = [*self.assigned, *(v.name for v in inputs)]
-        self.errors.append(Diagnostic(f"output '{name}' is never assigned"
-                                      f"{_did_you_mean(name, known)}", self.source, line, column))
+        self._error_about(name, "output", Diagnostic(f"output '{name}' is never assigned{{}}",
+                                                      self.source, line, column))
         return None
 
 
-def _limit(errors: list[Diagnostic]) -> list[Diagnostic]:
-    if len(errors) <= MAX_ERRORS:
-        return errors
-    more = len(errors) - MAX_ERRORS
-    return [*errors[:MAX_ERRORS], Diagnostic(f"{more} more error(s) not shown", errors[0].source)]
+_ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+_DECLARED = re.compile(r"\s*input\b(.*)")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _limit(shown: list[Diagnostic], total: int, stopped_at: int | None) -> list[Diagnostic]:
+    """The errors shown, then a line that says how many more there are (and where reading
+    stopped, after ``MAX_ERRORS`` syntax errors)."""
+    more = total - len(shown)
+    if not more and stopped_at is None:
+        return shown
+    parts = [f"... and {_count(more, 'more error')}"] if more else []
+    if stopped_at is not None:
+        parts.append(f"slpdiff stopped reading the program at line {stopped_at}, after "
+                     f"{MAX_ERRORS} syntax errors")
+    tail = "; ".join(parts)
+    return [*shown, Diagnostic(tail, Source(shown[0].source.name, ""))]
 
 
 def _did_you_mean(name: str, candidates) -> str:
     candidates = list(candidates)
     same_but_case = [c for c in candidates if c.lower() == name.lower()]
-    close = same_but_case or difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    close = same_but_case
+    if not close and len(candidates) <= MAX_SUGGESTION_NAMES:
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-# --- syntax errors in plain words -------------------------------------------------------------
-
-_EXPRESSION_START = {"NAME", "NUMBER", "LPAR", "MINUS", "PLUS"}
-_TOKEN_WORDS = {"_SEP": "the end of the line", "$END": "the end of the program", "EQUAL": "'='",
-                "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "PLUS": "'+'", "MINUS": "'-'",
-                "STAR": "'*'", "SLASH": "'/'", "POW": "'^'", "INPUT": "'input'",
-                "OUTPUT": "'output'"}
-
-
-def syntax_error(error, source: Source) -> Diagnostic:
-    """A plain-words :class:`Diagnostic` for one of lark's ``UnexpectedInput`` errors."""
-    text = source.text
-    token = getattr(error, "token", None)
-    if token is None:  # UnexpectedCharacters
-        char = text[error.pos_in_stream]
-        if ord(char) > 127:
-            message = (f"character '{char}' (U+{ord(char):04X}) is not allowed here: names are "
-                       "ASCII letters, digits and '_'; other characters only in comments")
-        else:
-            message = f"unexpected character '{char}'"
-        return _at_offset(source, error.pos_in_stream, message)
-
-    at_end = token.type == "$END"
-    # At a line end or the end of the text, point just past the last code character (not at the
-    # end of a trailing comment, nor on the blank lines after the program).
-    offset = _end_of_code(text, len(text) if at_end else token.start_pos) \
-        if at_end or token.type == "_SEP" and token.value != ";" else token.start_pos
-    found = _describe(token)
-    expected = set(error.expected)
-    before = _previous_token(text, offset)
-    ends = expected & {"_SEP", "$END"}
-    unclosed = _unclosed_paren(text, offset)
-
-    if token.type == "RPAR" and unclosed is None:
-        message = "unmatched ')'"
-    elif token.type in ("_SEP", "$END") and "RPAR" in expected and unclosed is not None:
-        where = _at_offset(source, unclosed, "")
-        message = f"unclosed '(' opened at {where.line}:{where.column}"
-    elif token.type == "EQUAL" and before in KEYWORDS:
-        message = f"'{before}' is a reserved word and cannot be assigned"
-        offset = text.rindex(before, 0, offset)
-    elif "INPUT" in expected:  # at the start of a statement
-        if token.type == "EQUAL" or "=" in _rest_of_statement(text, offset):
-            message = "'=' needs a name on its left"
-        else:
-            message = (f"expected a statement, found {found}: a statement is NAME = expression, "
-                       "input NAMES or output NAMES")
-    elif expected == {"NAME"}:
-        message = f"expected a name after '{before}', found {found}"
-    elif expected == {"EQUAL"}:
-        message = f"expected '=' after '{before}', found {found}: a statement is NAME = expression"
-    elif expected & _EXPRESSION_START and not ends:
-        what = "an argument" if before == "," else "an expression"
-        operators = {"+", "-", "*", "/", "^", "**", "=", ",", "("}
-        after = f" after '{before}'" if before in operators else ""
-        message = f"expected {what}{after}, found {found}"
-    elif token.type == "EQUAL":
-        message = "unexpected '=': a statement assigns one name (NAME = expression)"
-    elif token.type == "COMMA":
-        message = "unexpected ',': commas separate a function's arguments and declared names"
-    elif expected <= {"COMMA", "_SEP", "$END"}:
-        message = f"expected ',' or the end of the statement, found {found}"
-    elif ends:
-        message = f"expected an operator or the end of the statement, found {found}"
-    else:
-        message = f"unexpected {found}"
-    return _at_offset(source, offset, message)
-
-
-def _describe(token) -> str:
-    if token.type == "NAME":
-        return f"name '{token}'"
-    if token.type == "NUMBER":
-        return f"number {token}"
-    if token.type == "_SEP" and token.value == ";":
-        return "';'"
-    return _TOKEN_WORDS.get(token.type, f"'{token}'")
-
-
-def _previous_token(text: str, offset: int) -> str:
-    """The token just before ``offset`` on its line (an operator, a word, or '')."""
-    i = offset
-    while i > 0 and text[i - 1] in " \t\f":
-        i -= 1
-    if i == 0 or text[i - 1] in "\n;":
-        return ""
-    if text[i - 2: i] == "**":
-        return "**"
-    if text[i - 1] in "+-*/^=,(":
-        return text[i - 1]
-    j = i
-    while j > 0 and (text[j - 1].isalnum() or text[j - 1] in "_."):
-        j -= 1
-    return text[j:i]
-
-
-def _comment_start(text: str, line_start: int, end: int) -> int:
-    """Where a comment starts on the line beginning at ``line_start`` (``end`` if none before)."""
-    found = text.find("#", line_start, end)
-    return end if found < 0 else found
-
-
-def _end_of_code(text: str, offset: int) -> int:
-    """Just past the last code character at or before ``offset``: trailing blanks, comments and
-    empty lines are skipped, so an error at a line's end points where the code stops."""
-    while True:
-        line_start = text.rfind("\n", 0, offset) + 1
-        code = text[line_start: _comment_start(text, line_start, offset)].rstrip(" \t\f\r;")
-        if code.strip() or line_start == 0:
-            return line_start + len(code)
-        offset = line_start - 1
-
-
-def _statement_start(text: str, offset: int) -> int:
-    line_start = text.rfind("\n", 0, offset) + 1
-    code_end = _comment_start(text, line_start, offset)  # a ';' in a comment separates nothing
-    return max(line_start, text.rfind(";", line_start, code_end) + 1)
-
-
-def _rest_of_statement(text: str, offset: int) -> str:
-    end = len(text)
-    for stop in ("\n", ";", "#"):
-        found = text.find(stop, offset)
-        if found >= 0:
-            end = min(end, found)
-    return text[offset:end]
-
-
-def _unclosed_paren(text: str, offset: int) -> int | None:
-    opened: list[int] = []
-    i = _statement_start(text, offset)
-    while i < offset:
-        c = text[i]
-        if c == "#":
-            break
-        if c == "(":
-            opened.append(i)
-        elif c == ")" and opened:
-            opened.pop()
-        i += 1
-    return opened[0] if opened else None

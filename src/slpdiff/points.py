@@ -155,13 +155,18 @@ class _Lines:
                 return
 
     def _decode(self, block: bytes, number: int) -> tuple[list[str], DataError | None]:
+        nul = block.find(b"\0")  # binary data: valid UTF-8, but no text has NUL bytes
         try:
+            if nul >= 0:
+                block[:nul].decode("utf-8")  # an earlier invalid byte is named instead
+                raise UnicodeDecodeError("utf-8", block, nul, nul + 1, "NUL byte")
             text, bad = block.decode("utf-8"), None
         except UnicodeDecodeError as e:  # the lines before the bad one are still good
             cut = block.rfind(b"\n", 0, e.start) + 1
             line = number + block.count(b"\n", 0, cut)
             text = block[:cut].decode("utf-8")
-            bad = DataError(f"{self.name}:{line}: not UTF-8 text (byte 0x{block[e.start]:02x})")
+            what = "a NUL byte" if block[e.start] == 0 else f"byte 0x{block[e.start]:02x}"
+            bad = DataError(f"{self.name}:{line}: not UTF-8 text ({what}; is it a binary file?)")
         lines = text.split("\n")
         if lines[-1] == "":
             lines.pop()

@@ -3,13 +3,14 @@ CSV/TSV/JSON Lines (``-o FILE`` written atomically), and the data of ``optimize 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager, nullcontext
 
 import click
 
-from ..errors import RunError
+from ..errors import RunError, SlpError
 from .main import warning
 from .options import nonfinite_diagnostics, open_binary
 
@@ -139,6 +140,12 @@ def _record_format(fmt, output, points, points_format) -> str:
 def _points_format(path, given) -> str:
     from ..points import format_of
 
+    # A missing file or a directory is named as such before its format is asked for (a pipe,
+    # /dev/stdin say, is not opened here: what it holds would be lost).
+    if path != "-" and os.path.isdir(path):
+        raise SlpError(f"{path}: is a directory, not a file")
+    if path != "-" and not os.path.exists(path):
+        raise SlpError(f"{path}: no such file")
     fmt = given or (None if path == "-" else format_of(path))
     if fmt is None:
         if path == "-":
@@ -166,8 +173,8 @@ def _source(program, constants, ranges, points, points_format, keep):
 def _reader(program, path, fmt, given, keep, stdin_user, required=True):
     from ..points import PointReader
 
-    fmt = _points_format(path, fmt)
-    with open_binary(path, stdin_user) as stream:
+    with open_binary(path, stdin_user) as stream:  # first: a missing file is named as such
+        fmt = _points_format(path, fmt)
         yield PointReader(stream, "<stdin>" if path == "-" else path, fmt, program.input_names,
                           given, keep=keep, required=required)
 

@@ -1,13 +1,17 @@
 """The ``slpdiff`` command group and the one place where failures become exit statuses.
 
 Library errors (:class:`~slpdiff.errors.SlpError`) and Click's own become ``slpdiff: error: ...``
-on stderr with the right exit status in :meth:`SlpdiffGroup.main`; commands just raise.
+on stderr with the right exit status in :meth:`SlpdiffGroup.main`; commands just raise. Any
+other exception is a bug in slpdiff: it becomes one ``slpdiff: error: internal error: ...`` line
+and exit status 1, with the traceback only under ``--debug`` or ``SLPDIFF_DEBUG=1`` (for a bug
+report), never by default.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 import click
 
@@ -17,13 +21,18 @@ from ..errors import SlpError
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+DEBUG_VARIABLE = "SLPDIFF_DEBUG"
 
 
 class SlpdiffGroup(click.Group):
     """Runs a command and turns every failure into ``slpdiff: error: ...`` and an exit status:
-    2 for bad programs, input and options, 1 for failures at run time, 130 for Ctrl-C."""
+    2 for bad programs, input and options, 1 for failures at run time and internal errors (bugs),
+    130 for Ctrl-C."""
+
+    debug = False  # set by --debug (an eager option, so it is known however early a bug strikes)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        self.debug = False  # each run (CliRunner runs many in one process) starts without --debug
         try:
             super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = 0
@@ -47,10 +56,11 @@ class SlpdiffGroup(click.Group):
             code = EXIT_INTERRUPTED
         except (BrokenPipeError, _StdoutClosed):
             code = _quiet_broken_pipe()
+        except Exception as e:  # a bug: one line, not a traceback, unless asked for one
+            code = _internal_error(e, self.debug or debug_from_environment())
         if not standalone_mode:
             return code
         sys.exit(code)
-
 
     def invoke(self, ctx):
         # Click turns a closed pipe into exit status 1; a reader that stops reading (`| head`)
@@ -59,6 +69,28 @@ class SlpdiffGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _StdoutClosed() from None
+
+
+def debug_from_environment() -> bool:
+    """True when ``SLPDIFF_DEBUG`` is set to anything but empty or ``0``."""
+    return os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+
+
+def _internal_error(e: Exception, debug: bool) -> int:
+    """Report an unexpected exception (a bug in slpdiff); the traceback only when debugging."""
+    what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    if debug:
+        error(f"internal error: {what}")
+        click.echo("".join(traceback.format_exception(e)).rstrip("\n"), err=True)
+    else:
+        error(f"internal error: {what} (run again with --debug or {DEBUG_VARIABLE}=1 for a "
+              "traceback to include in a bug report)")
+    return EXIT_RUN_FAILED
+
+
+def _set_debug(ctx, param, value) -> None:
+    if value:
+        ctx.command.debug = True
 
 
 class _StdoutClosed(Exception):
@@ -88,6 +120,9 @@ def _quiet_broken_pipe() -> int:
 
 @click.group(cls=SlpdiffGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="slpdiff")
+@click.option("--debug", is_flag=True, is_eager=True, expose_value=False, callback=_set_debug,
+              help=f"On an internal error (a bug), print the traceback for a bug report (also "
+                   f"{DEBUG_VARIABLE}=1).")
 def cli():
     """Differentiate straight-line programs: values, partial derivatives, Hessians, the adjoint
     program, checks against finite differences, gradient descent.
@@ -102,7 +137,7 @@ def cli():
       slpdiff functions
 
     PROGRAM is a .slp file, or - for standard input. Exit status: 0 success, 1 failure at run
-    time, 2 bad program, input or options, 130 interrupted.
+    time (or an internal error), 2 bad program, input or options, 130 interrupted.
     """
 
 

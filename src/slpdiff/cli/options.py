@@ -89,6 +89,9 @@ class JsonPoint:
         try:
             with open_binary(self.path, "--at @-") as f:
                 data = f.read()
+            if b"\0" in data:
+                raise click.BadParameter(f"{name}: not a JSON text file (it has NUL bytes)",
+                                         param_hint="'--at'")
             return list(parse_point_json(data.decode("utf-8"), name).items())
         except UnicodeDecodeError:
             raise click.BadParameter(f"{name}: not UTF-8 text", param_hint="'--at'") from None
