@@ -21,6 +21,8 @@ import numpy as np
 
 from .graph import Program
 from .lowered import NodeValues, sweep_schedule
+from .slicecode import SliceCode, Unsupported
+from .slicecode import run as run_slices
 
 CHUNK = 16384  # rows per slice: slices of every value of a small program stay in the L2 cache
 BUDGET = 1 << 23  # most numbers (float64) held in the buffers of one program
@@ -33,13 +35,7 @@ class ArrayRun:
                  outputs: Sequence[int]):
         self.program = program
         nodes, args_of = program.nodes, program.args
-        shapes = {i: np.ndim(x) for i, x in zip(program.input_index, inputs, strict=True)}
-        self.row = row = []
-        for i, node in enumerate(nodes):
-            if node.op is None:
-                row.append(shapes.get(i, 0) == 1)
-            else:
-                row.append(not node.op.reduces and any(row[a] for a in args_of[i]))
+        self.row = row = _rows(program, inputs)
         self.edges = {o: sweep_schedule(program, needs, o) for o in dict.fromkeys(outputs)}
         combines = any(node.op is not None and node.op.reduces for node in nodes) or any(
             row[e.i] and not row[e.c] for edges in self.edges.values() for e in edges)
@@ -145,6 +141,18 @@ class ArrayRun:
         return adjoint
 
 
+def _rows(program: Program, inputs: list) -> list[bool]:
+    """Per node: is its value a column (one number per row)?"""
+    shapes = {i: np.ndim(x) for i, x in zip(program.input_index, inputs, strict=True)}
+    row: list[bool] = []
+    for i, node in enumerate(program.nodes):
+        if node.op is None:
+            row.append(shapes.get(i, 0) == 1)
+        else:
+            row.append(not node.op.reduces and any(row[a] for a in program.args[i]))
+    return row
+
+
 def _partial(rule, args: list, out):
     """The rule's folded steps on numpy values (what ``rule.fn`` computes)."""
     found: list = []
@@ -173,8 +181,22 @@ def evaluate_arrays(program: Program, inputs: list, needs: Sequence[bool],
     lengths = {len(x) for x in inputs if np.ndim(x)}
     if len(lengths) != 1 or any(np.ndim(x) > 1 for x in inputs) or 0 in lengths:
         return None
-    key = ("fast_arrays", tuple(needs), tuple(outputs),
-           tuple(np.ndim(x) for x in inputs), lengths.pop())
+    n = lengths.pop()
+    shapes = tuple(np.ndim(x) for x in inputs)
+    key = ("fast_slices", tuple(needs), tuple(outputs), shapes)
+    code = program._cache.get(key)
+    if code is None:
+        try:
+            code = SliceCode(program, _rows(program, inputs), needs, outputs)
+        except Unsupported:
+            code = False  # all rows at once, below
+        program._cache[key] = code
+    if code is not False:
+        done = run_slices(code, inputs, outputs, wrt, n)
+        if done is None:
+            return None
+        return (*done, NodeValues(compute=lambda: _reference_values(program, inputs)))
+    key = ("fast_arrays", tuple(needs), tuple(outputs), shapes, n)
     run = program._cache.get(key)
     if run is None:
         for old in [k for k in program._cache if k[0] == "fast_arrays"]:
