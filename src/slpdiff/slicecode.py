@@ -258,10 +258,20 @@ class SliceCode:
         """The rule's folded steps: a number (statements in ``lines``, or the prologue's when
         they only need numbers known before the slices) or a column."""
         args = self.program.args[e.i]
+        steps = e.rule.steps
+        result = e.rule.program.output_index[0]
+        used = [False] * len(steps)  # a rule's graph lists every parameter, used or not
+        used[result] = True
+        for j in range(result, -1, -1):
+            if used[j] and steps[j][0] == "op":
+                for a in steps[j][2]:
+                    used[a] = True
         found: list = []
-        for step in e.rule.steps:
+        for j, step in enumerate(steps):
             kind = step[0]
-            if kind == "param":
+            if not used[j]:
+                found.append(None)
+            elif kind == "param":
                 c = args[step[1]]
                 if self.post[c] and lines is self.pro:
                     raise Unsupported("a rule needs a value known after the slices")
@@ -282,7 +292,7 @@ class SliceCode:
                 else:
                     target = self.pro if lines is not self.epi else self.epi
                     found.append(self._call(prim.impl, operands, target))
-        return found[e.rule.program.output_index[0]]
+        return found[result]
 
     def _term(self, e, a, lines: list[str]):
         """The engine's ``g``: ``a * rule.const`` or ``a * partial`` (``a`` is 1.0: the seed)."""
