@@ -1,15 +1,16 @@
-"""The fast path for arrays of points: the engine's computation on reused buffers, a slice of rows
-at a time (see :mod:`slpdiff.lowered` for the principle).
+"""The fast path for arrays of points: the engine's computation on reused buffers.
+
+Most programs run compiled (:mod:`slpdiff.slicecode`): generated numpy calls into a small pool
+of buffers, a cache-sized slice of rows at a time, sums over the rows split where numpy's own
+pairwise summation splits them. A program that one pass over the slices cannot evaluate (a column
+computed from a sum over the rows, or a derivative rule that needs such a sum before the slices)
+runs here over all rows at once, as in the engine, still on buffers made once per program
+(``out=``) rather than fresh arrays.
 
 Each value is computed by the table's own numpy function with the same operands as in the engine:
 a number stays a number (so numpy's scalar fast paths, such as an exact square for a single
-exponent 2, are taken exactly when the engine takes them) and a column is an array. What changes
-is where results go: into buffers made once per program (``out=``), not fresh arrays, and, when
-no value combines rows (no ``sum``, ``mean``, ``count``, no derivative summed over the rows into a
-single number), through the whole program a few thousand rows at a time, so that the working set
-stays in the cache and memory does not grow with the number of points. Rows are independent
-there, so the results are the engine's, bit for bit. A program that combines rows runs over all
-rows at once, as in the engine, still on reused buffers.
+exponent 2, are taken exactly when the engine takes them) and a column is an array. The results
+are the engine's, bit for bit.
 """
 
 from __future__ import annotations
@@ -178,11 +179,11 @@ def _reference_values(program: Program, inputs: list) -> list:
 def evaluate_arrays(program: Program, inputs: list, needs: Sequence[bool],
                     outputs: Sequence[int], wrt: Sequence[int]):
     """The fast path for inputs that are numbers or 1-D arrays of one length; None otherwise."""
-    lengths = {len(x) for x in inputs if np.ndim(x)}
-    if len(lengths) != 1 or any(np.ndim(x) > 1 for x in inputs) or 0 in lengths:
+    shapes = tuple(x.ndim for x in inputs)  # numpy values (engine.as_value): all have ndim
+    lengths = {len(x) for x in inputs if x.ndim}
+    if len(lengths) != 1 or max(shapes) > 1 or 0 in lengths:
         return None
     n = lengths.pop()
-    shapes = tuple(np.ndim(x) for x in inputs)
     key = ("fast_slices", tuple(needs), tuple(outputs), shapes)
     code = program._cache.get(key)
     if code is None:

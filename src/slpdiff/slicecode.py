@@ -477,7 +477,9 @@ class SliceCode:
         return found
 
     def rows_per_slice(self) -> int:
-        rows = CACHE_BYTES // (8 * max(1, self.working))
+        """Rows per slice: every buffer's slice together about ``CACHE_BYTES``, a multiple of
+        64 rows (slices then start on the vector units' alignment)."""
+        rows = CACHE_BYTES // (8 * max(1, self.working)) // 64 * 64
         return max(MIN_ROWS, min(MAX_ROWS, rows))
 
 
