@@ -361,3 +361,20 @@ def test_compiled_slices_leave_non_finite_values_to_the_engine():
     assert assert_same(program, {"x": np.linspace(0.5, 2.0, 3000), "w": 1.0})
     x[5] = np.inf  # an input
     assert assert_same(program, {"x": x[:10], "w": 0.0}) is False
+
+
+def test_non_finite_results_of_functions_that_are_not_ufuncs_are_left_to_the_engine():
+    program = slpdiff.parse("input x, w\nu = powlog(x - 2, w)\nv = sigmoid(u) * x\noutput v\n")
+    x = np.linspace(0.0, 1.0, 50)
+    assert assert_same(program, {"x": x + 3.0, "w": 0.5})  # powlog of numbers above 1
+    assert assert_same(program, {"x": x, "w": 0.5}) is False  # log of negative numbers: nan
+    ev = slpdiff.evaluate(program, {"x": x, "w": 0.5})
+    assert [w.kind for w in ev.warnings][:1] == ["value"]
+
+
+def test_large_programs_run_over_all_rows_at_once_with_the_same_bits(monkeypatch):
+    monkeypatch.setattr(slicecode, "MAX_NODES", 10)
+    program = slpdiff.parse(column_program(4, tail=True))
+    rows = np.random.default_rng(4).uniform(-1, 1, (3, 300))
+    assert assert_same(program, {"x": rows[0], "y": rows[1], "z": rows[2], "w": 0.25})
+    assert compiled(program) == [False]

@@ -41,6 +41,9 @@ PAIRWISE_BLOCK = 128  # numpy sums at most this many numbers without splitting t
 CACHE_BYTES = 1 << 20  # the working set of one slice (every buffer's slice): fits the L2 cache
 MAX_ROWS = 32768  # rows per slice at most (more gains nothing once numpy's loops dominate)
 MIN_ROWS = 1024  # and at least (fewer: Python's overhead per call dominates)
+# Larger programs run over all rows at once (``arrays``): compiling one function of a million
+# statements costs more than it saves, and their slices would hold few rows.
+MAX_NODES = 20_000
 
 
 def leaves(n: int, size: int) -> list[tuple[int, int]]:
@@ -114,6 +117,8 @@ class SliceCode:
                  outputs: Sequence[int]):
         self.program = program
         nodes, args_of = program.nodes, program.args
+        if len(nodes) > MAX_NODES:
+            raise Unsupported("a large program")
         self.row = row
         self.outputs = list(dict.fromkeys(outputs))
         reach = [False] * len(nodes)
