@@ -378,3 +378,27 @@ def test_large_programs_run_over_all_rows_at_once_with_the_same_bits(monkeypatch
     rows = np.random.default_rng(4).uniform(-1, 1, (3, 300))
     assert assert_same(program, {"x": rows[0], "y": rows[1], "z": rows[2], "w": 0.25})
     assert compiled(program) == [False]
+
+
+def test_results_the_caller_keeps_are_never_reused_and_others_are():
+    program = slpdiff.parse("input x, w\ny = sin(x) * w\noutput y\n")
+    x = np.linspace(0, 1, 5000)
+
+    def address(a):
+        return a.__array_interface__["data"][0]
+
+    first = slpdiff.evaluate(program, {"x": x, "w": 2.0})
+    y, gx = first.values["y"], first.gradient["y"]["x"]
+    second = slpdiff.evaluate(program, {"x": x, "w": 3.0})
+    assert not np.shares_memory(second.values["y"], y)
+    assert same(y, np.sin(x) * 2.0) and same(gx, np.cos(x) * 2.0)  # unchanged
+    del first, y, gx
+    part = second.values["y"][::2]  # a view holds its base
+    third = slpdiff.evaluate(program, {"x": x, "w": 4.0})
+    assert not np.shares_memory(third.values["y"], part)
+    assert same(part, (np.sin(x) * 3.0)[::2])
+    held = address(third.values["y"])
+    del second, part, third  # nobody holds the results now: their memory serves again
+    fourth = slpdiff.evaluate(program, {"x": x, "w": 5.0})
+    assert address(fourth.values["y"]) == held
+    assert same(fourth.values["y"], np.sin(x) * 5.0)

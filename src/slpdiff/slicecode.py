@@ -22,14 +22,18 @@ same operands in the same order, a number staying a number and a column a column
 A program is compiled only when a single pass over the slices can give the engine's results: no
 column computed from a reduction, and no adjoint before the slices that needs a value only known
 after them. Otherwise :func:`compile_slices` gives None and ``arrays`` runs all rows at once.
-Non-finite values are left to the engine: a forward slice runs with numpy's floating-point errors
-raised (an IEEE operation that makes inf or nan from finite numbers signals overflow, division by
-zero or invalid; a test checks the table's functions do), and results are checked at the end.
+Non-finite values are left to the engine, which reports where they start: inputs are checked,
+and everything runs with numpy's floating-point errors raised: an IEEE operation that makes inf or
+nan from finite numbers signals overflow, division by zero or invalid (a test checks the table's
+ufuncs do), and the few results that no flag guards (a function that is not a ufunc, a number
+computed once) are checked as they are made. Arrays the caller has let go of are reused for the
+next evaluation's results (:meth:`SliceCode.results`).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +45,7 @@ PAIRWISE_BLOCK = 128  # numpy sums at most this many numbers without splitting t
 CACHE_BYTES = 1 << 20  # the working set of one slice (every buffer's slice): fits the L2 cache
 MAX_ROWS = 32768  # rows per slice at most (more gains nothing once numpy's loops dominate)
 MIN_ROWS = 1024  # and at least (fewer: Python's overhead per call dominates)
+KEEP_BYTES = 1 << 26  # results kept for reuse by the next evaluation (see SliceCode.results)
 # Larger programs run over all rows at once (``arrays``): compiling one function of a million
 # statements costs more than it saves, and their slices would hold few rows.
 MAX_NODES = 20_000
@@ -182,11 +187,12 @@ class SliceCode:
         self.nz += 1
         return f"Z[{self.nz - 1}]"
 
-    def _scalar(self, lines: list[str], expr: str, check: bool = False) -> str:
+    def _scalar(self, lines: list[str], expr: str) -> str:
+        """A number computed once per evaluation (checked: a non-finite number, even a Python
+        float's, leaves the evaluation to the engine)."""
         z = self._slot()
         lines.append(f"    {z} = {expr}")
-        if check:
-            lines.append(f"    if not _fin({z}): return False")
+        lines.append(f"    if not _fin({z}): return False")
         return z
 
     def _emit(self, template: str, reads: list, out: _Reg | None = None) -> _Reg:
@@ -199,14 +205,13 @@ class SliceCode:
         self.ins.append((template, reads, out))
         return out
 
-    def _call(self, prim_impl, operands: list, lines: list[str], out: _Reg | None = None,
-              check: bool = False):
+    def _call(self, prim_impl, operands: list, lines: list[str], out: _Reg | None = None):
         """``prim_impl(*operands)``: a number (a statement in ``lines``) if every operand is a
         number, else a column written into a register."""
         f = self._fn(prim_impl)
         regs = [x for x in operands if isinstance(x, _Reg)]
         if not regs:
-            return self._scalar(lines, f"{f}({', '.join(operands)})", check)
+            return self._scalar(lines, f"{f}({', '.join(operands)})")
         slots, k = [], 0
         for x in operands:
             if isinstance(x, _Reg):
@@ -217,10 +222,9 @@ class SliceCode:
         call = f"{f}({', '.join(slots)}"
         if isinstance(prim_impl, np.ufunc):
             return self._emit(call + ", out={out})", regs, out)
-        # not a ufunc: its result is copied into the buffer (and checked, as no flag is raised)
-        check_line = "; _check(_t)" if check else ""
+        # not a ufunc: its result is copied into the buffer, and checked (no flag may be raised)
         self.env["_check"] = _check
-        return self._emit(f"_t = {call}){check_line}; _copyto({{out}}, _t)", regs, out)
+        return self._emit(f"_t = {call}); _check(_t); _copyto({{out}}, _t)", regs, out)
 
     # --- the forward pass ---------------------------------------------------------------------
 
@@ -235,7 +239,7 @@ class SliceCode:
                 continue
             operands = [self.value[a] for a in args_of[i]]
             if row[i]:
-                self.value[i] = self._call(node.op.impl, operands, [], outs.get(i), check=True)
+                self.value[i] = self._call(node.op.impl, operands, [], outs.get(i))
             elif self.post[i] and node.op.reduces and isinstance(operands[0], _Reg):
                 if node.op.combine is None:
                     raise Unsupported(f"{node.op.name} over rows has no combine")
@@ -421,6 +425,7 @@ class SliceCode:
         self.buffers = count
         self._pool: list | None = None
         self._blocks: dict = {}
+        self._last: list | None = None
         program = self.program
         self.z0 = [None] * self.nz
         for i, node in enumerate(program.nodes):
@@ -430,8 +435,7 @@ class SliceCode:
         self.ext_inputs = [program.input_index.index(kind[1]) if kind[0] == "input" else None
                            for kind in self.ext_kind]
         self.where = {kind: k for k, kind in enumerate(self.ext_kind)}
-        self.checked = ([k for k, kind in enumerate(self.ext_kind) if kind[0] == "input"],
-                        [k for k, kind in enumerate(self.ext_kind) if kind[0] == "grad"])
+        self.checked = [k for k, kind in enumerate(self.ext_kind) if kind[0] == "input"]
         self.working = count + len(self.ext)
 
         def name(r: _Reg) -> str:
@@ -464,6 +468,29 @@ class SliceCode:
         if self._pool is None or (self._pool and len(self._pool[0]) < rows):
             self._pool = [np.empty(rows) for _ in range(self.buffers)]
         return self._pool
+
+    def results(self, inputs: list, n: int) -> list:
+        """The columns of one evaluation: the inputs, and new arrays for the outputs and the
+        gradients. An array of the previous evaluation that nobody else holds any more (its
+        caller has let go of the result, as a loop over evaluations does) is taken again: the
+        same as freeing it and allocating anew, without the page faults of fresh memory."""
+        last, self._last = self._last, None
+        arrays = []
+        for k, position in enumerate(self.ext_inputs):
+            if position is not None:
+                arrays.append(inputs[position])
+                continue
+            old = last[k] if last is not None else None
+            # references to old: the list ``last``, the name ``old`` and getrefcount's argument
+            if old is not None and len(old) == n and sys.getrefcount(old) == 3:
+                arrays.append(old)
+            else:
+                arrays.append(np.empty(n))
+            del old
+        if 8 * n * (len(arrays) - len(self.checked)) <= KEEP_BYTES:
+            self._last = [None if p is not None else a
+                          for p, a in zip(self.ext_inputs, arrays, strict=True)]
+        return arrays
 
     def blocks(self, n: int) -> tuple[list, int, int]:
         """The slices ``(lo, hi)`` of ``n`` rows, the block size of the sums over rows, and the
@@ -507,32 +534,30 @@ def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int
             return None
         Z[i] = x
     blocks, size, longest = code.blocks(n)
-    arrays = [inputs[k] if k is not None else np.empty(n) for k in code.ext_inputs]
-    checked_in, checked_out = code.checked
+    arrays = code.results(inputs, n)
     P: list[list] = [[] for _ in range(code.sums)]
     pool = code.pool(longest)
     fwd, bwd = code.fwd_fn, code.bwd_fn
-    with np.errstate(all="ignore"):
-        if not code.pro_fn(Z, n):
-            return None
-        for lo, hi in blocks:
-            X = [a[lo:hi] for a in arrays]
-            for k in checked_in:
-                if not _all_finite(X[k]):
-                    return None
-            W = [w[:hi - lo] for w in pool]
-            try:
-                with np.errstate(over="raise", divide="raise", invalid="raise"):
-                    if not fwd(X, W, Z, P):
-                        return None
-            except FloatingPointError:
+    checked = code.checked
+    try:
+        # Every value and adjoint under raised floating-point errors: a ufunc that makes inf or
+        # nan from finite numbers signals it, and everything else is checked (see the module).
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            if not code.pro_fn(Z, n):
                 return None
-            bwd(X, W, Z, P)
-            for k in checked_out:
-                if not _all_finite(X[k]):
+            for lo, hi in blocks:
+                X = [a[lo:hi] for a in arrays]
+                for k in checked:
+                    if not _all_finite(X[k]):
+                        return None
+                W = [w[:hi - lo] for w in pool]
+                if not fwd(X, W, Z, P):
                     return None
-        if not code.epi_fn(Z, P, n, size):
-            return None
+                bwd(X, W, Z, P)
+            if not code.epi_fn(Z, P, n, size):
+                return None
+    except FloatingPointError:
+        return None
     row = code.row
     values = []
     for o in outputs:
@@ -561,4 +586,10 @@ def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int
 
 
 def _all_finite(x) -> bool:
-    return math.isfinite(np.add.reduce(x)) or bool(np.isfinite(x).all())
+    """Are all numbers of the column ``x`` finite? (A sum first: one pass, no temporary.)"""
+    try:
+        if math.isfinite(np.add.reduce(x)):
+            return True
+    except FloatingPointError:  # a sum of finite numbers may overflow
+        pass
+    return bool(np.isfinite(x).all())
