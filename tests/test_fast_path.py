@@ -402,3 +402,21 @@ def test_results_the_caller_keeps_are_never_reused_and_others_are():
     fourth = slpdiff.evaluate(program, {"x": x, "w": 5.0})
     assert address(fourth.values["y"]) == held
     assert same(fourth.values["y"], np.sin(x) * 5.0)
+
+
+def test_evaluations_in_threads_at_once_give_the_same_bits():
+    from concurrent.futures import ThreadPoolExecutor
+
+    program = slpdiff.parse(column_program(2, tail=True))
+    rng = np.random.default_rng(2)
+    points = [{"x": rng.uniform(-1, 1, 20_000), "y": rng.uniform(-1, 1, 20_000),
+               "z": rng.uniform(-1, 1, 20_000), "w": 0.5 + k / 8} for k in range(8)]
+    alone = [slpdiff.evaluate(program, p) for p in points]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda p: slpdiff.evaluate(program, p), points * 3))
+    for a, b in zip(alone * 3, together, strict=True):
+        for out in a.values:
+            assert same(a.values[out], b.values[out])
+            for x in a.gradient[out]:
+                assert same(a.gradient[out][x], b.gradient[out][x])
+    assert [code is not False for code in compiled(program)] == [True]

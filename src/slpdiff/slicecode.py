@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -426,6 +427,7 @@ class SliceCode:
         self._pool: list | None = None
         self._blocks: dict = {}
         self._last: list | None = None
+        self.lock = threading.Lock()
         program = self.program
         self.z0 = [None] * self.nz
         for i, node in enumerate(program.nodes):
@@ -534,30 +536,20 @@ def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int
             return None
         Z[i] = x
     blocks, size, longest = code.blocks(n)
-    arrays = code.results(inputs, n)
-    P: list[list] = [[] for _ in range(code.sums)]
-    pool = code.pool(longest)
-    fwd, bwd = code.fwd_fn, code.bwd_fn
-    checked = code.checked
+    # The buffers are the program's own; an evaluation running meanwhile in another thread
+    # (numpy lets go of the GIL in its loops) gets buffers of its own.
+    mine = code.lock.acquire(blocking=False)
     try:
-        # Every value and adjoint under raised floating-point errors: a ufunc that makes inf or
-        # nan from finite numbers signals it, and everything else is checked (see the module).
-        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-            if not code.pro_fn(Z, n):
-                return None
-            for lo, hi in blocks:
-                X = [a[lo:hi] for a in arrays]
-                for k in checked:
-                    if not _all_finite(X[k]):
-                        return None
-                W = [w[:hi - lo] for w in pool]
-                if not fwd(X, W, Z, P):
-                    return None
-                bwd(X, W, Z, P)
-            if not code.epi_fn(Z, P, n, size):
-                return None
-    except FloatingPointError:
-        return None
+        if mine:
+            arrays, pool = code.results(inputs, n), code.pool(longest)
+        else:
+            arrays = [inputs[k] if k is not None else np.empty(n) for k in code.ext_inputs]
+            pool = [np.empty(longest) for _ in range(code.buffers)]
+        if not _slices(code, Z, blocks, size, arrays, pool, n):
+            return None
+    finally:
+        if mine:
+            code.lock.release()
     row = code.row
     values = []
     for o in outputs:
@@ -583,6 +575,31 @@ def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int
                 found.append(g)
         grads.append(found)
     return values, grads
+
+
+def _slices(code: SliceCode, Z: list, blocks: list, size: int, arrays: list, pool: list,
+            n: int) -> bool:
+    """Every slice, and the numbers before and after them; False if something is not finite."""
+    P: list[list] = [[] for _ in range(code.sums)]
+    fwd, bwd, checked = code.fwd_fn, code.bwd_fn, code.checked
+    try:
+        # Every value and adjoint under raised floating-point errors: a ufunc that makes inf or
+        # nan from finite numbers signals it, and everything else is checked (see the module).
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            if not code.pro_fn(Z, n):
+                return False
+            for lo, hi in blocks:
+                X = [a[lo:hi] for a in arrays]
+                for k in checked:
+                    if not _all_finite(X[k]):
+                        return False
+                W = [w[:hi - lo] for w in pool]
+                if not fwd(X, W, Z, P):
+                    return False
+                bwd(X, W, Z, P)
+            return code.epi_fn(Z, P, n, size)
+    except FloatingPointError:
+        return False
 
 
 def _all_finite(x) -> bool:
