@@ -147,7 +147,7 @@ class SliceCode:
         if not all(math.isfinite(node.value) for node in nodes if node.is_const):
             raise Unsupported("a constant is not finite")
         self.env: dict[str, object] = {"_copyto": np.copyto, "_sum": np.add.reduce,
-                                       "_mul": np.multiply, "_add": np.add, "_fin": _finite}
+                                       "_fin": math.isfinite}
         self.names: dict[int, str] = {}
         self.nz = len(nodes)  # Z[j] holds node j's value when it is a number; more slots follow
         self.pro: list[str] = []  # numbers, once per evaluation before the slices
@@ -315,7 +315,7 @@ class SliceCode:
             p = self._partial(e, lines)
         if a == "1.0":
             return p
-        return self._call(np.multiply, [a, p], lines if lines is not self.pro else self.pro)
+        return self._call(np.multiply, [a, p], lines)
 
     def _sweep(self, output: int, needs: Sequence[bool]) -> None:
         row, post = self.row, self.post
@@ -515,10 +515,6 @@ class SliceCode:
         64 rows (slices then start on the vector units' alignment)."""
         rows = CACHE_BYTES // (8 * max(1, self.working)) // 64 * 64
         return max(MIN_ROWS, min(MAX_ROWS, rows))
-
-
-def _finite(x) -> bool:
-    return math.isfinite(x)
 
 
 def _check(x) -> None:
