@@ -131,7 +131,7 @@ def w1(repeat: int) -> None:
     tmp = Path(tempfile.mkdtemp())
     for name, script in W1_SCRIPTS.items():
         if have(name):
-            path = tmp / f"{name}.py"
+            path = tmp / f"{name}_peer.py"  # not {name}.py: it would import itself
             path.write_text(script)
             commands[f"{name} script (value and gradient)"] = [py, str(path)]
     times: dict[str, list[float]] = {k: [] for k in commands}

@@ -19,7 +19,7 @@ from test_properties import programs  # the property tests' generator, one defin
 
 import slpdiff
 from helpers import random_program
-from slpdiff import arrays, engine, lowered
+from slpdiff import arrays, engine, lowered, slicecode
 from slpdiff.primitives import PRIMITIVES
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.5, 3.0, 1e-310, -1e-310, 1e308, -1e308, math.inf,
@@ -138,6 +138,8 @@ def test_random_programs_on_arrays_match_the_engine_bit_for_bit(seed, monkeypatc
     if seed % 2:
         monkeypatch.setattr(arrays, "CHUNK", 7)  # many slices, the last one short
         monkeypatch.setattr(arrays, "BUDGET", 7 * 200)
+        monkeypatch.setattr(slicecode, "MIN_ROWS", 7)
+        monkeypatch.setattr(slicecode, "MAX_ROWS", 7)
     n = 3 + 10 * seed
     point = {"x": rng.uniform(-2, 2, n), "y": rng.uniform(-2, 2, n), "z": rng.uniform(-2, 2, n)}
     assert_same(program, point)
@@ -155,11 +157,14 @@ def test_smooth_random_programs_run_fast_and_match(case):
     rows = {x: v + np.linspace(-0.1, 0.1, 9) for x, v in point.items()}
     assert assert_same(program, rows)
     chunk, arrays.CHUNK, arrays.BUDGET = arrays.CHUNK, 4, 4 * 100  # slices of 4 rows: 4, 4, 1
+    low, high = slicecode.MIN_ROWS, slicecode.MAX_ROWS
+    slicecode.MIN_ROWS = slicecode.MAX_ROWS = 4
     try:
         program._cache.clear()
         assert assert_same(program, rows)
     finally:
         arrays.CHUNK, arrays.BUDGET = chunk, 1 << 23
+        slicecode.MIN_ROWS, slicecode.MAX_ROWS = low, high
 
 
 def test_evaluate_gives_the_same_results_and_warnings_on_every_call():
@@ -202,3 +207,216 @@ def test_var_graphs_with_python_rules_stay_on_the_engine():
     for _ in range(6):
         assert slpdiff.evaluate(program, {"x": 0.5}).gradient[program.output_names[0]]["x"] == \
             math.cos(0.5)
+
+
+# --- arrays: the compiled slices (slpdiff.slicecode) ---------------------------------------------
+
+ELEMENTWISE = sorted(name for name, p in PRIMITIVES.items()
+                     if not p.reduces and any(r.const != 0.0 for r in slpdiff.rules.rules_for(p)))
+
+
+# Arguments kept inside each function's domain (every value below is in [-1, 1]).
+DOMAIN = {("log", "a"): "1.5 + {}", ("sqrt", "a"): "1.5 + {}", ("pow", "a"): "1.5 + {}",
+          ("powlog", "a"): "1.5 + {}", ("divide", "b"): "1.5 + {}", ("asin", "a"): "0.5 * {}",
+          ("acos", "a"): "0.5 * {}", ("log1p", "a"): "0.5 * {}"}
+
+
+def column_program(seed: int, n_statements: int = 30, tail: bool = True) -> str:
+    """Random statements over columns x, y, z and a number w, from every elementwise function
+    (its result through tanh, arguments inside its domain, so that values stay finite); then
+    (``tail``) reductions of columns and numbers computed from them: sometimes linear with
+    constants (one pass over the slices can give them), sometimes not (all rows at once)."""
+    import random
+
+    rng = random.Random(seed)
+    names, lines = ["x", "y", "z", "w"], ["input x, y, z, w"]
+    for i in range(n_statements):
+        prim = PRIMITIVES[ELEMENTWISE[i % len(ELEMENTWISE)] if i < len(ELEMENTWISE)
+                          else rng.choice(ELEMENTWISE)]
+        args = [names[-1]] + [rng.choice(names[-8:] + names[:4]) for _ in prim.params[1:]]
+        rng.shuffle(args)
+        args = [DOMAIN.get((prim.name, p), "{}").format(a)
+                for p, a in zip(prim.params, args, strict=True)]
+        lines.append(f"u{i} = {prim.name}({', '.join(args)})")
+        lines.append(f"v{i} = tanh(u{i})")
+        names.append(f"v{i}")
+    outputs = [names[-1], f"u{n_statements - 3}"]
+    if tail:
+        a, b = rng.sample(names[4:], 2)
+        lines += [f"s = sum({a} * w)", f"m = mean({b} ^ 2)", f"c = count({a})"]
+        if seed % 3 == 0:
+            lines.append("t = s * m + c")  # a rule needs m: known only after every slice
+        else:
+            lines.append("t = 2 * s - m / 4 + c")
+        outputs.append("t")
+    return "\n".join([*lines, f"output {', '.join(outputs)}"]) + "\n"
+
+
+def compiled(program):
+    return [v for k, v in program._cache.items() if k[0] == "fast_slices"]
+
+
+def test_leaves_and_total_give_numpys_sum_bit_for_bit():
+    rng = np.random.default_rng(5)
+    for n in [1, 2, 7, 8, 9, 127, 128, 129, 255, 256, 257, 1000, 4097, 65537, 100_000]:
+        x = rng.normal(size=n) * 10.0 ** rng.integers(-12, 12, n)
+        for size in [128, 129, 300, 1024, 25_000]:
+            blocks = slicecode.leaves(n, size)
+            assert [lo for lo, _ in blocks] == [0] + [hi for _, hi in blocks[:-1]]
+            assert blocks[-1][1] == n and all(hi - lo <= size for lo, hi in blocks)
+            parts = [np.add.reduce(x[lo:hi]) for lo, hi in blocks]
+            assert same(slicecode.total(parts, n, size), np.sum(x)), (n, size)
+    assert same(slicecode.total([np.add.reduce(np.array([-0.0]))], 1, 128), np.sum([-0.0]))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in PRIMITIVES.items() if p.reduces))
+def test_every_reduction_combines_numpys_sum_into_its_own_result(name):
+    prim = PRIMITIVES[name]
+    assert prim.combine is not None
+    rng = np.random.default_rng(6)
+    for n in [1, 3, 128, 129, 1000, 33_333]:
+        x = rng.normal(size=n) * 10.0 ** rng.integers(-5, 5, n)
+        got = prim.combine(np.sum(x) if prim.combine_total else None, n)
+        assert same(got, prim.impl(x)) and type(got) is type(prim.impl(x)), (name, n)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in PRIMITIVES.items()
+                                        if isinstance(p.impl, np.ufunc)))
+def test_ufuncs_signal_every_non_finite_result_from_finite_arguments(name):
+    # The compiled slices rely on this to hand non-finite values to the engine.
+    prim = PRIMITIVES[name]
+    rng = np.random.default_rng(7)
+    finite = [v for v in SPECIAL if math.isfinite(v)]
+    columns = [np.array(finite * 3 + list(rng.normal(size=20)) + list(rng.uniform(-800, 800, 20)))
+               for _ in range(prim.arity)]
+    for k in range(1, prim.arity):
+        rng.shuffle(columns[k])
+    with np.errstate(all="ignore"):
+        result = prim.impl(*columns)
+    for row in np.flatnonzero(~np.isfinite(result)):
+        with pytest.raises(FloatingPointError), \
+                np.errstate(over="raise", divide="raise", invalid="raise"):
+            prim.impl(*[c[row:row + 1] for c in columns])
+    if not np.isfinite(result).all():
+        with pytest.raises(FloatingPointError), \
+                np.errstate(over="raise", divide="raise", invalid="raise"):
+            prim.impl(*columns)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_compiled_slices_match_the_engine_at_every_slice_boundary(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    program = slpdiff.parse(column_program(seed, tail=False))
+    slice_rows = 5
+    monkeypatch.setattr(slicecode, "MIN_ROWS", slice_rows)
+    monkeypatch.setattr(slicecode, "MAX_ROWS", slice_rows)
+    for n in [1, slice_rows - 1, slice_rows, slice_rows + 1, 3 * slice_rows + 2]:
+        point = {v: rng.uniform(-1, 1, n) for v in "xyz"}
+        point["w"] = 0.625
+        assert assert_same(program, point)
+        point["w"] = rng.uniform(-1, 1, n)  # every input a column
+        assert assert_same(program, point)
+        point["x"] = -0.375  # a number whose derivative sums over the rows
+        assert assert_same(program, point, wrt=["x", "z"])
+    assert compiled(program) and all(code is not False for code in compiled(program))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_slices_with_reductions_match_the_engine(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    program = slpdiff.parse(column_program(seed))
+    monkeypatch.setattr(slicecode, "MIN_ROWS", 128)
+    monkeypatch.setattr(slicecode, "MAX_ROWS", 128 + 8 * (seed % 4))
+    for n in [1, 127, 128, 129, 1000, 2345]:
+        point = {v: rng.uniform(-1, 1, n) for v in "xyz"}
+        point["w"] = 0.625
+        assert assert_same(program, point)
+        assert assert_same(program, point, wrt=["w"])
+    codes = compiled(program)
+    assert codes and all((code is False) == (seed % 3 == 0) for code in codes)
+
+
+def test_the_fit_and_the_network_run_on_compiled_slices_bit_for_bit(monkeypatch):
+    fit = slpdiff.parse("input a, b, c, t, y\nr = a * exp(-b * t) + c - y\n"
+                        "loss = mean(r^2)\noutput loss\n")
+    t = np.linspace(0.0, 4.0, 10_000)
+    point = {"a": 1.5, "b": 0.75, "c": 0.25, "t": t, "y": 2.0 * np.exp(-1.3 * t) + 0.5}
+    monkeypatch.setattr(slicecode, "MAX_ROWS", 1500)
+    assert assert_same(fit, point, wrt=["a", "b", "c"])
+    assert [code is not False for code in compiled(fit)] == [True]
+    net = slpdiff.parse("input x1, x2\nh0 = tanh(0.5 * x1 - 0.3 * x2 + 0.1)\n"
+                        "h1 = tanh(-0.8 * x1 + 0.6 * x2)\ny = 1.2 * h0 - 0.9 * h1 + 0.1\n"
+                        "output y\n")
+    rows = np.random.default_rng(1).uniform(-1, 1, (2, 4099))
+    assert assert_same(net, {"x1": rows[0], "x2": rows[1]})
+    assert [code is not False for code in compiled(net)] == [True]
+
+
+def test_compiled_slices_leave_non_finite_values_to_the_engine():
+    program = slpdiff.parse("input x, w\nu = exp(x * w)\nv = log(u - 1)\noutput v\n")
+    x = np.linspace(-1.0, 800.0, 3000)
+    ev = slpdiff.evaluate(program, {"x": x, "w": 1.0})
+    assert "value" in [w.kind for w in ev.warnings]
+    assert assert_same(program, {"x": x[1000:], "w": 1.0}) is False
+    assert assert_same(program, {"x": np.linspace(0.5, 2.0, 3000), "w": 1.0})
+    x[5] = np.inf  # an input
+    assert assert_same(program, {"x": x[:10], "w": 0.0}) is False
+
+
+def test_non_finite_results_of_functions_that_are_not_ufuncs_are_left_to_the_engine():
+    program = slpdiff.parse("input x, w\nu = powlog(x - 2, w)\nv = sigmoid(u) * x\noutput v\n")
+    x = np.linspace(0.0, 1.0, 50)
+    assert assert_same(program, {"x": x + 3.0, "w": 0.5})  # powlog of numbers above 1
+    assert assert_same(program, {"x": x, "w": 0.5}) is False  # log of negative numbers: nan
+    ev = slpdiff.evaluate(program, {"x": x, "w": 0.5})
+    assert [w.kind for w in ev.warnings][:1] == ["value"]
+
+
+def test_large_programs_run_over_all_rows_at_once_with_the_same_bits(monkeypatch):
+    monkeypatch.setattr(slicecode, "MAX_NODES", 10)
+    program = slpdiff.parse(column_program(4, tail=True))
+    rows = np.random.default_rng(4).uniform(-1, 1, (3, 300))
+    assert assert_same(program, {"x": rows[0], "y": rows[1], "z": rows[2], "w": 0.25})
+    assert compiled(program) == [False]
+
+
+def test_results_the_caller_keeps_are_never_reused_and_others_are():
+    program = slpdiff.parse("input x, w\ny = sin(x) * w\noutput y\n")
+    x = np.linspace(0, 1, 5000)
+
+    def address(a):
+        return a.__array_interface__["data"][0]
+
+    first = slpdiff.evaluate(program, {"x": x, "w": 2.0})
+    y, gx = first.values["y"], first.gradient["y"]["x"]
+    second = slpdiff.evaluate(program, {"x": x, "w": 3.0})
+    assert not np.shares_memory(second.values["y"], y)
+    assert same(y, np.sin(x) * 2.0) and same(gx, np.cos(x) * 2.0)  # unchanged
+    del first, y, gx
+    part = second.values["y"][::2]  # a view holds its base
+    third = slpdiff.evaluate(program, {"x": x, "w": 4.0})
+    assert not np.shares_memory(third.values["y"], part)
+    assert same(part, (np.sin(x) * 3.0)[::2])
+    held = address(third.values["y"])
+    del second, part, third  # nobody holds the results now: their memory serves again
+    fourth = slpdiff.evaluate(program, {"x": x, "w": 5.0})
+    assert address(fourth.values["y"]) == held
+    assert same(fourth.values["y"], np.sin(x) * 5.0)
+
+
+def test_evaluations_in_threads_at_once_give_the_same_bits():
+    from concurrent.futures import ThreadPoolExecutor
+
+    program = slpdiff.parse(column_program(2, tail=True))
+    rng = np.random.default_rng(2)
+    points = [{"x": rng.uniform(-1, 1, 20_000), "y": rng.uniform(-1, 1, 20_000),
+               "z": rng.uniform(-1, 1, 20_000), "w": 0.5 + k / 8} for k in range(8)]
+    alone = [slpdiff.evaluate(program, p) for p in points]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda p: slpdiff.evaluate(program, p), points * 3))
+    for a, b in zip(alone * 3, together, strict=True):
+        for out in a.values:
+            assert same(a.values[out], b.values[out])
+            for x in a.gradient[out]:
+                assert same(a.gradient[out][x], b.gradient[out][x])
+    assert [code is not False for code in compiled(program)] == [True]

@@ -1,15 +1,16 @@
-"""The fast path for arrays of points: the engine's computation on reused buffers, a slice of rows
-at a time (see :mod:`slpdiff.lowered` for the principle).
+"""The fast path for arrays of points: the engine's computation on reused buffers.
+
+Most programs run compiled (:mod:`slpdiff.slicecode`): generated numpy calls into a small pool
+of buffers, a cache-sized slice of rows at a time, sums over the rows split where numpy's own
+pairwise summation splits them. A program that one pass over the slices cannot evaluate (a column
+computed from a sum over the rows, or a derivative rule that needs such a sum before the slices)
+runs here over all rows at once, as in the engine, still on buffers made once per program
+(``out=``) rather than fresh arrays.
 
 Each value is computed by the table's own numpy function with the same operands as in the engine:
 a number stays a number (so numpy's scalar fast paths, such as an exact square for a single
-exponent 2, are taken exactly when the engine takes them) and a column is an array. What changes
-is where results go: into buffers made once per program (``out=``), not fresh arrays, and, when
-no value combines rows (no ``sum``, ``mean``, ``count``, no derivative summed over the rows into a
-single number), through the whole program a few thousand rows at a time, so that the working set
-stays in the cache and memory does not grow with the number of points. Rows are independent
-there, so the results are the engine's, bit for bit. A program that combines rows runs over all
-rows at once, as in the engine, still on reused buffers.
+exponent 2, are taken exactly when the engine takes them) and a column is an array. The results
+are the engine's, bit for bit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import numpy as np
 
 from .graph import Program
 from .lowered import NodeValues, sweep_schedule
+from .slicecode import SliceCode, Unsupported
+from .slicecode import run as run_slices
 
 CHUNK = 16384  # rows per slice: slices of every value of a small program stay in the L2 cache
 BUDGET = 1 << 23  # most numbers (float64) held in the buffers of one program
@@ -33,13 +36,7 @@ class ArrayRun:
                  outputs: Sequence[int]):
         self.program = program
         nodes, args_of = program.nodes, program.args
-        shapes = {i: np.ndim(x) for i, x in zip(program.input_index, inputs, strict=True)}
-        self.row = row = []
-        for i, node in enumerate(nodes):
-            if node.op is None:
-                row.append(shapes.get(i, 0) == 1)
-            else:
-                row.append(not node.op.reduces and any(row[a] for a in args_of[i]))
+        self.row = row = _rows(program, inputs)
         self.edges = {o: sweep_schedule(program, needs, o) for o in dict.fromkeys(outputs)}
         combines = any(node.op is not None and node.op.reduces for node in nodes) or any(
             row[e.i] and not row[e.c] for edges in self.edges.values() for e in edges)
@@ -145,6 +142,18 @@ class ArrayRun:
         return adjoint
 
 
+def _rows(program: Program, inputs: list) -> list[bool]:
+    """Per node: is its value a column (one number per row)?"""
+    shapes = {i: np.ndim(x) for i, x in zip(program.input_index, inputs, strict=True)}
+    row: list[bool] = []
+    for i, node in enumerate(program.nodes):
+        if node.op is None:
+            row.append(shapes.get(i, 0) == 1)
+        else:
+            row.append(not node.op.reduces and any(row[a] for a in program.args[i]))
+    return row
+
+
 def _partial(rule, args: list, out):
     """The rule's folded steps on numpy values (what ``rule.fn`` computes)."""
     found: list = []
@@ -170,11 +179,25 @@ def _reference_values(program: Program, inputs: list) -> list:
 def evaluate_arrays(program: Program, inputs: list, needs: Sequence[bool],
                     outputs: Sequence[int], wrt: Sequence[int]):
     """The fast path for inputs that are numbers or 1-D arrays of one length; None otherwise."""
-    lengths = {len(x) for x in inputs if np.ndim(x)}
-    if len(lengths) != 1 or any(np.ndim(x) > 1 for x in inputs) or 0 in lengths:
+    shapes = tuple(x.ndim for x in inputs)  # numpy values (engine.as_value): all have ndim
+    lengths = {len(x) for x in inputs if x.ndim}
+    if len(lengths) != 1 or max(shapes) > 1 or 0 in lengths:
         return None
-    key = ("fast_arrays", tuple(needs), tuple(outputs),
-           tuple(np.ndim(x) for x in inputs), lengths.pop())
+    n = lengths.pop()
+    key = ("fast_slices", tuple(needs), tuple(outputs), shapes)
+    code = program._cache.get(key)
+    if code is None:
+        try:
+            code = SliceCode(program, _rows(program, inputs), needs, outputs)
+        except Unsupported:
+            code = False  # all rows at once, below
+        program._cache[key] = code
+    if code is not False:
+        done = run_slices(code, inputs, outputs, wrt, n)
+        if done is None:
+            return None
+        return (*done, NodeValues(compute=lambda: _reference_values(program, inputs)))
+    key = ("fast_arrays", tuple(needs), tuple(outputs), shapes, n)
     run = program._cache.get(key)
     if run is None:
         for old in [k for k in program._cache if k[0] == "fast_arrays"]:

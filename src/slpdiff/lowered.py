@@ -13,8 +13,9 @@ program and the same table, the same computation written out once:
   variables, each primitive by the table's ``scalar`` spelling (``"{a} * {b}"``: bit-for-bit the
   numpy result, a test checks every row) or by its numpy function; rules by their folded steps
   (``Rule.steps``);
-- for arrays of points, :class:`ArrayRun` runs the same schedule with the same numpy functions on
-  reused buffers (``out=``), a cache-sized slice of rows at a time when the program allows it.
+- for arrays of points, :mod:`slpdiff.slicecode` renders the same schedule as numpy calls on a
+  pool of reused buffers (``out=``), a cache-sized slice of rows at a time, and
+  :mod:`slpdiff.arrays` runs the programs it cannot over all rows at once.
 
 Names from the program never reach generated code: every value is ``v<position>``, every adjoint
 ``a<position>``, every function a generated global. Whatever the fast path cannot reproduce exactly
@@ -404,7 +405,7 @@ def evaluate(program: Program, inputs: list, needs: Sequence[bool], outputs: Seq
     arrays of a kind it does not handle, or anything not finite)."""
     if not supported(program):
         return None
-    if all(np.ndim(x) == 0 for x in inputs):
+    if not any(x.ndim for x in inputs):  # numpy values (engine.as_value)
         return _at_point(program, inputs, needs, outputs, wrt)
     from .arrays import evaluate_arrays
 

@@ -42,6 +42,12 @@ class Primitive:
     # braces ("{a} + {b}") that gives exactly ``impl``'s float64 result, bit for bit (a test checks
     # every row against ``impl``); "{impl}" is ``impl`` itself. None: ``impl`` is called.
     scalar: str | None = None
+    # For a function that combines rows (``reduces``): how the fast path gets ``impl``'s result
+    # from numpy's own pairwise sum of the rows, added up a slice at a time in numpy's order, and
+    # their number: ``combine(total, n)``, bit for bit (a test checks every such row against
+    # ``impl``). ``total`` is None when ``combine_total`` is false (the sum is not needed).
+    combine: Callable[[object, int], object] | None = None
+    combine_total: bool = True
 
     @property
     def arity(self) -> int:
@@ -63,14 +69,15 @@ PRIMITIVES: dict[str, Primitive] = {}
 def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: str,
             infix: str | None = None, kind: str = "function", reduces: bool = False,
             identity: dict[str, float] | None = None, kink: str | None = None,
-            scalar: str | None = None) -> Primitive:
+            scalar: str | None = None, combine: Callable | None = None,
+            combine_total: bool = True) -> Primitive:
     """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
     name, _, rest = signature.partition("(")
     params = tuple(p.strip() for p in rest.rstrip(")").split(","))
     if len(params) != len(partials):
         raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
     prim = Primitive(name, params, impl, partials, doc, infix, kind, reduces,
-                     tuple((identity or {}).items()), kink, scalar)
+                     tuple((identity or {}).items()), kink, scalar, combine, combine_total)
     PRIMITIVES[name] = prim
     return prim
 
@@ -160,9 +167,11 @@ defprim("min(a, b)",      np.minimum,      "(1 - sign(a - b)) / 2", "(1 + sign(a
 # Reductions over the rows (points) of an array: the result is one number. A rule gives the partial
 # derivative for each row; the engine broadcasts the reduced node's adjoint back over the rows.
 defprim("sum(a)",         np.sum,          "1", reduces=True, doc="the sum of a over all rows",
-        scalar="{a} + 0.0")  # numpy adds to 0.0: sum(-0.0) is 0.0
+        scalar="{a} + 0.0",  # numpy adds to 0.0: sum(-0.0) is 0.0
+        combine=lambda total, n: total)
 defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
-        doc="the mean of a over all rows", scalar="{a} + 0.0")
+        doc="the mean of a over all rows", scalar="{a} + 0.0",
+        combine=lambda total, n: total / n)  # np.mean divides numpy's sum by the count
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
 defprim("step(a)",        _step,           "0", kind="helper", kink="a",
@@ -172,7 +181,7 @@ defprim("powlog(a, b)",   _powlog,         "a^(b - 1) * (1 + b * log(a))", "powl
         kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)", kink="a")
 defprim("count(a)",       _count,          "0", kind="helper", reduces=True,
         doc="the number of rows of a (1 for a single number; the derivative of mean)",
-        scalar="1.0")
+        scalar="1.0", combine=lambda total, n: np.float64(n), combine_total=False)
 
 # Names with a fixed value; like function names they cannot be assigned or declared.
 CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}
