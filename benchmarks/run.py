@@ -134,11 +134,20 @@ def w1(repeat: int) -> None:
             path = tmp / f"{name}_peer.py"  # not {name}.py: it would import itself
             path.write_text(script)
             commands[f"{name} script (value and gradient)"] = [py, str(path)]
+    # Start-up is timed as a user's installed copy runs: with bytecode caches (pip writes them at
+    # install time; an editable install writes them on the first run unless the environment says
+    # not to, as PYTHONDONTWRITEBYTECODE=1 does on some machines: compiling every module from
+    # source at each start would add tens of milliseconds to slpdiff and to every peer).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for cmd in commands.values():  # one unmeasured run writes the caches
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                       env=env)
     times: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(repeat):
         for name, cmd in commands.items():
             start = time.perf_counter()
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                           env=env)
             times[name].append(time.perf_counter() - start)
     base = statistics.median(times["python -c 'import numpy' (baseline)"])
     rows = [[name, f"{statistics.median(t) * 1e3:.0f} ms", f"{statistics.median(t) / base:.2f}"]
