@@ -19,6 +19,8 @@ import numpy as np
 
 from .engine import Evaluation, NonFinite, evaluate
 from .graph import Program
+from .kinks import KinkHit
+from .kinks import find as find_kinks
 from .points import Chunk, concatenate
 
 MAX_ROWS = 65536  # rows per pass: larger passes gain nothing once numpy's loops dominate
@@ -57,6 +59,10 @@ class BatchResult:
     warnings: list[NonFinite] = field(default_factory=list)
     where: list[str] = field(default_factory=list)
     stopped: bool = False
+    # derivatives taken on a kink: one per node, ``count`` totalled and ``rows`` all rows
+    # evaluated, ``kink_where`` their first row
+    kinks: list[KinkHit] = field(default_factory=list)
+    kink_where: list[str] = field(default_factory=list)
 
 
 def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mapping[str, float],
@@ -71,10 +77,17 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
         chunks = [concatenate(chunks)]
     result = BatchResult()
     found: dict[str, tuple[NonFinite, int, str]] = {}
+    on_kinks: dict[int, tuple[KinkHit, int, str]] = {}
+    evaluated = 0
     for chunk in chunks:
         if not chunk.rows:
             continue
         ev = evaluate_chunk(program, chunk, constants, wrt)
+        evaluated += chunk.rows
+        for hit in find_kinks(program, ev.node_values, wrt, rows=chunk.rows):
+            known = on_kinks.get(hit.position)
+            on_kinks[hit.position] = (known[0], known[1] + hit.count, known[2]) if known else \
+                (hit, hit.count, chunk.where(hit.first))
         first_bad = None
         for w in ev.warnings:
             row = _first_bad_row(w.value)
@@ -95,6 +108,10 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
             break
     result.warnings = [replace(w, count=count) for w, count, _ in found.values()]
     result.where = [where for _, _, where in found.values()]
+    result.kinks = [replace(hit, count=count, rows=evaluated)
+                    for hit, count, _ in sorted(on_kinks.values(), key=lambda k: k[0].position)]
+    result.kink_where = [where for _, _, where in sorted(on_kinks.values(),
+                                                         key=lambda k: k[0].position)]
     return result
 
 

@@ -218,7 +218,8 @@ def bind_inputs(program: Program, at: Mapping[str, object]) -> list:
     A missing input or a name that is not an input raises :class:`InputError` listing the inputs.
     """
     names = program.input_names
-    unknown = [name for name in at if name not in names]
+    known = set(names)  # a set: a program may have 100,000 inputs
+    unknown = [name for name in at if name not in known]
     if unknown:
         verb = "is not an input" if len(unknown) == 1 else "are not inputs"
         raise InputError(f"{_quote(unknown)} {verb} of the program; its inputs are: "
@@ -232,12 +233,15 @@ def bind_inputs(program: Program, at: Mapping[str, object]) -> list:
 
 def resolve_names(names: Sequence[str], known: Sequence[str], what: str) -> list[int]:
     """Positions in ``known`` of ``names``; an unknown name raises :class:`InputError`."""
+    position: dict[str, int] = {}
+    for k, name in enumerate(known):  # a dict, not list.index: linear in the number of names
+        position.setdefault(name, k)
     positions = []
     for name in names:
-        if name not in known:
+        if name not in position:
             raise InputError(f"'{name}' is not {what}; the program's {what}s are: "
                              f"{', '.join(known) or '(none)'}")
-        positions.append(list(known).index(name))
+        positions.append(position[name])
     return positions
 
 

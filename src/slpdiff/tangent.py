@@ -28,6 +28,7 @@ from .engine import (
 )
 from .errors import InputError
 from .graph import Program
+from .limits import check_sweep
 
 
 @dataclass
@@ -51,6 +52,7 @@ def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: in
     ``record(i, k, partial, term, tangent_so_far)`` for argument ``k`` of node ``i`` (traces read
     the sweep's own numbers this way; without a recorder the sweep pays one test per term).
     """
+    check_sweep(len(program.nodes), p, "forward mode carries one tangent per input")
     plan = _plan(program)
     values = list(plan.constants)
     tangents: list = [None] * len(values)

@@ -67,7 +67,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
 
     wrt_names = program.input_names if wrt is None else wrt
     resolve_names(wrt_names, program.input_names, "input")
-    unknown = [name for name in [*constants, *ranges] if name not in program.input_names]
+    inputs = set(program.input_names)
+    unknown = [name for name in [*constants, *ranges] if name not in inputs]
     if unknown:  # said now, even if there is no row to evaluate: the engine's message
         bind_inputs(program, dict.fromkeys(unknown, 0.0))
     fmt = _record_format(fmt, output, points, points_format)
@@ -103,6 +104,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                 raise RunError(nonfinite_diagnostics(program, result.warnings, result.where))
     for d in nonfinite_diagnostics(program, result.warnings, result.where):
         warning(d.format())
+    for hit, where in zip(result.kinks, result.kink_where, strict=True):
+        warning(hit.diagnostic(program, where).format())
 
 
 def _grid(ranges, keep, force, rows):

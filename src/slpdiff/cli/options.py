@@ -232,3 +232,16 @@ def program_argument(f):
                           metavar="PROGRAM")(f)
 
 
+
+
+def report_kinks(evaluation) -> None:
+    """Warn, once per call, about each derivative taken exactly where its function is not
+    differentiable, naming the convention used (see :mod:`slpdiff.kinks`)."""
+    from ..kinks import find
+
+    outputs = list(evaluation.gradient) or None
+    if outputs is None:
+        return  # no derivatives were taken
+    wrt = list(next(iter(evaluation.gradient.values())))
+    for hit in find(evaluation.program, evaluation.node_values, wrt, outputs):
+        warning(hit.diagnostic(evaluation.program).format())
