@@ -90,6 +90,8 @@ class CheckResult:
     rtol: float
     entries: list[Entry] = field(default_factory=list)
     kinks: list[Kink] = field(default_factory=list)
+    # the first non-finite value and derivative at the point itself, as eval reports them
+    warnings: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +120,7 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     result = CheckResult(program, dict(zip(program.input_names, point, strict=True)),
                          dict(zip(names, steps, strict=True)), rtol)
     center = evaluate(program, result.at, names, outs)
+    result.warnings = center.warnings
     check_sweep(len(program.nodes), 2 * len(wrt_k),
                 "finite differences evaluate two points per input")
     shifted = _shifted(program, point, wrt_k, steps)  # 2 points per input: x + h, x - h

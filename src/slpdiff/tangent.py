@@ -110,6 +110,7 @@ def _sum_rows(t, shape, local, tangents, args, rules, out, p):
 def _seeds(program: Program, inputs: list, positions: Sequence[int]) -> dict[int, np.ndarray]:
     """One direction per chosen input: column j of the tangent is 1 for the j-th input."""
     p = len(positions)
+    check_sweep(len(program.nodes), p, "forward mode carries one tangent per input")  # p x p
     seeds = {}
     for j, k in enumerate(positions):
         seed = np.zeros(np.shape(inputs[k]) + (p,))

@@ -14,6 +14,7 @@ from .main import warning
 from .options import nonfinite_diagnostics, open_binary
 
 _RECORD_FORMATS = ("csv", "tsv", "jsonl")
+_NAMES_SHOWN = 20  # names listed in a warning about ignored columns
 
 
 def points_options(f):
@@ -177,8 +178,11 @@ def _reader(program, path, fmt, given, keep, stdin_user, required=True):
 
 def _warn_ignored(reader, names) -> None:
     kind = "fields" if reader.format == "jsonl" else "columns"
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    if len(names) > _NAMES_SHOWN:  # a file may have a million columns: name a few
+        shown += f" and {len(names) - _NAMES_SHOWN:,} more"
     warning(f"{reader.name}: ignoring {kind} that are not inputs of the program: "
-            f"{', '.join(names)} (carry them through with --keep)")
+            f"{shown} (carry them through with --keep)")
 
 
 def read_data(program, path, fmt, given) -> dict:

@@ -31,6 +31,7 @@ from .options import (
     merge_points,
     parse_value,
     program_argument,
+    report_kinks,
     split_grid,
     wrt_option,
 )
@@ -165,6 +166,9 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
                       bounds=bounds, steps=steps, tol=tol, ftol=ftol, lr=lr, momentum=momentum,
                       beta1=beta1, beta2=beta2, eps=eps, callback=printer.step)
     printer.finish(result)
+    if result.final.evaluation is not None:  # the final point's derivative may be a convention
+        report_kinks(result.final.evaluation, lambda hit: "the final point" if hit.rows == 1
+                     else f"the final point, data row {hit.first + 1:,}")
     if save is not None:
         _save_point(save, printer.point(result.final))
     _fail_unless_done(result)

@@ -234,14 +234,18 @@ def program_argument(f):
 
 
 
-def report_kinks(evaluation) -> None:
+def report_kinks(evaluation, where=None) -> None:
     """Warn, once per call, about each derivative taken exactly where its function is not
-    differentiable, naming the convention used (see :mod:`slpdiff.kinks`)."""
+    differentiable, naming the convention used (see :mod:`slpdiff.kinks`); ``where(hit)``, if
+    given, says where it happened (``the final point``)."""
+    import numpy as np
+
     from ..kinks import find
 
-    outputs = list(evaluation.gradient) or None
-    if outputs is None:
+    if not evaluation.gradient:
         return  # no derivatives were taken
+    outputs = list(evaluation.gradient)
     wrt = list(next(iter(evaluation.gradient.values())))
-    for hit in find(evaluation.program, evaluation.node_values, wrt, outputs):
-        warning(hit.diagnostic(evaluation.program).format())
+    rows = max((int(np.size(v)) for v in evaluation.at.values()), default=1)
+    for hit in find(evaluation.program, evaluation.node_values, wrt, outputs, rows=rows):
+        warning(hit.diagnostic(evaluation.program, where and where(hit)).format())
