@@ -93,8 +93,11 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
             row = _first_bad_row(w.value)
             first_bad = row if first_bad is None else min(first_bad, row)
             known = found.get(w.kind)
-            found[w.kind] = (known[0], known[1] + w.count, known[2]) if known else \
-                (w, w.count, chunk.where(row))
+            if known is None or _earlier(program, w.node, known[0].node):
+                found[w.kind] = (w, w.count, chunk.where(row))
+            elif w.node is known[0].node:  # counted per node: the one named in the warning
+                found[w.kind] = (known[0], known[1] + w.count, known[2])
+            # else: the rows of this chunk went bad at a later line; the warning names the first
         stop = first_bad if stop_at_nonfinite else None
         rows = chunk.rows if stop is None else stop
         # All rows at once (a reduction) are still written a slice at a time, to bound the text.
@@ -132,3 +135,15 @@ def _rows(chunk: Chunk, ev: Evaluation, lo: int, hi: int) -> tuple[Chunk, Evalua
 def _first_bad_row(value) -> int:
     bad = np.flatnonzero(~np.isfinite(np.atleast_1d(value)))
     return int(bad[0]) if np.ndim(value) and bad.size else 0
+
+
+def _earlier(program: Program, node, than) -> bool:
+    """Does ``node`` come before ``than`` in the program? (A later chunk may go non-finite at an
+    earlier line than the first chunk did: the warning names the earliest line.)"""
+    if node is than:
+        return False
+    position = program._cache.get("node positions")
+    if position is None:  # built once, and only when a run meets non-finite numbers
+        position = program._cache["node positions"] = {id(n): i for i, n in
+                                                      enumerate(program.nodes)}
+    return position[id(node)] < position[id(than)]

@@ -84,8 +84,9 @@ def _sweep(program: Program, values: list, output: int, needs: list[bool], check
                     if local is None:
                         local = [values[j] for j in args]
                     partial = rule.fn(*local, values[i])
-                    if check and not _all_finite(partial):
-                        first_bad = (i, k, partial)
+                    if check and not _all_finite(partial) and (first_bad is None
+                                                               or first_bad[0] != i):
+                        first_bad = (i, k, partial)  # the lowest node; its first argument
                     g = a * partial
                 g = _fit(g, values[c])
                 adjoint[c] = g if adjoint[c] is None else adjoint[c] + g

@@ -29,6 +29,7 @@ from .options import (
     load_program,
     merge_names,
     merge_points,
+    nonfinite_diagnostics,
     parse_value,
     program_argument,
     report_kinks,
@@ -231,6 +232,9 @@ def _fail_unless_done(result) -> None:
     """Exit 1 for a divergence, 130 for Ctrl-C, with a message on stderr."""
     if result.status == "diverged":
         bad = result.diverged_at
+        # where in the program the numbers stopped being finite, as eval says it
+        for d in nonfinite_diagnostics(bad.evaluation.program, bad.evaluation.warnings):
+            warning(d.format())
         hint = " A smaller --lr may help." if result.method in FIRST_ORDER else ""
         raise RunError(f"diverged at step {bad.index}: {_nonfinite_part(bad)} is not finite; "
                        f"the final point shown is the last finite one.{hint}")
