@@ -62,9 +62,12 @@ def test_deep_nesting_through_every_walk(shape):
     assert fast.gradient["y"]["x"] == ev.gradient["y"]["x"]
     rows = slpdiff.evaluate(program, {"x": np.full(3, 0.5)})
     assert list(rows.gradient["y"]["x"]) == [ev.gradient["y"]["x"]] * 3
+    kinds = {key[0] for key in program._cache if isinstance(key, tuple)}
+    assert {"fast_scalar", "fast_arrays"} <= kinds  # the compiled code ran: one line per node
     # printer (fewest parentheses), adjoint program, Python module: all parse/compile back
     again = slpdiff.parse(slpdiff.to_slp(program))
-    assert slpdiff.evaluate(again, {"x": 0.5}).values["y"] == ev.values["y"]
+    assert again.args == program.args  # the same graph: no parenthesis lost or added
+    assert [n.op for n in again.nodes] == [n.op for n in program.nodes]
     adj = slpdiff.adjoint_program(program)
     module = to_python(adj)
     assert max(len(line) for line in module.splitlines()) < 2000  # split into temporaries
