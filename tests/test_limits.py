@@ -330,3 +330,17 @@ def test_100000_inputs(tmp_path):
 def test_a_10_mb_line_fails_at_once():
     proc = run_slpdiff("eval", "-", "--at", "x=1", input="y = " + "+".join(["x"] * 5_000_000))
     assert proc.returncode == 2 and "MAX_LINE_CHARS" in proc.stderr
+
+
+def test_too_many_reverse_sweeps_fail_at_once(tmp_path):
+    names = [f"x{i}" for i in range(WIDE)]
+    text = (f"input {', '.join(names)}\n" + "".join(f"y{i} = x{i} * 2\n" for i in range(WIDE))
+            + f"output {', '.join(f'y{i}' for i in range(WIDE))}\n")
+    proc = run_slpdiff("eval", "-", "--at", ones(tmp_path, WIDE), input=text)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"slpdiff: error: reverse mode makes one sweep per output: "
+                                  f"{WIDE:,} outputs over {3 * WIDE:,} nodes")
+    assert "slpdiff.limits.MAX_REVERSE_WORK" in proc.stderr
+    # the values alone need no sweep
+    ev = slpdiff.evaluate(slpdiff.parse(text), dict.fromkeys(names, 1.0), derivatives=False)
+    assert ev.values["y7"] == 2.0

@@ -261,6 +261,10 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     out_pos = resolve_names(outputs if outputs is not None else program.output_names,
                             program.output_names, "output")
     out_index = [program.output_index[k] for k in out_pos]
+    if derivatives and len(out_index) > 1:
+        from .limits import check_reverse
+
+        check_reverse(len(out_index), len(program.nodes))
     out_names = [program.output_names[k] for k in out_pos]
     wrt_index = [program.input_index[k] for k in wrt_pos]
     wrt_names = [program.input_names[k] for k in wrt_pos]

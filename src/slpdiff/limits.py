@@ -52,6 +52,12 @@ forward``, Hessians) carries a column per input and ``check`` evaluates two poin
 100,000,000 float64 numbers are 800 MB; a program of 100,000 inputs needs reverse mode (one
 column per output) or a choice of inputs (``--wrt``)."""
 
+MAX_REVERSE_WORK = 200_000_000
+"""Outputs times nodes for reverse mode, which makes one sweep over the program per output: at
+about 0.3 us per node and sweep, 200,000,000 is about a minute (100 outputs of a program of
+2,000,000 nodes). A program with 100,000 outputs and 100,000 inputs would need hours (and print
+10,000,000,000 derivatives): choose outputs, or inputs in forward mode."""
+
 _COMMENT = re.compile(r"#[^\n]*")
 
 
@@ -122,3 +128,15 @@ def check_sweep(nodes: int, columns: int, why: str) -> None:
                          f"{nodes * columns:,} numbers, more than the limit of "
                          f"{MAX_SWEEP_NUMBERS:,} (slpdiff.limits.MAX_SWEEP_NUMBERS); choose "
                          "fewer inputs with --wrt, or use reverse mode")
+
+
+def check_reverse(outputs: int, nodes: int) -> None:
+    """Raise :class:`~slpdiff.errors.InputError` when ``outputs`` reverse sweeps over ``nodes``
+    nodes would be more than ``MAX_REVERSE_WORK``."""
+    from .errors import InputError
+
+    if outputs * nodes > MAX_REVERSE_WORK:
+        raise InputError(f"reverse mode makes one sweep per output: {outputs:,} outputs over "
+                         f"{nodes:,} nodes is {outputs * nodes:,} steps, more than the limit of "
+                         f"{MAX_REVERSE_WORK:,} (slpdiff.limits.MAX_REVERSE_WORK); choose "
+                         "fewer outputs, or use forward mode with fewer inputs (--wrt)")
