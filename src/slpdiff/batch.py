@@ -19,6 +19,8 @@ import numpy as np
 
 from .engine import Evaluation, NonFinite, evaluate
 from .graph import Program
+from .kinks import KinkHit
+from .kinks import find as find_kinks
 from .points import Chunk, concatenate
 
 MAX_ROWS = 65536  # rows per pass: larger passes gain nothing once numpy's loops dominate
@@ -57,6 +59,10 @@ class BatchResult:
     warnings: list[NonFinite] = field(default_factory=list)
     where: list[str] = field(default_factory=list)
     stopped: bool = False
+    # derivatives taken on a kink: one per node, ``count`` totalled and ``rows`` all rows
+    # evaluated, ``kink_where`` their first row
+    kinks: list[KinkHit] = field(default_factory=list)
+    kink_where: list[str] = field(default_factory=list)
 
 
 def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mapping[str, float],
@@ -71,17 +77,27 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
         chunks = [concatenate(chunks)]
     result = BatchResult()
     found: dict[str, tuple[NonFinite, int, str]] = {}
+    on_kinks: dict[int, tuple[KinkHit, int, str]] = {}
+    evaluated = 0
     for chunk in chunks:
         if not chunk.rows:
             continue
         ev = evaluate_chunk(program, chunk, constants, wrt)
+        evaluated += chunk.rows
+        for hit in find_kinks(program, ev.node_values, wrt, rows=chunk.rows):
+            known = on_kinks.get(hit.position)
+            on_kinks[hit.position] = (known[0], known[1] + hit.count, known[2]) if known else \
+                (hit, hit.count, chunk.where(hit.first))
         first_bad = None
         for w in ev.warnings:
             row = _first_bad_row(w.value)
             first_bad = row if first_bad is None else min(first_bad, row)
             known = found.get(w.kind)
-            found[w.kind] = (known[0], known[1] + w.count, known[2]) if known else \
-                (w, w.count, chunk.where(row))
+            if known is None or _earlier(program, w.node, known[0].node):
+                found[w.kind] = (w, w.count, chunk.where(row))
+            elif w.node is known[0].node:  # counted per node: the one named in the warning
+                found[w.kind] = (known[0], known[1] + w.count, known[2])
+            # else: the rows of this chunk went bad at a later line; the warning names the first
         stop = first_bad if stop_at_nonfinite else None
         rows = chunk.rows if stop is None else stop
         # All rows at once (a reduction) are still written a slice at a time, to bound the text.
@@ -95,6 +111,10 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
             break
     result.warnings = [replace(w, count=count) for w, count, _ in found.values()]
     result.where = [where for _, _, where in found.values()]
+    result.kinks = [replace(hit, count=count, rows=evaluated)
+                    for hit, count, _ in sorted(on_kinks.values(), key=lambda k: k[0].position)]
+    result.kink_where = [where for _, _, where in sorted(on_kinks.values(),
+                                                         key=lambda k: k[0].position)]
     return result
 
 
@@ -115,3 +135,15 @@ def _rows(chunk: Chunk, ev: Evaluation, lo: int, hi: int) -> tuple[Chunk, Evalua
 def _first_bad_row(value) -> int:
     bad = np.flatnonzero(~np.isfinite(np.atleast_1d(value)))
     return int(bad[0]) if np.ndim(value) and bad.size else 0
+
+
+def _earlier(program: Program, node, than) -> bool:
+    """Does ``node`` come before ``than`` in the program? (A later chunk may go non-finite at an
+    earlier line than the first chunk did: the warning names the earliest line.)"""
+    if node is than:
+        return False
+    position = program._cache.get("node positions")
+    if position is None:  # built once, and only when a run meets non-finite numbers
+        position = program._cache["node positions"] = {id(n): i for i, n in
+                                                      enumerate(program.nodes)}
+    return position[id(node)] < position[id(than)]

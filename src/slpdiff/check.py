@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import kinks
 from .engine import _depends, _reaches, as_value, bind_inputs, evaluate, forward, resolve_names
 from .errors import Diagnostic, InputError
 from .formats import number
 from .graph import Program, Var
+from .kinks import convention_message
+from .limits import check_sweep
 from .rules import kink_for
 
 DEFAULT_EPS = float(np.finfo(np.float64).eps ** (1 / 3))
@@ -57,14 +60,16 @@ class Kink:
     args: tuple[float, ...]
     at_point: bool  # the point itself is on the kink
     crossed_by: list[str]  # inputs whose finite differences step across it
+    # At the point: (parameter, the derivative its rule gives there), as eval reports them
+    conventions: tuple[tuple[str, float], ...] = ()
 
     def describe(self) -> str:
         op = self.node.op
+        if self.at_point:
+            return convention_message(op, self.conventions)
         values = ", ".join(f"{p} = {number(v)}" for p, v in zip(op.params, self.args,
                                                                    strict=True))
         head = f"{op.signature} is not differentiable where {op.kink} = 0"
-        if self.at_point:
-            return f"{head}, and here {values}: the derivatives there are a convention"
         steps = ", ".join(self.crossed_by)
         return (f"{head}, and the finite differences in {steps} step across such a point "
                 f"(here {values})")
@@ -85,6 +90,8 @@ class CheckResult:
     rtol: float
     entries: list[Entry] = field(default_factory=list)
     kinks: list[Kink] = field(default_factory=list)
+    # the first non-finite value and derivative at the point itself, as eval reports them
+    warnings: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -113,6 +120,9 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     result = CheckResult(program, dict(zip(program.input_names, point, strict=True)),
                          dict(zip(names, steps, strict=True)), rtol)
     center = evaluate(program, result.at, names, outs)
+    result.warnings = center.warnings
+    check_sweep(len(program.nodes), 2 * len(wrt_k),
+                "finite differences evaluate two points per input")
     shifted = _shifted(program, point, wrt_k, steps)  # 2 points per input: x + h, x - h
     values = forward(program, shifted)
     result.kinks = _kinks(program, center.node_values, values, wrt_k, out_k)
@@ -195,14 +205,15 @@ def _kinks(program: Program, center: list, shifted: list, wrt_k: list[int],
            out_k: list[int]) -> list[Kink]:
     """The nodes reaching an output and depending on a chosen input that sit on, or between the
     shifted points straddle, a zero of their primitive's kink expression."""
-    reach = _reaches(program, [program.output_index[k] for k in out_k])
-    needs = _depends(program, [program.input_index[k] for k in wrt_k])
+    wrt_nodes = [program.input_index[k] for k in wrt_k]
+    on_kink = {hit.position: hit.conventions
+               for hit in kinks.find(program, center, [program.input_names[k] for k in wrt_k],
+                                     [program.output_names[k] for k in out_k])}
     found = []
     with np.errstate(all="ignore"):
-        for i, node in enumerate(program.nodes):
-            rule = kink_for(node.op) if node.op is not None else None
-            if rule is None or not (reach[i] and needs[i]):
-                continue
+        for i in kinks.candidates(program, wrt_nodes, [program.output_index[k] for k in out_k]):
+            node = program.nodes[i]
+            rule = kink_for(node.op)
             args = [center[a] for a in program.args[i]]
             here = float(rule.fn(*args, center[i]))
             moved = np.broadcast_to(rule.fn(*[shifted[a] for a in program.args[i]], shifted[i]),
@@ -210,7 +221,8 @@ def _kinks(program: Program, center: list, shifted: list, wrt_k: list[int],
             crossed = [program.input_names[k] for j, k in enumerate(wrt_k)
                        if _crosses(float(moved[2 * j]), float(moved[2 * j + 1]))]
             if here == 0.0 or crossed:
-                found.append(Kink(node, i, tuple(float(a) for a in args), here == 0.0, crossed))
+                found.append(Kink(node, i, tuple(float(a) for a in args), here == 0.0, crossed,
+                                  on_kink.get(i, ())))
     return found
 
 

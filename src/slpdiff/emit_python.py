@@ -58,15 +58,18 @@ def python_names(names) -> dict[str, str]:
     names = list(dict.fromkeys(names))
     used = {n for n in names if safe_identifier(n)}
     mapping = {}
+    given: set[str] = set()  # mapping's values, as a set: a test per name, not a scan
     for name in names:
-        if name in used and name not in mapping.values():
+        if name in used and name not in given:
             mapping[name] = name
+            given.add(name)
             continue
         candidate = ("v" + name if name.startswith("_") else name) + "_"
         while not safe_identifier(candidate) or candidate in used:
             candidate += "_"
         used.add(candidate)
         mapping[name] = candidate
+        given.add(candidate)
     return mapping
 
 
@@ -103,10 +106,11 @@ def to_python(adj: AdjointProgram) -> str:
     body.append("    values = {")
     body += [f"        {o!r}: _full({writer.reference(position[o])})," for o in adj.outputs]
     body += ["    }", "    gradient = {"]
+    original_position = {x: k for k, x in reversed(list(enumerate(adj.original.input_names)))}
     for o in adj.outputs:
         body.append(f"        {o!r}: {{")
         for x, d in adj.derivatives[o].items():
-            like = pynames[lay.input_names[adj.original.input_names.index(x)]]
+            like = pynames[lay.input_names[original_position[x]]]
             body.append(f"            {x!r}: _full({writer.reference(position[d])}, "
                         f"{writer.reference(position[o])}, {like}),")
         body.append("        },")

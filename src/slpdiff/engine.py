@@ -84,8 +84,9 @@ def _sweep(program: Program, values: list, output: int, needs: list[bool], check
                     if local is None:
                         local = [values[j] for j in args]
                     partial = rule.fn(*local, values[i])
-                    if check and not _all_finite(partial):
-                        first_bad = (i, k, partial)
+                    if check and not _all_finite(partial) and (first_bad is None
+                                                               or first_bad[0] != i):
+                        first_bad = (i, k, partial)  # the lowest node; its first argument
                     g = a * partial
                 g = _fit(g, values[c])
                 adjoint[c] = g if adjoint[c] is None else adjoint[c] + g
@@ -218,7 +219,8 @@ def bind_inputs(program: Program, at: Mapping[str, object]) -> list:
     A missing input or a name that is not an input raises :class:`InputError` listing the inputs.
     """
     names = program.input_names
-    unknown = [name for name in at if name not in names]
+    known = set(names)  # a set: a program may have 100,000 inputs
+    unknown = [name for name in at if name not in known]
     if unknown:
         verb = "is not an input" if len(unknown) == 1 else "are not inputs"
         raise InputError(f"{_quote(unknown)} {verb} of the program; its inputs are: "
@@ -232,12 +234,15 @@ def bind_inputs(program: Program, at: Mapping[str, object]) -> list:
 
 def resolve_names(names: Sequence[str], known: Sequence[str], what: str) -> list[int]:
     """Positions in ``known`` of ``names``; an unknown name raises :class:`InputError`."""
+    position: dict[str, int] = {}
+    for k, name in enumerate(known):  # a dict, not list.index: linear in the number of names
+        position.setdefault(name, k)
     positions = []
     for name in names:
-        if name not in known:
+        if name not in position:
             raise InputError(f"'{name}' is not {what}; the program's {what}s are: "
                              f"{', '.join(known) or '(none)'}")
-        positions.append(list(known).index(name))
+        positions.append(position[name])
     return positions
 
 
@@ -256,6 +261,10 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     out_pos = resolve_names(outputs if outputs is not None else program.output_names,
                             program.output_names, "output")
     out_index = [program.output_index[k] for k in out_pos]
+    if derivatives and len(out_index) > 1:
+        from .limits import check_reverse
+
+        check_reverse(len(out_index), len(program.nodes))
     out_names = [program.output_names[k] for k in out_pos]
     wrt_index = [program.input_index[k] for k in wrt_pos]
     wrt_names = [program.input_names[k] for k in wrt_pos]

@@ -18,6 +18,7 @@ from .adjoint import AdjointProgram, adjoint_program
 from .engine import as_value, bind_inputs, resolve_names
 from .errors import InputError
 from .graph import Program
+from .limits import check_hessian
 from .tangent import _refuse_rows_through_reductions, _seeds, column, sweep
 
 
@@ -45,6 +46,8 @@ def hessian(program: Program, at: Mapping[str, object], wrt: Sequence[str] | Non
     Symmetric to rounding. At array points each entry is an array, one Hessian per row; an entry
     in two scalar inputs given with array inputs is summed over the rows, as gradients are.
     """
+    check_hessian(len(program.output_names if outputs is None else outputs),
+                  len(program.input_names if wrt is None else wrt))
     adj = cached_adjoint(program, wrt, outputs)
     inputs = [as_value(x) for x in bind_inputs(program, at)]
     wrt_k = resolve_names(adj.wrt, program.input_names, "input")
@@ -72,13 +75,15 @@ def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
     adj = cached_adjoint(program, wrt, outputs)
     inputs = [as_value(x) for x in bind_inputs(program, at)]
     resolve_names(list(direction), program.input_names, "input")
-    outside = [name for name in direction if name not in adj.wrt]
+    differentiated = set(adj.wrt)
+    outside = [name for name in direction if name not in differentiated]
     if outside:
         raise InputError(f"'{outside[0]}' is not among the inputs differentiated "
                          f"({', '.join(adj.wrt) or 'none'}): the vector of a Hessian-vector "
                          "product has a component for each of those only")
-    seeds = {program.input_index[program.input_names.index(name)]:
-             np.asarray(as_value(v))[..., None] for name, v in direction.items()}
+    input_node = dict(zip(program.input_names, program.input_index, strict=True))
+    seeds = {input_node[name]: np.asarray(as_value(v))[..., None]
+             for name, v in direction.items()}
     result = sweep(adj.program, inputs, seeds, 1)
     wrt_k = resolve_names(adj.wrt, program.input_names, "input")
     _refuse_rows_through_reductions(program, result, inputs, wrt_k)

@@ -28,6 +28,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import Diagnostic, ProgramError, Source
 from .graph import Program, Var
+from .limits import check_program
 from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
 from .syntax_errors import at_offset, statement_start, syntax_error_at
 
@@ -52,6 +53,7 @@ def parse(text: str | bytes, name: str = "<string>") -> Program:
     nul = source.text.find("\0")
     if nul >= 0:
         raise ProgramError(at_offset(source, nul, "NUL byte in the program"))
+    check_program(source)  # too big to parse in reasonable time and memory: say so at once
     with _lock, _no_collections():
         lark, builder = _get_parser()
         builder.begin(source)

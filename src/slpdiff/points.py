@@ -390,7 +390,8 @@ class PointReader:
                 raise ValueError("field count")
         elif self.extra and list(map(str.count, rows, repeat(d))).count(n - 1) != len(rows):
             raise ValueError("field count")
-        use = [self.fields.index(c) for c in self.columns]
+        at = {f: k for k, f in reversed(list(enumerate(self.fields)))}  # dict: many columns
+        use = [at[c] for c in self.columns]
         columns = {}
         if use:
             table = np.loadtxt(rows, delimiter=d, comments=None, dtype=np.float64, ndmin=2,
@@ -399,11 +400,11 @@ class PointReader:
             if table.shape[1] != len(use):  # loadtxt only checks that rows agree
                 raise ValueError("field count")
             columns = {c: table[:, k] for k, c in enumerate(self.columns)} if self.extra else \
-                {c: table[:, self.fields.index(c)] for c in self.columns}
+                {c: table[:, at[c]] for c in self.columns}
         kept = {}
         if self.keep and self.extra:
             by_column = list(zip(*split, strict=True))
-            kept = {e: list(by_column[self.fields.index(e)]) for e in self.extra}
+            kept = {e: list(by_column[at[e]]) for e in self.extra}
         return columns, kept
 
     def _delimited_row(self, line: str, number: int) -> tuple[list[float], dict]:

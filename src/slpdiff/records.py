@@ -29,7 +29,8 @@ class RecordWriter:
     def __init__(self, program: Program, wrt: Sequence[str], kept: Sequence[str] = ()):
         self.inputs = list(program.input_names)
         self.outputs = list(program.output_names)
-        self.wrt = [name for name in self.inputs if name in wrt]  # program order, as eval
+        chosen = set(wrt)
+        self.wrt = [name for name in self.inputs if name in chosen]  # program order, as eval
         self.kept = list(kept)
 
     def header(self) -> str:

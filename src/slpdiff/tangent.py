@@ -28,6 +28,7 @@ from .engine import (
 )
 from .errors import InputError
 from .graph import Program
+from .limits import check_sweep
 
 
 @dataclass
@@ -51,6 +52,7 @@ def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: in
     ``record(i, k, partial, term, tangent_so_far)`` for argument ``k`` of node ``i`` (traces read
     the sweep's own numbers this way; without a recorder the sweep pays one test per term).
     """
+    check_sweep(len(program.nodes), p, "forward mode carries one tangent per input")
     plan = _plan(program)
     values = list(plan.constants)
     tangents: list = [None] * len(values)
@@ -108,6 +110,7 @@ def _sum_rows(t, shape, local, tangents, args, rules, out, p):
 def _seeds(program: Program, inputs: list, positions: Sequence[int]) -> dict[int, np.ndarray]:
     """One direction per chosen input: column j of the tangent is 1 for the j-th input."""
     p = len(positions)
+    check_sweep(len(program.nodes), p, "forward mode carries one tangent per input")  # p x p
     seeds = {}
     for j, k in enumerate(positions):
         seed = np.zeros(np.shape(inputs[k]) + (p,))

@@ -120,7 +120,8 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     forward = [_value_row(program, labels, values, i) for i in range(len(program.nodes))
                if labels.shows_as_row(i)]
     # evaluate() has checked the names; keep the program's order, as eval does.
-    wrt_names = [name for name in program.input_names if wrt is None or name in wrt]
+    chosen = None if wrt is None else set(wrt)
+    wrt_names = [name for name in program.input_names if chosen is None or name in chosen]
     out_names = list(ev.values)
     input_node = dict(zip(program.input_names, program.input_index, strict=True))
     output_node = dict(zip(program.output_names, program.output_index, strict=True))

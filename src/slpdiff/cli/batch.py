@@ -15,6 +15,7 @@ from .main import warning
 from .options import nonfinite_diagnostics, open_binary
 
 _RECORD_FORMATS = ("csv", "tsv", "jsonl")
+_NAMES_SHOWN = 20  # names listed in a warning about ignored columns
 
 
 def points_options(f):
@@ -68,7 +69,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
 
     wrt_names = program.input_names if wrt is None else wrt
     resolve_names(wrt_names, program.input_names, "input")
-    unknown = [name for name in [*constants, *ranges] if name not in program.input_names]
+    inputs = set(program.input_names)
+    unknown = [name for name in [*constants, *ranges] if name not in inputs]
     if unknown:  # said now, even if there is no row to evaluate: the engine's message
         bind_inputs(program, dict.fromkeys(unknown, 0.0))
     fmt = _record_format(fmt, output, points, points_format)
@@ -104,6 +106,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                 raise RunError(nonfinite_diagnostics(program, result.warnings, result.where))
     for d in nonfinite_diagnostics(program, result.warnings, result.where):
         warning(d.format())
+    for hit, where in zip(result.kinks, result.kink_where, strict=True):
+        warning(hit.diagnostic(program, where).format())
 
 
 def _grid(ranges, keep, force, rows):
@@ -181,8 +185,11 @@ def _reader(program, path, fmt, given, keep, stdin_user, required=True):
 
 def _warn_ignored(reader, names) -> None:
     kind = "fields" if reader.format == "jsonl" else "columns"
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    if len(names) > _NAMES_SHOWN:  # a file may have a million columns: name a few
+        shown += f" and {len(names) - _NAMES_SHOWN:,} more"
     warning(f"{reader.name}: ignoring {kind} that are not inputs of the program: "
-            f"{', '.join(names)} (carry them through with --keep)")
+            f"{shown} (carry them through with --keep)")
 
 
 def read_data(program, path, fmt, given) -> dict:

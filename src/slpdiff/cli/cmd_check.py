@@ -13,6 +13,7 @@ from .options import (
     load_program,
     merge_names,
     merge_points,
+    nonfinite_diagnostics,
     program_argument,
     wrt_option,
 )
@@ -49,6 +50,8 @@ def check_command(program, at, wrt, rtol, eps, hessian, fmt):
 
     prog = load_program(program)
     result = check(prog, merge_points(at), merge_names(wrt), rtol=rtol, eps=eps, hessian=hessian)
+    for d in nonfinite_diagnostics(prog, result.warnings):
+        warning(d.format())
     for kink in result.kinks:
         warning(kink.diagnostic(prog).format())
     if fmt == "json":

@@ -24,6 +24,7 @@ from .options import (
     merge_names,
     merge_points,
     program_argument,
+    report_kinks,
     report_nonfinite,
     split_grid,
     wrt_option,
@@ -97,6 +98,7 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
         return
     evaluation = run(prog, constants, wrt)
     report_nonfinite(evaluation, strict)
+    report_kinks(evaluation)
     extra = _second_order(prog, constants, wrt, direction, hessian, hvp, strict)
     with output_stream(output) as out:
         if fmt == "json":

@@ -29,8 +29,10 @@ from .options import (
     load_program,
     merge_names,
     merge_points,
+    nonfinite_diagnostics,
     parse_value,
     program_argument,
+    report_kinks,
     split_grid,
     wrt_option,
 )
@@ -165,6 +167,9 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
                       bounds=bounds, steps=steps, tol=tol, ftol=ftol, lr=lr, momentum=momentum,
                       beta1=beta1, beta2=beta2, eps=eps, callback=printer.step)
     printer.finish(result)
+    if result.final.evaluation is not None:  # the final point's derivative may be a convention
+        report_kinks(result.final.evaluation, lambda hit: "the final point" if hit.rows == 1
+                     else f"the final point, data row {hit.first + 1:,}")
     if save is not None:
         _save_point(save, printer.point(result.final))
     _fail_unless_done(result)
@@ -227,6 +232,9 @@ def _fail_unless_done(result) -> None:
     """Exit 1 for a divergence, 130 for Ctrl-C, with a message on stderr."""
     if result.status == "diverged":
         bad = result.diverged_at
+        # where in the program the numbers stopped being finite, as eval says it
+        for d in nonfinite_diagnostics(bad.evaluation.program, bad.evaluation.warnings):
+            warning(d.format())
         hint = " A smaller --lr may help." if result.method in FIRST_ORDER else ""
         raise RunError(f"diverged at step {bad.index}: {_nonfinite_part(bad)} is not finite; "
                        f"the final point shown is the last finite one.{hint}")

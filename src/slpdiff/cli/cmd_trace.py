@@ -12,6 +12,7 @@ from .options import (
     merge_names,
     merge_points,
     program_argument,
+    report_kinks,
     report_nonfinite,
     wrt_option,
 )
@@ -51,6 +52,7 @@ def trace_command(program, at, wrt, of, mode, fmt):
     prog = load_program(program)
     result = trace(prog, merge_points(at), merge_names(wrt), merge_names(of), mode)
     report_nonfinite(result.evaluation, strict=False)
+    report_kinks(result.evaluation)
     if fmt == "json":
         rows = trace_json(result)
         click.echo("[\n" + ",\n".join(json_line(r) for r in rows) + "\n]")

@@ -235,3 +235,20 @@ def program_argument(f):
                           metavar="PROGRAM")(f)
 
 
+
+
+def report_kinks(evaluation, where=None) -> None:
+    """Warn, once per call, about each derivative taken exactly where its function is not
+    differentiable, naming the convention used (see :mod:`slpdiff.kinks`); ``where(hit)``, if
+    given, says where it happened (``the final point``)."""
+    import numpy as np
+
+    from ..kinks import find
+
+    if not evaluation.gradient:
+        return  # no derivatives were taken
+    outputs = list(evaluation.gradient)
+    wrt = list(next(iter(evaluation.gradient.values())))
+    rows = max((int(np.size(v)) for v in evaluation.at.values()), default=1)
+    for hit in find(evaluation.program, evaluation.node_values, wrt, outputs, rows=rows):
+        warning(hit.diagnostic(evaluation.program, where and where(hit)).format())
