@@ -63,7 +63,8 @@ def test_deep_nesting_through_every_walk(shape):
     rows = slpdiff.evaluate(program, {"x": np.full(3, 0.5)})
     assert list(rows.gradient["y"]["x"]) == [ev.gradient["y"]["x"]] * 3
     kinds = {key[0] for key in program._cache if isinstance(key, tuple)}
-    assert {"fast_scalar", "fast_arrays"} <= kinds  # the compiled code ran: one line per node
+    # the compiled code ran: one line per node (slices, or all rows at once for huge programs)
+    assert "fast_scalar" in kinds and kinds & {"fast_slices", "fast_arrays"}
     # printer (fewest parentheses), adjoint program, Python module: all parse/compile back
     again = slpdiff.parse(slpdiff.to_slp(program))
     assert again.args == program.args  # the same graph: no parenthesis lost or added
