@@ -12,7 +12,7 @@ from .options import (
     format_option,
     load_program,
     merge_names,
-    merge_points,
+    one_point,
     program_argument,
     wrt_option,
 )
@@ -48,7 +48,7 @@ def check_command(program, at, wrt, rtol, eps, hessian, fmt):
     from ..check import check
 
     prog = load_program(program)
-    result = check(prog, merge_points(at), merge_names(wrt), rtol=rtol, eps=eps, hessian=hessian)
+    result = check(prog, one_point(at), merge_names(wrt), rtol=rtol, eps=eps, hessian=hessian)
     for kink in result.kinks:
         warning(kink.diagnostic(prog).format())
     if fmt == "json":

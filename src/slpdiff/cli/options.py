@@ -122,6 +122,17 @@ def merge_points(pairs_lists) -> dict[str, float]:
     return at
 
 
+def one_point(pairs_lists, option: str = "--at") -> dict[str, float]:
+    """:func:`merge_points` for an option that takes one point: a grid's range
+    (``x=0:1:0.25``, which only ``eval --at`` evaluates) is a usage error, not a value."""
+    point, ranges = split_grid(merge_points(pairs_lists))
+    if ranges:
+        raise click.BadParameter(f"'{next(iter(ranges))}': a grid (start:stop:step) is for "
+                                 "eval --at; this option takes one number per name",
+                                 param_hint=f"'{option}'")
+    return point
+
+
 def merge_names(lists) -> list[str] | None:
     """One list of names from every ``--wrt`` (None when there were none); no repeats."""
     if not lists:
