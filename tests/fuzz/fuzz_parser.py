@@ -18,8 +18,9 @@ It starts from a seed corpus (the examples and programs drawn from ``strategies.
 dictionary of the language's tokens, and writes inputs that crash as ``crash-*`` files (with
 ``--keep-going``: one file per distinct crash under ``fuzz-crashes/``, and it goes on). Without
 atheris, or with ``--hypothesis``, the same check runs on inputs drawn by hypothesis (valid,
-mutated and random programs) for ``--seconds`` seconds. The test suite runs a short bounded run of
-both (``tests/test_fuzz.py``).
+mutated and random programs) for ``--seconds`` seconds (``--round=N`` examples per seed of
+hypothesis; ``--seeds=N`` programs drawn for atheris's seed corpus). The test suite runs a short
+bounded run of both (``tests/test_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -186,11 +187,12 @@ class KeepGoing:
             return False
 
 
-def run_atheris(argv: list[str], keep_going: bool) -> None:
+def run_atheris(argv: list[str], keep_going: bool, n_seeds: int = 200) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["slpdiff", "lark"]):
         import lark  # noqa: F401
+
         import slpdiff.adjoint  # noqa: F401
         import slpdiff.engine  # noqa: F401
         import slpdiff.lowered  # noqa: F401
@@ -204,7 +206,7 @@ def run_atheris(argv: list[str], keep_going: bool) -> None:
     extra = []
     if not corpus_given:
         corpus = Path(tempfile.mkdtemp(prefix="slpdiff-corpus-"))
-        for k, data in enumerate(seed_inputs()):
+        for k, data in enumerate(seed_inputs(n_seeds)):
             (corpus / f"seed-{k:04d}").write_bytes(data)
         extra.append(str(corpus))
     if not any(a.startswith("-dict=") for a in argv):
@@ -216,7 +218,7 @@ def run_atheris(argv: list[str], keep_going: bool) -> None:
     atheris.Fuzz()
 
 
-def run_hypothesis(seconds: float, keep_going: bool) -> int:
+def run_hypothesis(seconds: float, keep_going: bool, per_round: int = 500) -> int:
     """Check inputs drawn by hypothesis for ``seconds``; returns the number of inputs run."""
     from hypothesis import HealthCheck, given, seed, settings
     from hypothesis import strategies as st
@@ -231,7 +233,7 @@ def run_hypothesis(seconds: float, keep_going: bool) -> int:
         rnd += 1
 
         @seed(rnd)
-        @settings(max_examples=500, database=None, deadline=None,
+        @settings(max_examples=per_round, database=None, deadline=None,
                   suppress_health_check=list(HealthCheck))
         @given(inputs)
         def one(data):
@@ -248,11 +250,15 @@ def run_hypothesis(seconds: float, keep_going: bool) -> int:
 def main(argv: list[str]) -> None:
     keep_going = "--keep-going" in argv
     use_hypothesis = "--hypothesis" in argv
-    seconds = 600.0
+    seconds, per_round, n_seeds = 600.0, 500, 200
     rest = []
     for a in argv:
         if a.startswith("--seconds="):
             seconds = float(a.split("=", 1)[1])
+        elif a.startswith("--round="):
+            per_round = int(a.split("=", 1)[1])
+        elif a.startswith("--seeds="):
+            n_seeds = int(a.split("=", 1)[1])
         elif a not in ("--keep-going", "--hypothesis"):
             rest.append(a)
     if not use_hypothesis:
@@ -263,9 +269,9 @@ def main(argv: list[str]) -> None:
                   file=sys.stderr)
             use_hypothesis = True
     if use_hypothesis:
-        run_hypothesis(seconds, keep_going)
+        run_hypothesis(seconds, keep_going, per_round)
     else:
-        run_atheris(rest, keep_going)
+        run_atheris(rest, keep_going, n_seeds)
 
 
 if __name__ == "__main__":

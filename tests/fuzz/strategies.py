@@ -1,4 +1,4 @@
-"""Hypothesis strategies for fuzzing slpdiff: valid programs, broken programs, and command-line data.
+"""Hypothesis strategies for fuzzing slpdiff: valid programs, broken programs, command-line data.
 
 * :func:`valid_programs` draws programs from the grammar (``grammar/slp.lark``): assignments,
   ``input`` and ``output`` lines in any place, comments, blank lines, ``;``, CRLF and a BOM, every
@@ -55,7 +55,7 @@ def names(draw) -> str:
     return name + "_" if name in RESERVED else name
 
 
-# --- valid programs --------------------------------------------------------------------------------
+# --- valid programs -------------------------------------------------------------------------------
 
 
 @st.composite
@@ -163,7 +163,7 @@ def valid_programs(draw, max_statements: int = 8) -> tuple[str, list[str]]:
     return text, program_inputs
 
 
-# --- broken programs -------------------------------------------------------------------------------
+# --- broken programs ------------------------------------------------------------------------------
 
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|\*\*|\r?\n|#[^\n]*"
                    r"|[ \t]+|.", re.S)
@@ -247,7 +247,7 @@ any_bytes = st.one_of(st.binary(max_size=60), st.text(max_size=40).map(
     lambda t: t.encode("utf-8", "surrogatepass")))
 
 
-# --- command-line values ---------------------------------------------------------------------------
+# --- command-line values --------------------------------------------------------------------------
 
 VALUE_WORDS = ["inf", "-inf", "+inf", "nan", "NaN", "Infinity", "pi", "-pi", "e", "-e", "1e999",
                "-0", "0x10", "1_000", "1,5", "", " ", "abc", "1e", ".", "-", "--1", "1/2",
@@ -279,8 +279,8 @@ def at_strings(draw, inputs: list[str], valid: bool | None = None) -> list[str]:
     if valid is None:
         valid = draw(st.booleans())
     if valid:
-        pairs = [f"{name}={draw(st.one_of(finite_values.map(repr), st.sampled_from(['pi', 'e', '-1', '0'])))}"
-                 for name in inputs]
+        value = st.one_of(finite_values.map(repr), st.sampled_from(["pi", "e", "-1", "0"]))
+        pairs = [f"{name}={draw(value)}" for name in inputs]
         if pairs and draw(st.integers(0, 3)) == 0:
             k = draw(st.integers(0, len(pairs) - 1))
             pairs[k] = f"{inputs[k]}={draw(grid_specs(valid=True))}"
