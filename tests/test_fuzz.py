@@ -44,6 +44,7 @@ from fuzz.fuzz_parser import check_parse, check_round_trip
 from fuzz.strategies import (
     any_bytes,
     at_strings,
+    json_points,
     mutated_programs,
     points_files,
     valid_programs,
@@ -195,20 +196,30 @@ def mutated_program_cases(draw) -> Case:
 
 @st.composite
 def at_cases(draw) -> Case:
-    """A valid program at ``--at`` values that may be anything."""
+    """A valid program at ``--at`` values that may be anything (also as JSON on standard input),
+    maybe with ``--direction``, ``--hvp`` or ``--wrt`` values that may be anything too."""
     text, inputs = draw(valid_programs(max_statements=3))
     valid = draw(st.booleans()) and bool(inputs)
     at = draw(at_strings(inputs, valid=valid))
     command = ["eval"] if valid else draw(st.sampled_from([["eval"], ["trace"], ["check"]]))
-    # check refuses (status 2) points where its finite-difference step is not finite
-    return Case([*command, "prog.slp", *(x for a in at for x in ("--at", a))],
-                files={"prog.slp": text.encode()}, allowed=(0,) if valid else (0, 1, 2))
+    args = [*command, "prog.slp", *(x for a in at for x in ("--at", a))]
+    stdin = None
+    if not valid:
+        extra = draw(st.sampled_from(["", "", "json", "--direction", "--hvp", "--wrt"]))
+        if extra == "json":
+            args, stdin = [*command, "prog.slp", "--at", "@-"], draw(json_points(inputs))
+        elif extra == "--wrt":
+            args += ["--wrt", draw(st.sampled_from([",".join(inputs), "nope", "", "x,x", "1"]))]
+        elif extra and command == ["eval"]:
+            args += [extra, *draw(at_strings(inputs))[:1]]
+    return Case(args, stdin=stdin, files={"prog.slp": text.encode()},
+                allowed=(0,) if valid else (0, 1, 2))
 
 
 @st.composite
 def points_cases(draw) -> Case:
     """A valid program at the rows of a ``--points`` file (from a file or standard input)."""
-    text, inputs = draw(valid_programs(max_statements=3).filter(lambda case: case[1]))
+    text, inputs = draw(valid_programs(max_statements=3, declare=True))
     valid = draw(st.booleans())
     fmt, content = draw(points_files(inputs, valid=valid))
     files = {"prog.slp": text.encode()}

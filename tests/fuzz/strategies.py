@@ -109,10 +109,13 @@ _COMMENTS = st.one_of(st.just("#"), st.builds("# {}".format, st.text(
 
 
 @st.composite
-def valid_programs(draw, max_statements: int = 8) -> tuple[str, list[str]]:
-    """(program text, its input names in order): a valid program from the grammar."""
+def valid_programs(draw, max_statements: int = 8,
+                   declare: bool | None = None) -> tuple[str, list[str]]:
+    """(program text, its input names in order): a valid program from the grammar. With
+    ``declare``, it has ``input`` lines (so at least one input); by default, maybe."""
     inputs = draw(st.lists(names(), min_size=1, max_size=3, unique=True))
-    declare = draw(st.booleans())
+    if declare is None:
+        declare = draw(st.booleans())
     known = list(inputs)
     body: list[str] = []
     assigned: list[str] = []
@@ -240,6 +243,15 @@ def _mutate_bytes(draw, data: bytes, kind: str) -> bytes:
     if kind == "duplicate":
         return data[:end] + data[at:end] + data[end:]
     return data[:at] + draw(st.binary(max_size=4)) + data[end:]
+
+
+@st.composite
+def json_points(draw, inputs: list[str]) -> bytes:
+    """The JSON object of ``--at @FILE``, or something that is not one."""
+    row = {name: draw(st.one_of(finite_values, st.sampled_from([0.0, 1e300]))) for name in inputs}
+    broken = _break_json_row(draw, row)
+    text = broken if isinstance(broken, str) else json.dumps(broken)
+    return _break_file(draw, text.encode())
 
 
 #: Anything at all: the byte strings the parser must survive besides near-programs.
