@@ -401,3 +401,36 @@ def test_long_library_properties(case, x):
 @given(PARSER_INPUTS)
 def test_long_parser_fuzz_target(data):
     check_parse(data)
+
+
+# --- what the fuzzers found (fixed; these keep it so) --------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ["trace", "--at", "x=0:1:0.5,w=4"], ["check", "--at", "x=0:1:0.5,w=4"],
+    ["graph", "--at", "x=0:1:0.5,w=4"], ["explain", "--wrt", "x", "--at", "x=0:1:0.5,w=4"],
+    ["eval", "--at", "x=1,w=4", "--direction", "x=0:1:1"],
+    ["eval", "--at", "x=1,w=4", "--hvp", "w=0:1:1"],
+])
+def test_a_grid_where_one_point_is_expected_is_a_usage_error(args):
+    # It was a TypeError traceback: the grid's range reached the engine as a value.
+    seed = str(Path(__file__).resolve().parent.parent / "examples" / "seed.slp")
+    case = Case([args[0], seed, *args[1:]], allowed=(2,))
+    proc = subprocess.run([SLPDIFF, *case.args], capture_output=True, text=True, timeout=120)
+    assert_contract(case, Outcome(proc.returncode, proc.stdout, proc.stderr))
+    assert "a grid (start:stop:step) is for eval --at" in proc.stderr
+
+
+@pytest.mark.parametrize("source", ["input x\ny = negative(0.5) * x\n",
+                                    "input x\ny = -negative(2)^x\n", "y = negative(pi)\n"])
+def test_a_negated_constant_prints_as_a_call_and_parses_back_to_the_same_graph(source):
+    # `-0.5` would parse back as one constant: the same value but another graph.
+    program = slpdiff.parse(source)
+    assert "negative(" in check_round_trip(program)
+
+
+def test_check_says_smaller_eps_when_its_step_overflows():
+    result = CliRunner().invoke(cli, ["check", "-", "--at", "x=1.7976822490793367e308"],
+                                input="y = x * 2\n")
+    assert result.exit_code == 2
+    assert "overflows at x = 1.7976822490793367e+308: choose a smaller --eps" in result.stderr
