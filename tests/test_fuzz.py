@@ -228,6 +228,8 @@ def points_cases(draw) -> Case:
     else:
         files[f"points.{fmt}"] = content
         args, stdin = ["eval", "prog.slp", "--points", f"points.{fmt}"], None
+    args += draw(st.sampled_from([[], [], ["--keep"], ["--chunk-rows", "1"],
+                                  ["--chunk-rows", "2"]]))
     out_fmt = fmt
     if draw(st.booleans()):
         out_fmt = draw(st.sampled_from(["csv", "tsv", "jsonl"]))
@@ -434,3 +436,19 @@ def test_check_says_smaller_eps_when_its_step_overflows():
                                 input="y = x * 2\n")
     assert result.exit_code == 2
     assert "overflows at x = 1.7976822490793367e+308: choose a smaller --eps" in result.stderr
+
+
+@pytest.mark.parametrize("args, stdin", [
+    (["--at", "0\n=inf"], None), (["--at", "x=1\u2028y,w=2"], None),
+    (["--at", "x=1,w=1", "--wrt", "x\ny"], None), (["--at", "@-"], b'{"a\\nb": 1, "x": 1}'),
+])
+def test_quoted_input_with_line_breaks_stays_on_the_error_line(args, stdin):
+    # The message quoted a line break from the option as it was: a second, unprefixed line.
+    case = Case(["eval", "-", *args], allowed=(2,))
+    if stdin is None:
+        case.stdin = b"y = x * w\n"
+    else:
+        case.args[1] = "prog.slp"
+        case.files = {"prog.slp": b"y = x * w\n"}
+        case.stdin = stdin
+    run_in_process([case])

@@ -78,7 +78,7 @@ def check_round_trip(program) -> str:
     return text
 
 
-def check_diagnostics(error, text: str | None) -> None:
+def check_diagnostics(error) -> None:
     """Every diagnostic formats, and a position (when there is one) lies in the text."""
     assert error.diagnostics, "an SlpError without a message"
     for d in error.diagnostics:
@@ -105,7 +105,7 @@ def check_parse(data: bytes, evaluate: bool = True) -> bool:
     try:
         program = parse(data, name="<fuzz>")
     except SlpError as e:
-        check_diagnostics(e, None)
+        check_diagnostics(e)
         return False
     check_round_trip(program)
     if not evaluate:
@@ -114,13 +114,13 @@ def check_parse(data: bytes, evaluate: bool = True) -> bool:
         adjoint = adjoint_program(program)
         parse(adjoint.text(), name="<adjoint>")
     except SlpError as e:
-        check_diagnostics(e, None)
+        check_diagnostics(e)
     at = {name: 0.5 + k for k, name in enumerate(program.input_names)}
     with np.errstate(all="ignore"):
         try:
             run(program, at)
         except SlpError as e:
-            check_diagnostics(e, None)
+            check_diagnostics(e)
     return True
 
 
