@@ -14,9 +14,11 @@ options apply, see ``-help=1``)::
     python tests/fuzz/fuzz_parser.py -max_total_time=600 --keep-going  # log crashes, go on
     python tests/fuzz/fuzz_parser.py -runs=0 crash-1234abcd         # replay one input
 
-It starts from a seed corpus (the examples and programs drawn from ``strategies.py``) and a
-dictionary of the language's tokens, and writes inputs that crash as ``crash-*`` files (with
-``--keep-going``: one file per distinct crash under ``fuzz-crashes/``, and it goes on). Without
+Unless a corpus directory is given, it keeps its corpus in ``./fuzz-corpus`` (seeded on first
+use with the examples and programs drawn from ``strategies.py``; the next run goes on from it) and
+uses a dictionary of the language's tokens (``./fuzz-corpus.dict``). Inputs that crash are written
+as ``crash-*`` files (with ``--keep-going``: one file per distinct crash under ``fuzz-crashes/``,
+and it goes on). Without
 atheris, or with ``--hypothesis``, the same check runs on inputs drawn by hypothesis (valid,
 mutated and random programs) for ``--seconds`` seconds (``--round=N`` examples per seed of
 hypothesis; ``--seeds=N`` programs drawn for atheris's seed corpus). The test suite runs a short
@@ -26,10 +28,8 @@ bounded run of both (``tests/test_fuzz.py``).
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 import sys
-import tempfile
 import time
 import traceback
 from collections import Counter
@@ -204,15 +204,16 @@ def run_atheris(argv: list[str], keep_going: bool, n_seeds: int = 200) -> None:
     target = KeepGoing(Path("fuzz-crashes")) if keep_going else check_parse
     corpus_given = any(not a.startswith("-") for a in argv[1:])
     extra = []
-    if not corpus_given:
-        corpus = Path(tempfile.mkdtemp(prefix="slpdiff-corpus-"))
-        for k, data in enumerate(seed_inputs(n_seeds)):
-            (corpus / f"seed-{k:04d}").write_bytes(data)
+    if not corpus_given:  # ./fuzz-corpus, seeded on first use; the next run goes on from it
+        corpus = Path("fuzz-corpus")
+        corpus.mkdir(exist_ok=True)
+        if not any(corpus.iterdir()):
+            for k, data in enumerate(seed_inputs(n_seeds)):
+                (corpus / f"seed-{k:04d}").write_bytes(data)
         extra.append(str(corpus))
     if not any(a.startswith("-dict=") for a in argv):
-        fd, path = tempfile.mkstemp(prefix="slpdiff-", suffix=".dict")
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(dictionary()) + "\n")
+        path = Path("fuzz-corpus.dict")
+        path.write_text("\n".join(dictionary()) + "\n")
         extra.append(f"-dict={path}")
     atheris.Setup([*argv, *extra], target)
     atheris.Fuzz()
