@@ -165,7 +165,10 @@ def _step(x: float, eps: float, name: str) -> float:
         raise InputError(f"cannot take finite differences at {name} = {number(x)}")
     h = eps * max(1.0, abs(x))
     h = (x + h) - x  # a step the float64 grid can represent exactly
-    if not h > 0 or not math.isfinite(h):
+    if not math.isfinite(h):  # x + h overflows: only a smaller step can help
+        raise InputError(f"the step for {name} overflows at {name} = {number(x)}: "
+                         "choose a smaller --eps")
+    if not h > 0:
         raise InputError(f"the step for {name} is {number(h)}: choose a larger --eps")
     return h
 

@@ -309,9 +309,20 @@ class _SlpWriter:
         node = self.nodes[i]
         if self.lay.names[i] is not None or node.op is None:
             return slp_number(node.value)[1] if self.lay.names[i] is None else _ATOM
-        if node.op.infix is None:
+        if node.op.infix is None or self._sign_of_constant(i):
             return _ATOM
         return _UNARY if node.op.arity == 1 else _BINARY_LEVEL[node.op.infix]
+
+    def _sign_of_constant(self, i: int) -> bool:
+        """True for a prefix operator on an unnamed constant, such as ``negative(0.5)``: written
+        ``-0.5`` it would parse back as one constant (the parser folds signed literals), so it is
+        written as a call."""
+        op = self.nodes[i].op
+        if op is None or op.infix is None or op.arity != 1:
+            return False
+        a = self.args[i][0]
+        return self.nodes[a].op is None and self.lay.names[a] is None and \
+            not self.nodes[a].is_input
 
     def operand(self, i: int, parens: bool) -> tuple:
         """The pieces that refer to node ``i`` inside another expression."""
@@ -341,7 +352,7 @@ class _SlpWriter:
             else:
                 parts = (*self.operand(left, self.level(left) < level), f" {op.infix} ",
                          *self.operand(right, self.level(right) <= level))
-        elif op.infix is not None and op.arity == 1:
+        elif op.infix is not None and op.arity == 1 and not self._sign_of_constant(i):
             parts = (op.infix, *self.operand(args[0], self.level(args[0]) < _UNARY))
         else:
             parts = [f"{op.name}("]

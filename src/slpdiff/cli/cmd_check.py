@@ -12,8 +12,8 @@ from .options import (
     format_option,
     load_program,
     merge_names,
-    merge_points,
     nonfinite_diagnostics,
+    one_point,
     program_argument,
     wrt_option,
 )
@@ -49,7 +49,7 @@ def check_command(program, at, wrt, rtol, eps, hessian, fmt):
     from ..check import check
 
     prog = load_program(program)
-    result = check(prog, merge_points(at), merge_names(wrt), rtol=rtol, eps=eps, hessian=hessian)
+    result = check(prog, one_point(at), merge_names(wrt), rtol=rtol, eps=eps, hessian=hessian)
     for d in nonfinite_diagnostics(prog, result.warnings):
         warning(d.format())
     for kink in result.kinks:

@@ -23,6 +23,7 @@ from .options import (
     load_program,
     merge_names,
     merge_points,
+    one_point,
     program_argument,
     report_kinks,
     report_nonfinite,
@@ -115,7 +116,7 @@ def _second_order(prog, point, wrt, direction, hessian, hvp, strict) -> dict:
     if direction is not None:
         from ..tangent import jvp
 
-        vector = merge_points([direction])
+        vector = one_point([direction], "--direction")
         extra["direction"] = vector
         extra["directional"] = jvp(prog, point, vector)[1]
     if hessian:
@@ -125,7 +126,7 @@ def _second_order(prog, point, wrt, direction, hessian, hvp, strict) -> dict:
     if hvp is not None:
         from ..hessian import hvp as ad_hvp
 
-        vector = merge_points([hvp])
+        vector = one_point([hvp], "--hvp")
         extra["hvp_direction"] = vector
         extra["hvp"] = ad_hvp(prog, point, vector, wrt)
     _report_nonfinite_extra(extra, strict)

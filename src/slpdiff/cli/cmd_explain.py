@@ -6,7 +6,13 @@ import click
 
 from ..errors import InputError
 from ..formats import json_line
-from .options import at_option, format_option, load_program, merge_points, program_argument
+from .options import (
+    at_option,
+    format_option,
+    load_program,
+    one_point,
+    program_argument,
+)
 
 
 @click.command("explain")
@@ -37,7 +43,7 @@ def explain_command(program, at, of, wrt, max_paths, fmt):
     prog = load_program(program)
     of = _the_one(of, prog.output_names, "output", "--of")
     wrt = _the_one(wrt, prog.input_names, "input", "--wrt")
-    result = explain(prog, merge_points(at), of, wrt, max_paths)
+    result = explain(prog, one_point(at), of, wrt, max_paths)
     if fmt == "json":
         click.echo(json_line(explanation_json(result)))
     else:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from .options import NamesType, at_option, load_program, merge_names, merge_points, program_argument
+from .options import (
+    NamesType,
+    at_option,
+    load_program,
+    merge_names,
+    one_point,
+    program_argument,
+)
 
 
 @click.command("graph")
@@ -33,7 +40,7 @@ def graph_command(program, at, of, output):
     if output is not None and output != "-":
         output_format(output)  # a bad suffix is an error before any work
     prog = load_program(program)
-    point = merge_points(at)
+    point = one_point(at)
     numbers = None
     if point or of:
         from .options import report_nonfinite

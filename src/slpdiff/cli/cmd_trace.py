@@ -10,7 +10,7 @@ from .options import (
     at_option,
     load_program,
     merge_names,
-    merge_points,
+    one_point,
     program_argument,
     report_kinks,
     report_nonfinite,
@@ -50,7 +50,7 @@ def trace_command(program, at, wrt, of, mode, fmt):
     from ..trace import trace
 
     prog = load_program(program)
-    result = trace(prog, merge_points(at), merge_names(wrt), merge_names(of), mode)
+    result = trace(prog, one_point(at), merge_names(wrt), merge_names(of), mode)
     report_nonfinite(result.evaluation, strict=False)
     report_kinks(result.evaluation)
     if fmt == "json":

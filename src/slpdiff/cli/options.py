@@ -19,6 +19,13 @@ _NAMED_VALUES = {"pi": math.pi, "e": math.e, "inf": math.inf, "infinity": math.i
                  "nan": math.nan}
 
 
+def visible(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters written as escapes (``\\n``):
+    a message that quotes what the user typed stays one ``slpdiff: error:`` line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 def parse_value(text: str) -> float:
     """A number as ``--at`` accepts it: a float literal, ``inf``, ``nan``, ``pi`` or ``e``
     (with an optional sign). Raises ValueError otherwise."""
@@ -39,6 +46,9 @@ class PointType(click.ParamType):
     values from a JSON object."""
 
     name = "NAME=VALUE,..."
+
+    def fail(self, message, param=None, ctx=None):
+        super().fail(visible(message), param, ctx)
 
     def convert(self, value, param, ctx):
         if isinstance(value, (list, JsonPoint)):
@@ -92,17 +102,25 @@ class JsonPoint:
             if b"\0" in data:
                 raise click.BadParameter(f"{name}: not a JSON text file (it has NUL bytes)",
                                          param_hint="'--at'")
-            return list(parse_point_json(data.decode("utf-8"), name).items())
+            pairs = list(parse_point_json(data.decode("utf-8"), name).items())
         except UnicodeDecodeError:
             raise click.BadParameter(f"{name}: not UTF-8 text", param_hint="'--at'") from None
         except (DataError, SlpError) as e:
             raise click.BadParameter(str(e), param_hint="'--at'") from None
+        for key, _ in pairs:  # no input has another name; and a key may hold a line break
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise click.BadParameter(f"{name}: '{visible(key)}' is not a name",
+                                         param_hint="'--at'")
+        return pairs
 
 
 class NamesType(click.ParamType):
     """Comma-separated names: ``x,w``."""
 
     name = "NAME,..."
+
+    def fail(self, message, param=None, ctx=None):
+        super().fail(visible(message), param, ctx)
 
     def convert(self, value, param, ctx):
         if isinstance(value, list):
@@ -123,6 +141,17 @@ def merge_points(pairs_lists) -> dict[str, float]:
                 raise click.BadParameter(f"'{name}' is given twice", param_hint="'--at'")
             at[name] = value
     return at
+
+
+def one_point(pairs_lists, option: str = "--at") -> dict[str, float]:
+    """:func:`merge_points` for an option that takes one point: a grid's range
+    (``x=0:1:0.25``, which only ``eval --at`` evaluates) is a usage error, not a value."""
+    point, ranges = split_grid(merge_points(pairs_lists))
+    if ranges:
+        raise click.BadParameter(f"'{next(iter(ranges))}': a grid (start:stop:step) is for "
+                                 "eval --at; this option takes one number per name",
+                                 param_hint=f"'{option}'")
+    return point
 
 
 def merge_names(lists) -> list[str] | None:

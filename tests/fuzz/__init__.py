@@ -1,0 +1,1 @@
+"""Fuzzing: hypothesis strategies (strategies.py) and the coverage-guided parser target."""
