@@ -32,7 +32,8 @@ class Primitive:
     kind: str = "function"  # "function", or "helper" (appears in derivative rules)
     reduces: bool = False  # combines all rows of its argument into one number (sum, mean)
     # (param, value) pairs: that parameter at that value gives back the other argument exactly
-    # (x * 1, x ^ 1, x - 0). Generated code uses them to fold rules such as b * a^(b - 1).
+    # (x * 1, x ^ 1, x - 0), except for the sign of a zero (-0.0 + 0 is 0.0). Generated code uses
+    # them to fold rules such as b * a^(b - 1); the fast paths do not (they match bit for bit).
     identity: tuple[tuple[str, float], ...] = ()
     # An SLP expression in the params that is 0 exactly where the function is not differentiable
     # (a kink, a jump or an infinite slope), e.g. "a" for abs; None if differentiable everywhere
