@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 import slpdiff
-from slpdiff.adjoint import adjoint_program, size_bound
-from slpdiff.emit_python import to_python
-from slpdiff.hessian import hessian, hvp
-from slpdiff.tangent import evaluate_forward
+from slpdiff.core.adjoint import adjoint_program, size_bound
+from slpdiff.core.emit_python import to_python
+from slpdiff.core.hessian import hessian, hvp
+from slpdiff.core.tangent import evaluate_forward
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -51,7 +51,7 @@ def smooth_program(n: int, seed: int = 2) -> str:
 
 
 def operations(program) -> int:
-    return sum(1 for node in program.nodes if node.op is not None)
+    return sum(1 for op in program.ops if op is not None)
 
 
 def best(f, repeat: int = 5) -> float:

@@ -1,6 +1,6 @@
 """What kink detection costs ``eval --points``: the same batch run with and without it.
 
-Runs :func:`slpdiff.batch.evaluate_stream` over 1,000,000 rows in memory (no reading or writing,
+Runs :func:`slpdiff.rows.stream.evaluate_stream` over 1,000,000 rows in memory (no reading or
 so the ratio is of the arithmetic alone, the worst case) for a program without kinked functions
 and for one whose calls have kinks (none hit), with the detection switched off (the baseline) and
 on, in the same process, and prints the best of five runs and their ratio.
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import slpdiff
-from slpdiff import batch
-from slpdiff.points import Chunk
+from slpdiff.rows import stream as batch
+from slpdiff.rows.points import Chunk
 
 PROGRAMS = {
     "seed program (no kinked function)":

@@ -66,7 +66,7 @@ def whole_hessian_or_products() -> None:
     """The Newton methods with the whole Hessian (one sweep with n tangents) against one
     Hessian-vector product per request, on the Moré-Garbow-Hillstrom problems and on extended
     Rosenbrock with n = 10 and 20 (where slpdiff switches from one to the other)."""
-    import slpdiff.scipy_methods as scipy_methods
+    import slpdiff.optimize.scipy_methods as scipy_methods
 
     sys.path.insert(0, str(ROOT / "examples" / "optimization"))
     from make_extended_rosenbrock import extended_rosenbrock

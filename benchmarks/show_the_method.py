@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import slpdiff
-from slpdiff.dot import numbers_at, to_dot
-from slpdiff.explain import explain
-from slpdiff.tables import render, trace_json, trace_tables
-from slpdiff.trace import trace
+from slpdiff.teach.dot import numbers_at, to_dot
+from slpdiff.teach.explain import explain
+from slpdiff.teach.tables import render, trace_json, trace_tables
+from slpdiff.teach.trace import trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from helpers import random_forms_program  # noqa: E402  (the same programs the tests use)

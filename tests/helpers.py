@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import random
 import re
 import subprocess
@@ -16,15 +18,44 @@ DATA = Path(__file__).resolve().parent / "data"
 SLPDIFF = str(Path(sys.executable).parent / "slpdiff")
 
 
-def run_slpdiff(*args: str, input: str | bytes | None = None, cwd=None,
+def run_slpdiff(*args, input: str | bytes | None = None, cwd=None,
                 timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the installed ``slpdiff`` with ``args``; text stdout/stderr, never raises on failure."""
+    """Run the installed ``slpdiff`` with ``args`` (as a user does, in a new process); stdout and
+    stderr as text (UTF-8, undecodable bytes replaced); never raises on failure."""
     data = input.encode() if isinstance(input, str) else input
+    env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.run([SLPDIFF, *map(str, args)], input=data, capture_output=True,
-                          cwd=cwd, timeout=timeout)
-    proc.stdout = proc.stdout.decode()
-    proc.stderr = proc.stderr.decode()
+                          cwd=cwd, env=env, timeout=timeout)
+    proc.stdout = proc.stdout.decode("utf-8", "replace")
+    proc.stderr = proc.stderr.decode("utf-8", "replace")
     return proc
+
+
+def invoke(*args, input: str | bytes | None = None):
+    """Run the command line in-process through Click's ``CliRunner`` (quicker than a process, for
+    tests of messages); stdout and stderr are kept apart."""
+    from click.testing import CliRunner
+
+    from slpdiff.cli import cli
+
+    return CliRunner().invoke(cli, list(map(str, args)), input=input, prog_name="slpdiff")
+
+
+def exit_status(result) -> int:
+    """The exit status of a :func:`run_slpdiff` or :func:`invoke` result."""
+    return result.returncode if hasattr(result, "returncode") else result.exit_code
+
+
+def same_bits(a, b) -> bool:
+    """Equal as float64 bits: the sign of a zero included; NaN equals NaN (whatever its sign:
+    numpy's loops make NaNs of either sign). Numbers or arrays of one shape."""
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    both_nan = np.isnan(a) & np.isnan(b)
+    return bool(np.all(both_nan | ((a == b) & (np.signbit(a) == np.signbit(b)))))
 
 
 def seed_rows() -> list[tuple[float, float, float]]:
@@ -73,8 +104,8 @@ def random_program(n: int, n_outputs: int = 1, seed: int = 1) -> str:
     """A program of ``n`` random statements over x, y, z, each using the statement before it (so
     all of it reaches an output), from every function of the table but those whose derivative is 0
     everywhere (sign, step: one of those would cut a reverse sweep short)."""
-    from slpdiff.primitives import PRIMITIVES
-    from slpdiff.rules import rules_for
+    from slpdiff.language.primitives import PRIMITIVES
+    from slpdiff.language.rules import rules_for
 
     rng = random.Random(seed)
     names, lines = ["x", "y", "z"], ["input x, y, z"]
@@ -107,13 +138,44 @@ def console_examples(markdown: str) -> list[tuple[str, list[str]]]:
 
 def assert_shows(got: list[str], shown: list[str]) -> None:
     """Assert that output lines ``got`` are what documentation ``shown`` displays; a ``...`` line
-    there elides a middle part (the lines before and after it must match)."""
+    there elides a middle part (the lines before and after it must match).
+
+    Numbers may differ in their last bits (:func:`same_text_but_last_bits`): the documentation was
+    written on one CPU, and numpy's sin, exp, ... round the last bit differently on CPUs with
+    other vector units. Everything else is compared exactly."""
     if "..." in shown:
         cut = shown.index("...")
         head, tail = shown[:cut], shown[cut + 1:]
-        assert got[:len(head)] == head and got[len(got) - len(tail):] == tail
+        assert len(got) >= len(head) + len(tail), (got, shown)
+        pairs = list(zip(got[:len(head)], head, strict=True)) + \
+            list(zip(got[len(got) - len(tail):], tail, strict=True))
     else:
-        assert got == shown
+        assert len(got) == len(shown), (got, shown)
+        pairs = list(zip(got, shown, strict=True))
+    for g, s in pairs:
+        assert same_text_but_last_bits(g, s), (g, s)
+
+
+_FLOAT = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+
+
+def same_text_but_last_bits(a: str, b: str, ulps: int = 8) -> bool:
+    """``a`` and ``b`` are the same text but for numbers within ``ulps`` units in the last place
+    of each other (numbers with 15 or more significant digits only: shorter ones are exact)."""
+    if a == b:
+        return True
+    pa, pb = _FLOAT.split(a), _FLOAT.split(b)
+    na, nb = _FLOAT.findall(a), _FLOAT.findall(b)
+    if pa != pb or len(na) != len(nb):
+        return False
+    for x, y in zip(na, nb, strict=True):
+        if x == y:
+            continue
+        digits = len(re.sub(r"[^0-9]", "", x.split("e")[0].split("E")[0]).lstrip("0"))
+        fx, fy = float(x), float(y)
+        if digits < 15 or abs(fx - fy) > ulps * math.ulp(max(abs(fx), abs(fy))):
+            return False
+    return True
 
 
 LONG_EDGES = ("{a} * {b}", "sin({a}) + {b}", "{a} - {b}", "tanh({a})")

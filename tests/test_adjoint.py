@@ -11,9 +11,9 @@ from test_engine import seed_by_hand
 
 import slpdiff
 from helpers import EXAMPLES, random_program
-from slpdiff.adjoint import adjoint_program, size_bound
-from slpdiff.engine import evaluate
-from slpdiff.primitives import PRIMITIVES
+from slpdiff.core.adjoint import adjoint_program, size_bound
+from slpdiff.evaluation import evaluate
+from slpdiff.language.primitives import PRIMITIVES
 
 SEED = slpdiff.parse_file(str(EXAMPLES / "seed.slp"))
 
@@ -24,7 +24,7 @@ def run(adj, point):
 
 
 def operations(program) -> int:
-    return sum(1 for node in program.nodes if node.op is not None)
+    return sum(1 for op in program.ops if op is not None)
 
 
 @pytest.mark.parametrize("x, w", [(1.0, 4.0), (0.5, -2.0), (-1.3, 0.7)])
@@ -117,7 +117,7 @@ def test_derivative_names_never_collide_with_the_programs_names():
     program = slpdiff.parse("input x, d_y_d_x\nd_y_d_v = x * d_y_d_x\ny_1 = sin(d_y_d_v)\n"
                             "y = y_1 * d_y_d_v\noutput y")
     adj = adjoint_program(program)
-    names = set(program.input_names) | {n.name for n in program.nodes if n.name}
+    names = set(program.input_names) | {n for n in program.names if n}
     assert not names & set(adj.derivatives["y"].values())
     again = slpdiff.parse(adj.text())  # a collision would be "already assigned"
     values = evaluate(again, {"x": 0.4, "d_y_d_x": 1.7}, derivatives=False).values
@@ -164,7 +164,7 @@ def test_size_bound_holds_on_large_programs(n, n_outputs):
     # and in practice far below the bound
     assert operations(adj.program) <= n_ops * (1 + 6 * n_outputs)
     text = adj.text()
-    assert len(text.splitlines()) <= 4 * len(program.nodes) * n_outputs
+    assert len(text.splitlines()) <= 4 * len(program) * n_outputs
     slpdiff.parse(text)  # valid
 
 

@@ -10,52 +10,22 @@ with 1-based positions counted in characters, and never a Python traceback. Most
 installed ``slpdiff`` script in a subprocess; the same table also runs in-process through Click's
 ``CliRunner`` with the program on standard input (where messages call it ``<stdin>``). Bad options
 and bad ``--at`` values are usage errors with exit status 2.
-
-Tests marked ``xfail(strict=True)`` with a "BUG:" reason document behaviour that contradicts the
-specification; they start passing (and so fail as XPASS) once the bug is fixed.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from slpdiff.cli import cli
+from helpers import exit_status, invoke, run_slpdiff
 
-SLPDIFF = Path(sys.executable).parent / "slpdiff"
 PROGRAM = "prog.slp"  # the name bad programs are written to, and called by in messages
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def run_slpdiff(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> Result:
-    """Run the installed ``slpdiff`` script; decode its output as UTF-8."""
-    env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.run([str(SLPDIFF), *args], input=stdin, capture_output=True, cwd=cwd,
-                          env=env, timeout=60)
-    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                  proc.stderr.decode("utf-8", "replace"))
-
-
-def invoke(*args: str, stdin: bytes | str | None = None) -> Result:
-    """Run ``slpdiff`` in-process through Click's ``CliRunner`` (stdout and stderr kept apart)."""
-    result = CliRunner().invoke(cli, list(args), input=stdin, prog_name="slpdiff")
-    return Result(result.exit_code, result.stdout, result.stderr)
-
 
 def as_bytes(source: str | bytes) -> bytes:
     return source if isinstance(source, bytes) else source.encode("utf-8")
@@ -74,9 +44,9 @@ def caret_line(text: str, column: int) -> str:
     return "".join(c if c == "\t" else " " for c in text[: column - 1]) + "^"
 
 
-def assert_clean_failure(result: Result, code: int = 2) -> None:
+def assert_clean_failure(result, code: int = 2) -> None:
     """Exit status ``code``, nothing on stdout, no traceback, an ``slpdiff: error:`` line."""
-    assert result.code == code, result
+    assert exit_status(result) == code, result
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert "slpdiff: error: " in result.stderr
@@ -94,10 +64,6 @@ def assert_diagnostic(stderr: str, name: str, source: str | bytes, line: int, co
     expected_source = source_line(source, line)
     assert lines[i + 1] == "    " + expected_source, stderr
     assert lines[i + 2] == "    " + caret_line(expected_source, column), stderr
-
-
-def bug(reason: str):
-    return pytest.mark.xfail(reason=f"BUG: {reason}", strict=True)
 
 
 # --- bad programs: one error each ---------------------------------------------------------------
@@ -266,14 +232,14 @@ def test_bad_program_in_a_file(bad: Bad, tmp_path: Path):
 
 @pytest.mark.parametrize("bad", BAD_PROGRAMS)
 def test_bad_program_on_stdin_in_process(bad: Bad):
-    result = invoke("eval", "-", stdin=as_bytes(bad.source))
+    result = invoke("eval", "-", input=as_bytes(bad.source))
     assert_clean_failure(result)
     assert_diagnostic(result.stderr, "<stdin>", bad.source, bad.line, bad.column, bad.message)
 
 
 def test_bad_program_on_stdin_in_a_subprocess():
     source = "y = x\nz = y +\n"
-    result = run_slpdiff("eval", "-", "--at", "x=1", stdin=source.encode())
+    result = run_slpdiff("eval", "-", "--at", "x=1", input=source.encode())
     assert_clean_failure(result)
     assert_diagnostic(result.stderr, "<stdin>", source, 2, 8, "expected an expression after '+'")
 
@@ -456,7 +422,7 @@ BAD_OPTIONS = [
 ]
 
 
-def assert_option_error(result: Result, parts: list[str]) -> None:
+def assert_option_error(result, parts: list[str]) -> None:
     assert_clean_failure(result)
     errors = [t for t in result.stderr.split("\n") if t.startswith("slpdiff: error: ")]
     assert errors, result.stderr
@@ -485,7 +451,7 @@ def test_usage_errors_show_usage_and_help_hint(programs: Path):
 
 def test_program_without_inputs_needs_no_at(programs: Path):
     result = run_slpdiff("eval", "none.slp", cwd=programs)
-    assert (result.code, result.stdout, result.stderr) == (0, "y = 6.0\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "y = 6.0\n", "")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -495,8 +461,8 @@ def test_program_without_inputs_needs_no_at(programs: Path):
     ("1e3", "1000.0"), ("-2.5", "-2.5"), (".5", "0.5"), ("3.", "3.0"), ("1E-2", "0.01"),
 ])
 def test_at_accepts_float_literals_and_named_values(text, expected):
-    result = invoke("eval", "-", "--at", f"x={text}", "--format", "json", stdin="y = x\n")
-    assert result.code == 0, result
+    result = invoke("eval", "-", "--at", f"x={text}", "--format", "json", input="y = x\n")
+    assert result.exit_code == 0, result
     assert result.stdout.startswith('{"at": {"x": ' + expected + "}")
 
 
@@ -517,7 +483,7 @@ def test_strict_log_of_zero_exits_1_in_process(programs: Path):
 
 def test_log_of_zero_without_strict_only_warns(programs: Path):
     result = run_slpdiff("eval", "log.slp", "--at", "x=0", cwd=programs)
-    assert result.code == 0
+    assert result.returncode == 0
     assert result.stdout.startswith("y = -inf\n")
     assert "slpdiff: warning: log.slp:1:5: non-finite value -inf from log" in result.stderr
     assert "Traceback" not in result.stderr

@@ -8,22 +8,15 @@ import math
 import random
 
 import pytest
-from click.testing import CliRunner
 
 import slpdiff
-from helpers import EXAMPLES, run_slpdiff
-from slpdiff.cli import cli
+from helpers import EXAMPLES, invoke, run_slpdiff
 
 SEED = str(EXAMPLES / "seed.slp")
 SEED_TEXT = ["v7 = 27.906496678143885", "d v7/d x = 51.31809456918384",
              "d v7/d w = 13.402273659200267"]
 SEED_JSON = {"at": {"x": 1.0, "w": 4.0}, "value": {"v7": 27.906496678143885},
              "gradient": {"v7": {"x": 51.31809456918384, "w": 13.402273659200267}}}
-
-
-def invoke(*args, input=None):
-    """Run the CLI in-process; stdout and stderr are kept apart (Click 8.2+)."""
-    return CliRunner().invoke(cli, list(map(str, args)), input=input)
 
 
 # --- eval ---------------------------------------------------------------------------------------
@@ -187,7 +180,7 @@ def test_optimize_holds_the_other_inputs_fixed():
 # --- functions, help, version -------------------------------------------------------------------
 
 def test_functions_lists_every_primitive_with_its_rules():
-    from slpdiff.primitives import PRIMITIVES
+    from slpdiff.language.primitives import PRIMITIVES
 
     text = invoke("functions").stdout
     for prim in PRIMITIVES.values():

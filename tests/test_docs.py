@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from helpers import ROOT, assert_shows, console_examples, run_slpdiff
 from slpdiff.cli import cli
-from slpdiff.primitives import PRIMITIVES
+from slpdiff.language.primitives import PRIMITIVES
 
 README = (ROOT / "README.md").read_text()
 

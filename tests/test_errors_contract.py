@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import slpdiff.parser
+import slpdiff.language.parser
 from helpers import ROOT, run_slpdiff
 from slpdiff import parse
 from slpdiff.cli import cli
@@ -53,9 +53,9 @@ def _boom(*args, **kwargs):
 
 @pytest.fixture
 def broken_parser(monkeypatch):
-    """``slpdiff.parser.parse`` (what every command calls to read its program) raises."""
+    """``slpdiff.language.parser.parse`` (what every command calls to read its program) raises."""
     monkeypatch.delenv("SLPDIFF_DEBUG", raising=False)
-    monkeypatch.setattr(slpdiff.parser, "parse", _boom)
+    monkeypatch.setattr(slpdiff.language.parser, "parse", _boom)
 
 
 def test_an_internal_error_is_one_line_and_exit_status_1(broken_parser):
@@ -104,12 +104,12 @@ def test_debug_does_not_change_ordinary_errors():
 # A real process: the patch is made by the interpreter that then runs slpdiff's entry point.
 BROKEN_RUN = """
 import sys
-import slpdiff.parser
+import slpdiff.language.parser
 
 def broken(*args, **kwargs):
     raise KeyError("no such node")
 
-slpdiff.parser.parse = broken
+slpdiff.language.parser.parse = broken
 from slpdiff.cli import main
 sys.argv = ["slpdiff", *sys.argv[1:]]
 main()
@@ -222,7 +222,7 @@ def test_the_mistakes_through_the_command(tmp_path, group):
 
 # Lark's own vocabulary must never reach a user.
 def _terminal_names() -> set[str]:
-    lark, _builder = slpdiff.parser._get_parser()
+    lark, _builder = slpdiff.language.parser._get_parser()
     return {t.name for t in lark.terminals} | {"$END", "__ANON", "_SEP", "Token(",
                                                "Expected one of", "UnexpectedToken",
                                                "UnexpectedCharacters", "expected one of"}
@@ -356,7 +356,8 @@ def test_the_work_after_errors_is_capped(monkeypatch):
     known one) runs only for the errors shown: a program with an error on each of 10,000 lines
     costs no more per line than a valid one (benchmarks/errors.py measures it)."""
     calls = {"syntax": 0, "suggest": 0}
-    syntax_error, did_you_mean = slpdiff.parser.syntax_error_at, slpdiff.parser._did_you_mean
+    parser = slpdiff.language.parser
+    syntax_error, did_you_mean = parser.syntax_error_at, parser._did_you_mean
 
     def counting_syntax_error(*args):
         calls["syntax"] += 1
@@ -366,8 +367,8 @@ def test_the_work_after_errors_is_capped(monkeypatch):
         calls["suggest"] += 1
         return did_you_mean(*args)
 
-    monkeypatch.setattr(slpdiff.parser, "syntax_error_at", counting_syntax_error)
-    monkeypatch.setattr(slpdiff.parser, "_did_you_mean", counting_did_you_mean)
+    monkeypatch.setattr(slpdiff.language.parser, "syntax_error_at", counting_syntax_error)
+    monkeypatch.setattr(slpdiff.language.parser, "_did_you_mean", counting_did_you_mean)
     with pytest.raises(ProgramError):
         parse("".join(f"v{i} = x +\n" for i in range(10_000)))
     assert calls["syntax"] == 20
@@ -378,7 +379,8 @@ def test_the_work_after_errors_is_capped(monkeypatch):
 
 
 def test_suggestions_stay_cheap_with_many_names():
-    many = "input x\n" + "".join(f"v{i} = x\n" for i in range(slpdiff.parser.MAX_SUGGESTION_NAMES))
+    names = slpdiff.language.parser.MAX_SUGGESTION_NAMES
+    many = "input x\n" + "".join(f"v{i} = x\n" for i in range(names))
     with pytest.raises(ProgramError) as info:
         parse(many + "y = V7 + v12x\n")
     messages = [d.message for d in info.value.diagnostics]
@@ -576,7 +578,7 @@ def test_readme_errors_section_comes_before_pipelines():
 def test_readme_errors_section_states_the_contract():
     section = _readme_errors_section()
     for part in ["`0`", "`1`", "`2`", "`130`", "--debug", "SLPDIFF_DEBUG=1", "internal error",
-                 f"{slpdiff.parser.MAX_ERRORS} errors", "... and N more errors"]:
+                 f"{slpdiff.language.parser.MAX_ERRORS} errors", "... and N more errors"]:
         assert part in section, part
 
 

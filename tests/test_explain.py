@@ -7,19 +7,13 @@ import json
 import math
 
 import pytest
-from click.testing import CliRunner
 
 import slpdiff
-from helpers import EXAMPLES, random_forms_program, run_slpdiff
-from slpdiff.cli import cli
-from slpdiff.explain import count_paths, count_text, explain
+from helpers import EXAMPLES, invoke, random_forms_program, run_slpdiff
+from slpdiff.teach.explain import count_paths, count_text, explain
 
 SEED = str(EXAMPLES / "seed.slp")
 AT = {"x": 1.0, "w": 4.0}
-
-
-def invoke(*args, input=None):
-    return CliRunner().invoke(cli, list(map(str, args)), input=input)
 
 
 def test_seed_paths_from_x_are_the_three_of_the_chain_rule():

@@ -49,11 +49,11 @@ from fuzz.strategies import (
     points_files,
     valid_programs,
 )
-from helpers import SLPDIFF
-from slpdiff.adjoint import adjoint_program
+from helpers import SLPDIFF, same_bits
 from slpdiff.cli import cli
+from slpdiff.core.adjoint import adjoint_program
+from slpdiff.core.tangent import evaluate_forward
 from slpdiff.errors import SlpError
-from slpdiff.tangent import evaluate_forward
 
 FUZZ_SCRIPT = Path(__file__).resolve().parent / "fuzz" / "fuzz_parser.py"
 SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -275,12 +275,6 @@ def test_every_kind_of_case_in_process(cases):
 
 
 # --- library properties -------------------------------------------------------------------------
-
-
-def same_bits(a, b) -> bool:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and bool(np.all((np.isnan(a) & np.isnan(b)) | (
-        (a == b) & (np.signbit(a) == np.signbit(b)))))
 
 
 def check_printer_and_adjoint(text: str, x: float) -> None:

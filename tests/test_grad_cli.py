@@ -13,8 +13,8 @@ import pytest
 
 import slpdiff
 from helpers import EXAMPLES, SLPDIFF, run_slpdiff, run_without_slpdiff
-from slpdiff.engine import evaluate
-from slpdiff.hessian import hessian
+from slpdiff.core.hessian import hessian
+from slpdiff.evaluation import evaluate
 
 SEED = str(EXAMPLES / "seed.slp")
 ROSENBROCK = str(EXAMPLES / "rosenbrock.slp")

@@ -15,12 +15,10 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
-from click.testing import CliRunner
 
 import slpdiff
-from helpers import EXAMPLES, SLPDIFF, random_forms_program, run_slpdiff
-from slpdiff.cli import cli
-from slpdiff.dot import LARGE, MAX_SPAN, numbers_at, quote, to_dot
+from helpers import EXAMPLES, SLPDIFF, invoke, random_forms_program, run_slpdiff
+from slpdiff.teach.dot import LARGE, MAX_SPAN, numbers_at, quote, to_dot
 
 SEED = str(EXAMPLES / "seed.slp")
 DOT = shutil.which("dot")
@@ -36,10 +34,6 @@ def needs_dot():
         if os.environ.get("SLPDIFF_REQUIRE_DOT"):
             pytest.fail("SLPDIFF_REQUIRE_DOT is set but Graphviz's dot is not on PATH")
         pytest.skip("Graphviz's dot is not installed")
-
-
-def invoke(*args, input=None):
-    return CliRunner().invoke(cli, list(map(str, args)), input=input)
 
 
 def parse_dot(text):
@@ -90,9 +84,9 @@ def test_seed_graph_has_every_node_and_edge_labelled_with_its_rule():
 def test_with_a_point_nodes_show_values_and_adjoints_and_edges_their_partials():
     program = slpdiff.parse_file(SEED)
     ev = slpdiff.evaluate(program, {"x": 1.0, "w": 4.0})
-    adjoints = slpdiff.engine.adjoints(program, ev.node_values, program.output_index[0])
+    adjoints = slpdiff.core.engine.adjoints(program, ev.node_values, program.output_index[0])
     nodes, edges = parse_dot(invoke("graph", SEED, "--at", "x=1,w=4").stdout)
-    for i in range(len(program.nodes)):
+    for i in range(len(program)):
         lines = nodes[f"n{i}"]
         assert f"value = {float(ev.node_values[i])!r}" in lines
         assert f"d v7/d {lines[0].split(' = ')[0]} = {float(adjoints[i])!r}" in lines
@@ -293,12 +287,12 @@ def test_large_graphs_have_only_short_edges():
         assert _edge_label(attrs, "xlabel") is not None or "dashed" in attrs
     # Every edge is drawn once; copies stand in for long edges only.
     assert len(edges) == sum(len(a) for a in program.args)
-    assert len(nodes) == len(program.nodes) + copies
+    assert len(nodes) == len(program) + copies
 
 
 def test_small_graphs_keep_their_long_edges():
     program = slpdiff.parse_file(SEED)
-    assert len(program.nodes) < LARGE
+    assert len(program) < LARGE
     _, edges = parse_dot(to_dot(program))
     assert not any(a.startswith("c") for a, _, _ in edges)
     _, edges = parse_dot(to_dot(program, large=True))
@@ -326,7 +320,7 @@ def test_a_program_of_three_thousand_statements_renders_with_values(tmp_path):
     assert proc.returncode == 0, proc.stderr
     texts = _svg_texts(out)
     program = slpdiff.parse(path.read_text())
-    assert sum(1 for t in texts if t.startswith("value = ")) == len(program.nodes)
+    assert sum(1 for t in texts if t.startswith("value = ")) == len(program)
 
 
 def test_numbers_at_records_the_sweeps_partials():

@@ -12,8 +12,8 @@ import pytest
 
 import slpdiff
 from helpers import run_slpdiff
-from slpdiff import kinks
-from slpdiff.primitives import PRIMITIVES
+from slpdiff.core import kinks
+from slpdiff.language.primitives import PRIMITIVES
 
 INF, NAN = math.inf, math.nan
 
@@ -56,7 +56,7 @@ def test_find_reports_the_convention_used(name):
         assert same(float(ev.gradient["y"][x]), d)
     (hit,) = kinks.find(program, ev.node_values)
     op = PRIMITIVES[name]
-    assert hit.node.op is op and (hit.count, hit.rows) == (1, 1)
+    assert hit.program.ops[hit.position] is op and (hit.count, hit.rows) == (1, 1)
     assert [p for p, _ in hit.conventions] == list(op.params)
     assert all(same(v, d) for (_, v), d in zip(hit.conventions, expected.values(), strict=True))
     message = hit.describe()

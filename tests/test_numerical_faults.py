@@ -82,7 +82,7 @@ def test_api_reports_the_first_line():
     program = slpdiff.parse(CHAIN)
     ev = slpdiff.evaluate(program, {"x": -1.0})
     (value,) = ev.warnings
-    assert value.kind == "value" and value.node.line == 3 and math.isnan(ev.values["y"])
+    assert value.kind == "value" and value.line == 3 and math.isnan(ev.values["y"])
 
 
 def test_points_give_one_warning_per_kind_with_a_count(tmp_path):

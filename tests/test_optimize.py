@@ -87,7 +87,7 @@ def test_scipy_methods_on_rosenbrock_with_a_trace_like_gd(method):
 
 
 def test_evaluation_counts_are_the_evaluations_made(monkeypatch):
-    import slpdiff.optimize as module
+    import slpdiff.optimize.descent as module
 
     calls = []
     real = module.evaluate
@@ -108,9 +108,9 @@ def test_evaluation_counts_are_the_evaluations_made(monkeypatch):
 def test_newton_cg_solves_a_round_quadratic_in_one_step(monkeypatch, full_hessian_max, products):
     # With H = 2 I, conjugate gradients is exact after one product and the Newton step lands on
     # the minimum: a check of the Hessian's sign and scale, minimizing and maximizing.
-    import slpdiff.scipy_methods
+    import slpdiff.optimize.scipy_methods
 
-    monkeypatch.setattr(slpdiff.scipy_methods, "FULL_HESSIAN_MAX", full_hessian_max)
+    monkeypatch.setattr(slpdiff.optimize.scipy_methods, "FULL_HESSIAN_MAX", full_hessian_max)
     for maximize, text in ((False, "f = (x - 3)^2 + (y + 1)^2"),
                            (True, "g = 7 - (x - 3)^2 - (y + 1)^2")):
         run = optimize(slpdiff.parse(text), {"x": 0.0, "y": 0.0}, "newton-cg", maximize=maximize)
@@ -120,21 +120,21 @@ def test_newton_cg_solves_a_round_quadratic_in_one_step(monkeypatch, full_hessia
 
 
 def test_hessian_products_are_counted_and_match_the_whole_hessian(monkeypatch):
-    import slpdiff.hessian
-    import slpdiff.scipy_methods
+    import slpdiff.core.hessian
+    import slpdiff.optimize.scipy_methods
 
     calls = {"hessian": 0, "hvp": 0}
     for name in calls:
-        real = getattr(slpdiff.hessian, name)
+        real = getattr(slpdiff.core.hessian, name)
 
         def counting(*args, real=real, name=name, **kwargs):
             calls[name] += 1
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(slpdiff.hessian, name, counting)
+        monkeypatch.setattr(slpdiff.core.hessian, name, counting)
     products = optimize(ROSENBROCK, {"x": -1.2, "y": 1.0}, "trust-ncg")
     assert calls == {"hessian": products.nhev // 2, "hvp": 0}
-    monkeypatch.setattr(slpdiff.scipy_methods, "FULL_HESSIAN_MAX", 0)
+    monkeypatch.setattr(slpdiff.optimize.scipy_methods, "FULL_HESSIAN_MAX", 0)
     matrix = optimize(ROSENBROCK, {"x": -1.2, "y": 1.0}, "trust-ncg")
     assert calls["hvp"] == matrix.nhev > 0
     assert matrix.steps == products.steps and matrix.status == products.status == "converged"

@@ -12,7 +12,7 @@ from helpers import EXAMPLES, ROOT, run_slpdiff
 
 
 def test_grammar_is_package_data():
-    grammar = resources.files("slpdiff.grammar").joinpath("slp.lark")
+    grammar = resources.files("slpdiff.language.grammar").joinpath("slp.lark")
     assert grammar.is_file()
     assert grammar.read_text() == (ROOT / "grammar" / "slp.lark").read_text()
 
@@ -36,8 +36,8 @@ def test_wheel_contains_the_grammar_and_the_console_script(tmp_path):
     (wheel,) = tmp_path.glob("slpdiff-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
-        assert "slpdiff/grammar/slp.lark" in names
-        assert "slpdiff/engine.py" in names
+        assert "slpdiff/language/grammar/slp.lark" in names
+        assert "slpdiff/core/engine.py" in names
         modules = [p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src").rglob("*.py")]
         assert [m for m in modules if m not in names] == []  # every module, subpackages too
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -12,13 +12,15 @@ from hypothesis import strategies as st
 import slpdiff
 from helpers import EXAMPLES
 from slpdiff import Var
-from slpdiff.engine import forward
-from slpdiff.graph import apply
-from slpdiff.primitives import PRIMITIVES
-from slpdiff.printer import Names, comment_safe, layout, sanitize, slp_number, to_slp
+from slpdiff.core.engine import forward
+from slpdiff.errors import printable
+from slpdiff.language.primitives import PRIMITIVES
+from slpdiff.language.printer import Names, layout, sanitize, slp_number, to_slp
+from slpdiff.var import apply
 
 
-def same_bits(a, b) -> bool:
+def same_values(a, b) -> bool:
+    """Equal numbers (0.0 and -0.0 alike: printing folds signed literals), NaN equal to NaN."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
 
@@ -55,7 +57,7 @@ def test_examples_round_trip_with_their_comments(example):
     assert assignments(text) == assignments(source)
     assert f"output {', '.join(program.output_names)}" in text
     point = {name: 0.3 + 0.1 * k for k, name in enumerate(program.input_names)}
-    assert same_bits(values_at(program, point), values_at(again, point))
+    assert same_values(values_at(program, point), values_at(again, point))
 
 
 PRECEDENCE = [
@@ -73,7 +75,7 @@ def test_precedence_and_associativity_survive_printing(expr):
     text, again = reprint(program)
     for x, y in [(0.7, 1.3), (-1.1, 2.5), (2.0, -0.5)]:
         point = {"x": x, "y": y}
-        assert same_bits(values_at(program, point), values_at(again, point)), text
+        assert same_values(values_at(program, point), values_at(again, point)), text
 
 
 def test_fewest_parentheses():
@@ -91,7 +93,7 @@ def test_numbers_print_exactly(value, text):
     program = Program_of(Var(value=value, is_const=True) * Var(name="x"))
     printed = to_slp(program)
     again = slpdiff.parse(printed)
-    assert same_bits(values_at(program, {"x": 1.0}), values_at(again, {"x": 1.0}))
+    assert same_values(values_at(program, {"x": 1.0}), values_at(again, {"x": 1.0}))
 
 
 def test_nan_constant_prints_as_an_expression_that_is_nan():
@@ -119,7 +121,7 @@ def test_var_graphs_get_valid_unique_names():
     values = [0.5, 1.5, 2.0]  # by position: the original has two inputs called x
     original = forward(program, values)
     printed = forward(again, values)
-    assert same_bits([original[i] for i in program.output_index],
+    assert same_values([original[i] for i in program.output_index],
                      [printed[i] for i in again.output_index])
     assert text.count("sin(") == 1  # the shared product is a statement, used twice
 
@@ -144,8 +146,8 @@ def test_comments_and_blank_lines_are_kept_in_place():
     assert two == "input x\nb = x + 1\nc = b * b  # both\noutput c\n"
 
 
-def test_comment_safe_escapes_line_breaks():
-    assert comment_safe("a\rb\nc\u2028d\te") == "a\\rb\\nc\\u2028d\\te"
+def test_printable_escapes_line_breaks():
+    assert printable("a\rb\nc\u2028d\te") == "a\\rb\\nc\\u2028d\\te"
 
 
 def test_output_aliases_and_outputs_that_are_inputs():
@@ -165,7 +167,7 @@ def test_a_deep_var_graph_prints_without_recursion():
     lay = layout(program)
     assert sum(name is not None for name in lay.names) > 100_000 // 500  # split into statements
     again = slpdiff.parse(to_slp(program))
-    assert same_bits(values_at(program, {"x": 0.3}), values_at(again, {"x": 0.3}))
+    assert same_values(values_at(program, {"x": 0.3}), values_at(again, {"x": 0.3}))
 
 
 # --- any expression tree prints and parses back to the same tree ---------------------------------
@@ -196,4 +198,4 @@ def test_random_expressions_print_and_parse_back_bit_for_bit(outs, x, y):
     point = {"x": x, "y": y}
     known = {name: point[name] for name in program.input_names}
     assert again.input_names == program.input_names
-    assert same_bits(values_at(program, known), values_at(again, known)), text
+    assert same_values(values_at(program, known), values_at(again, known)), text

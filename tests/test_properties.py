@@ -22,29 +22,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import slpdiff
+from fuzz.strategies import ARG_DOMAINS, statement
+from fuzz.strategies import smooth_programs as programs
 from helpers import run_without_slpdiff
-from slpdiff.adjoint import adjoint_program
-from slpdiff.emit_python import to_python
-from slpdiff.engine import evaluate, forward
-from slpdiff.hessian import hessian, hvp
-from slpdiff.primitives import PRIMITIVES
-from slpdiff.tangent import evaluate_forward, jvp
+from slpdiff.core.adjoint import adjoint_program
+from slpdiff.core.emit_python import to_python
+from slpdiff.core.engine import forward
+from slpdiff.core.hessian import hessian, hvp
+from slpdiff.core.tangent import evaluate_forward, jvp
+from slpdiff.evaluation import evaluate
+from slpdiff.language.primitives import PRIMITIVES
 
-# (center, radius) per parameter: c + r * tanh(v) stays inside the function's smooth domain, away
-# from kinks, poles and ties.
-ARG_DOMAINS: dict[str, tuple[tuple[float, float], ...]] = {
-    "add": ((0, 2), (0, 2)), "subtract": ((0, 2), (0, 2)), "multiply": ((0, 2), (0, 2)),
-    "divide": ((0, 2), (2, 1)), "negative": ((0, 2),), "pow": ((1.5, 0.5), (0, 2)),
-    "square": ((0, 2),), "sqrt": ((1.5, 1),), "exp": ((0, 2),), "log": ((1.5, 1),),
-    "log1p": ((0, 0.5),), "expm1": ((0, 2),), "sin": ((0, 2),), "cos": ((0, 2),),
-    "tan": ((0, 1.2),), "asin": ((0, 0.8),), "acos": ((0, 0.8),), "atan": ((0, 2),),
-    "atan2": ((0, 2), (2, 1)), "sinh": ((0, 2),), "cosh": ((0, 2),), "tanh": ((0, 2),),
-    "abs": ((-1.5, 1),), "sign": ((1.5, 1),), "relu": ((1.5, 1),), "sigmoid": ((0, 3),),
-    "softplus": ((0, 3),), "hypot": ((1.5, 1), (-1.5, 1)), "max": ((1.5, 1), (-1.5, 1)),
-    "min": ((1.5, 1), (-1.5, 1)), "step": ((1.5, 1),), "powlog": ((1.5, 0.5), (0, 2)),
-    # reductions: at a single point (one row) they are the identity, or 1 for count
-    "sum": ((0, 2),), "mean": ((0, 2),), "count": ((0, 2),),
-}
 NAMES = sorted(PRIMITIVES)
 
 
@@ -52,36 +40,6 @@ def test_every_primitive_has_a_smooth_domain():
     assert sorted(ARG_DOMAINS) == NAMES
     for name, domains in ARG_DOMAINS.items():
         assert len(domains) == PRIMITIVES[name].arity, name
-
-
-def argument(name: str, k: int, operand: str) -> str:
-    c, r = ARG_DOMAINS[name][k]
-    return f"{c} + {r} * tanh({operand})" if c else f"{r} * tanh({operand})"
-
-
-def statement(name: str, operands: list[str]) -> str:
-    args = ", ".join(argument(name, k, v) for k, v in enumerate(operands))
-    return f"{name}({args})"
-
-
-@st.composite
-def programs(draw, max_statements: int = 6):
-    """(program text, point): a random program from the table, and a point to evaluate it at."""
-    n_inputs = draw(st.integers(1, 3))
-    names = [f"x{k}" for k in range(n_inputs)]
-    lines = [f"input {', '.join(names)}"]
-    for k in range(draw(st.integers(1, max_statements))):
-        prim = PRIMITIVES[draw(st.sampled_from(NAMES))]
-        operands = [draw(st.sampled_from(names)) for _ in prim.params]
-        operands[0] = names[-1]  # each statement uses the one before, so most of it matters
-        lines.append(f"v{k} = {statement(prim.name, operands)}")
-        names.append(f"v{k}")
-    outputs = [names[-1]]
-    if len(names) > n_inputs + 1 and draw(st.booleans()):
-        outputs.append(names[draw(st.integers(n_inputs, len(names) - 2))])
-    lines.append(f"output {', '.join(outputs)}")
-    point = {f"x{k}": draw(st.floats(-1.5, 1.5)) for k in range(n_inputs)}
-    return "\n".join(lines) + "\n", point
 
 
 def every_primitive_program(name: str) -> str:
@@ -110,15 +68,15 @@ def close(a, b, rtol=1e-5, atol=1e-7) -> bool:
 def assert_no_trivial_arithmetic(adj) -> None:
     """No `* 1`, `* -1`, `+ 0`, `- 0`, `/ 1` or `^ 1` in the adjoint part."""
     program = adj.program
-    for i in range(adj.forward_size, len(program.nodes)):
-        node = program.nodes[i]
-        if node.op is None or node.op.arity != 2:
+    for i in range(adj.forward_size, len(program)):
+        op = program.ops[i]
+        if op is None or op.arity != 2:
             continue
-        for param, value in node.op.identity:
-            child = node.children[node.op.params.index(param)]
-            assert not (child.is_const and child.value == value), node.op.name
-        if node.op.name == "multiply":
-            assert not any(c.is_const and c.value == -1.0 for c in node.children)
+        consts = [program.consts[c] for c in program.args[i]]
+        for param, value in op.identity:
+            assert consts[op.params.index(param)] != value, op.name
+        if op.name == "multiply":
+            assert -1.0 not in consts
 
 
 def check_all_ways(text: str, point: dict) -> None:

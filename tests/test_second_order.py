@@ -11,9 +11,9 @@ from test_engine import seed_by_hand
 import slpdiff
 from helpers import EXAMPLES
 from slpdiff import Var
-from slpdiff.engine import evaluate
-from slpdiff.hessian import cached_adjoint, hessian, hvp
-from slpdiff.tangent import evaluate_forward, jvp
+from slpdiff.core.hessian import cached_adjoint, hessian, hvp
+from slpdiff.core.tangent import evaluate_forward, jvp
+from slpdiff.evaluation import evaluate
 
 SEED = slpdiff.parse_file(str(EXAMPLES / "seed.slp"))
 SPEELPENNING = slpdiff.parse_file(str(EXAMPLES / "speelpenning.slp"))
@@ -56,7 +56,7 @@ def test_forward_mode_wrt_outputs_and_warnings():
     for wrt, rule in ((["y"], "d/db multiply(a, b) = a"), (["x"], "d/da log(a) = 1 / a")):
         fwd = evaluate_forward(program, {"x": 0.0, "y": 2.0}, wrt=wrt).warnings
         rev = evaluate(program, {"x": 0.0, "y": 2.0}, wrt=wrt).warnings
-        assert [(w.kind, w.node) for w in fwd] == [(w.kind, w.node) for w in rev]
+        assert [(w.kind, w.position) for w in fwd] == [(w.kind, w.position) for w in rev]
         assert [w.kind for w in fwd] == ["value", "derivative"] and rule in fwd[1].describe()
 
 

@@ -14,43 +14,55 @@ and the seed's ``Var`` API::
     x, w = Var(value=1), Var(value=4)
     y = sin(multiply(x, w))
     y.forward(); y.backward(); w.deriv
+
+The package's folders are its layers, each importing only from those before it: ``language``
+(the primitive table, derivative rules, the program tape, text in and out), ``core`` (the shared
+schedule, the reference engine, forward mode, the adjoint program, Hessians), ``fast`` (compiled
+evaluators that give the engine's numbers faster), then the API at this level (``evaluation``,
+``var``, ``check``) with ``rows``, ``teach`` and ``optimize`` beside it, and ``cli`` on top. See
+docs/design.md.
 """
 
-__version__ = "0.1.0"
+import importlib
 
-import importlib  # noqa: E402
+from .version import __version__  # noqa: F401 - slpdiff.__version__
 
-from .errors import InputError, ProgramError, RunError, SlpError  # noqa: E402
-from .graph import FUNCTIONS, Program, Var  # noqa: E402
-
-# One Python function per primitive of the table: slpdiff.add, slpdiff.sin, slpdiff.atan2, ...
-globals().update(FUNCTIONS)
-
-# The rest is imported on first use (PEP 562), so that `slpdiff eval` does not pay for the
-# adjoint program, forward mode or the optimizer, nor `slpdiff --help` for the parser.
-_LAZY = {"AdjointProgram": "adjoint", "adjoint_program": "adjoint", "Evaluation": "engine",
-         "evaluate": "engine", "OptimizeResult": "optimize", "gradient_descent": "optimize",
-         "parse": "parser", "parse_file": "parser", "to_slp": "printer",
-         "evaluate_forward": "tangent", "jvp": "tangent"}
+# Every public name is imported on first use (PEP 562), so that `slpdiff --help` imports neither
+# numpy nor the parser, and `slpdiff eval` not the adjoint program or the optimizer.
+_LAZY = {"AdjointProgram": "core.adjoint", "adjoint_program": "core.adjoint",
+         "Evaluation": "core.engine", "evaluate": "evaluation",
+         "evaluate_forward": "core.tangent", "jvp": "core.tangent",
+         "InputError": "errors", "ProgramError": "errors", "RunError": "errors",
+         "SlpError": "errors",
+         "OptimizeResult": "optimize.descent", "gradient_descent": "optimize.descent",
+         "parse": "language.parser", "parse_file": "language.parser",
+         "Program": "language.program", "to_slp": "language.printer",
+         "FUNCTIONS": "var", "Var": "var"}
 
 
 def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'slpdiff' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+        if name == "__all__":  # for `from slpdiff import *`
+            value = [n for n in _LAZY if n != "FUNCTIONS"] + list(_function_names())
+        elif name in _function_names():  # slpdiff.sin, slpdiff.add, ...: one per primitive
+            value = importlib.import_module(".var", __name__).FUNCTIONS[name]
+        else:
+            raise AttributeError(f"module 'slpdiff' has no attribute '{name}'")
+    else:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
 
+def _function_names():
+    return importlib.import_module(".language.primitives", __name__).PRIMITIVES
+
+
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_function_names()})
 
 
 # Hessians, checks and the optimizers live in their modules (slpdiff.hessian.hessian,
 # slpdiff.hessian.hvp, slpdiff.check.check, slpdiff.optimize.optimize), so that no function
 # hides a module of the same name.
-__all__ = ["AdjointProgram", "Evaluation", "InputError", "OptimizeResult", "Program",
-           "ProgramError", "RunError", "SlpError", "Var", "adjoint_program", "evaluate",
-           "evaluate_forward", "gradient_descent", "jvp", "parse", "parse_file", "to_slp",
-           *FUNCTIONS]

@@ -24,14 +24,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kinks
-from .engine import _depends, _reaches, as_value, bind_inputs, evaluate, forward, resolve_names
+from .core import kinks
+from .core.engine import as_value, forward
+from .core.kinks import convention_message
+from .core.schedule import bind_inputs, depends, reaches, select
 from .errors import Diagnostic, InputError
+from .evaluation import evaluate
 from .formats import number
-from .graph import Program, Var
-from .kinks import convention_message
+from .language.program import Program
+from .language.rules import kink_for
 from .limits import check_sweep
-from .rules import kink_for
 
 DEFAULT_EPS = float(np.finfo(np.float64).eps ** (1 / 3))
 DEFAULT_RTOL = 1e-6
@@ -55,7 +57,7 @@ class Entry:
 class Kink:
     """A function of the program at or near a point where it is not differentiable."""
 
-    node: Var
+    program: Program
     position: int  # the node's position in the program
     args: tuple[float, ...]
     at_point: bool  # the point itself is on the kink
@@ -64,7 +66,7 @@ class Kink:
     conventions: tuple[tuple[str, float], ...] = ()
 
     def describe(self) -> str:
-        op = self.node.op
+        op = self.program.ops[self.position]
         if self.at_point:
             return convention_message(op, self.conventions)
         values = ", ".join(f"{p} = {number(v)}" for p, v in zip(op.params, self.args,
@@ -76,8 +78,9 @@ class Kink:
 
     def diagnostic(self, program: Program) -> Diagnostic:
         source = program.source
-        return Diagnostic(self.describe(), source, self.node.line if source else 0,
-                          self.node.column)
+        i = self.position
+        return Diagnostic(self.describe(), source, program.lines[i] if source else 0,
+                          program.columns[i])
 
 
 @dataclass
@@ -109,23 +112,20 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     """
     point = [_scalar(name, v) for name, v in zip(program.input_names,
                                                 bind_inputs(program, at), strict=True)]
-    wrt_k = sorted(resolve_names(program.input_names if wrt is None else wrt,
-                                 program.input_names, "input"))
-    out_k = resolve_names(program.output_names if outputs is None else outputs,
-                          program.output_names, "output")
-    names = [program.input_names[k] for k in wrt_k]
-    outs = [program.output_names[k] for k in out_k]
+    chosen = select(program, wrt, outputs)
+    wrt_k, out_k = chosen.wrt, chosen.outputs
+    names, outs = chosen.wrt_names, chosen.output_names
     steps = [_step(point[k], DEFAULT_EPS if eps is None else eps, program.input_names[k])
              for k in wrt_k]
     result = CheckResult(program, dict(zip(program.input_names, point, strict=True)),
                          dict(zip(names, steps, strict=True)), rtol)
     center = evaluate(program, result.at, names, outs)
     result.warnings = center.warnings
-    check_sweep(len(program.nodes), 2 * len(wrt_k),
+    check_sweep(len(program), 2 * len(wrt_k),
                 "finite differences evaluate two points per input")
     shifted = _shifted(program, point, wrt_k, steps)  # 2 points per input: x + h, x - h
     values = forward(program, shifted)
-    result.kinks = _kinks(program, center.node_values, values, wrt_k, out_k)
+    result.kinks = _kinks(program, center.node_values, values, chosen)
 
     def compare(output: str, wrt_names: tuple[str, ...], ad: float, plus, minus, h) -> None:
         fd = (plus - minus) / (2 * h)
@@ -140,7 +140,7 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
             compare(out, (x,), center.gradient[out][x], _at(f, 2 * j), _at(f, 2 * j + 1),
                     steps[j])
     if hessian:
-        from .hessian import hessian as ad_hessian
+        from .core.hessian import hessian as ad_hessian
 
         h_ad = ad_hessian(program, result.at, names, outs)
         grads = evaluate(program, dict(zip(program.input_names, shifted, strict=True)),
@@ -204,19 +204,16 @@ def _entry(output, wrt, ad, fd, noise, rtol, affected) -> Entry:
     return Entry(output, wrt, ad, fd, error, noise, status)
 
 
-def _kinks(program: Program, center: list, shifted: list, wrt_k: list[int],
-           out_k: list[int]) -> list[Kink]:
+def _kinks(program: Program, center: list, shifted: list, chosen) -> list[Kink]:
     """The nodes reaching an output and depending on a chosen input that sit on, or between the
     shifted points straddle, a zero of their primitive's kink expression."""
-    wrt_nodes = [program.input_index[k] for k in wrt_k]
+    wrt_k = chosen.wrt
     on_kink = {hit.position: hit.conventions
-               for hit in kinks.find(program, center, [program.input_names[k] for k in wrt_k],
-                                     [program.output_names[k] for k in out_k])}
+               for hit in kinks.find(program, center, chosen.wrt_names, chosen.output_names)}
     found = []
     with np.errstate(all="ignore"):
-        for i in kinks.candidates(program, wrt_nodes, [program.output_index[k] for k in out_k]):
-            node = program.nodes[i]
-            rule = kink_for(node.op)
+        for i in kinks.candidates(program, chosen.wrt_nodes, chosen.output_nodes):
+            rule = kink_for(program.ops[i])
             args = [center[a] for a in program.args[i]]
             here = float(rule.fn(*args, center[i]))
             moved = np.broadcast_to(rule.fn(*[shifted[a] for a in program.args[i]], shifted[i]),
@@ -224,8 +221,8 @@ def _kinks(program: Program, center: list, shifted: list, wrt_k: list[int],
             crossed = [program.input_names[k] for j, k in enumerate(wrt_k)
                        if _crosses(float(moved[2 * j]), float(moved[2 * j + 1]))]
             if here == 0.0 or crossed:
-                found.append(Kink(node, i, tuple(float(a) for a in args), here == 0.0, crossed,
-                                  on_kink.get(i, ())))
+                found.append(Kink(program, i, tuple(float(a) for a in args), here == 0.0,
+                                  crossed, on_kink.get(i, ())))
     return found
 
 
@@ -240,12 +237,12 @@ def _affected(program: Program, kinks: list[Kink], output: str,
     if not kinks:
         return None
     o = program.output_index[program.output_names.index(output)]
-    reach = _reaches(program, [o])
+    reach = reaches(program, [o])
     found = None
     for kink in kinks:
         if not reach[kink.position]:
             continue
-        if kink.at_point and any(_depends(program, [program.input_index[
+        if kink.at_point and any(depends(program, [program.input_index[
                 program.input_names.index(x)]])[kink.position] for x in wrt):
             return "at"
         if wrt[-1] in kink.crossed_by:  # the last name is the direction of the difference

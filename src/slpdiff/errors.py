@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 
+def printable(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters written as escapes (``\\n``):
+    a message that quotes what the user typed stays one ``slpdiff: error:`` line, and a comment
+    line of generated code cannot end early (or hide what follows)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 @dataclass(frozen=True)
 class Source:
     """A program's text and the name messages call it by (a path, or ``<stdin>``)."""

@@ -7,8 +7,6 @@ import math
 
 import numpy as np
 
-from .engine import Evaluation
-
 
 def number(x) -> str:
     """The shortest text that reads back to the same float64 (``repr`` of a Python float).
@@ -31,8 +29,9 @@ def json_line(obj) -> str:
     return json.dumps(obj, allow_nan=False)
 
 
-def evaluation_json(ev: Evaluation) -> dict:
-    """``{"at": ..., "value": ..., "gradient": ...}``, keys in the program's order."""
+def evaluation_json(ev) -> dict:
+    """``{"at": ..., "value": ..., "gradient": ...}`` of an
+    :class:`~slpdiff.core.engine.Evaluation`, keys in the program's order."""
     obj = {
         "at": {name: json_number(v) for name, v in ev.at.items()},
         "value": {name: json_number(v) for name, v in ev.values.items()},
@@ -48,8 +47,9 @@ def derivative_label(output: str, name: str) -> str:
     return f"d {output}/d {name}"
 
 
-def evaluation_text(ev: Evaluation) -> list[str]:
-    """One fact per line: each output's value, then its partial derivatives."""
+def evaluation_text(ev) -> list[str]:
+    """One fact per line of an :class:`~slpdiff.core.engine.Evaluation`: each output's value, then
+    its partial derivatives."""
     lines = []
     for out, value in ev.values.items():
         lines.append(f"{out} = {number(value)}")
@@ -76,8 +76,9 @@ def matrix_text(title: str, rows: dict[str, dict[str, object]]) -> list[str]:
     return lines
 
 
-def jacobian_text(ev: Evaluation) -> list[str]:
-    """Each output's value, then the Jacobian as a matrix (row: output, column: input)."""
+def jacobian_text(ev) -> list[str]:
+    """Each output's value of an :class:`~slpdiff.core.engine.Evaluation`, then the Jacobian as a
+    matrix (row: output, column: input)."""
     lines = [f"{out} = {number(value)}" for out, value in ev.values.items()]
     if ev.gradient and any(ev.gradient.values()):
         lines += matrix_text("Jacobian, d row/d column:", ev.gradient)

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from .errors import Diagnostic, ProgramError, Source
+from .errors import Diagnostic, InputError, ProgramError, Source
 
 MAX_PROGRAM_CHARS = 64_000_000
 """Characters in one program. A program of 1,000,000 statements such as ``v7 = sin(v6) + x`` is
@@ -107,8 +107,6 @@ def _fail(source: Source, message: str, line: int = 0) -> None:
 def check_hessian(outputs: int, inputs: int) -> None:
     """Raise :class:`~slpdiff.errors.InputError` when Hessians of ``outputs`` outputs in
     ``inputs`` inputs would have more than ``MAX_HESSIAN_ENTRIES`` entries."""
-    from .errors import InputError
-
     entries = outputs * inputs * inputs
     if entries > MAX_HESSIAN_ENTRIES:
         raise InputError(f"the Hessian would have {entries:,} entries ({outputs:,} output(s), "
@@ -121,8 +119,6 @@ def check_sweep(nodes: int, columns: int, why: str) -> None:
     """Raise :class:`~slpdiff.errors.InputError` when a sweep of ``columns`` columns through
     ``nodes`` nodes would hold more than ``MAX_SWEEP_NUMBERS`` numbers (``why`` says what the
     columns are)."""
-    from .errors import InputError
-
     if nodes * columns > MAX_SWEEP_NUMBERS:
         raise InputError(f"{why}: {columns:,} columns through {nodes:,} nodes would hold "
                          f"{nodes * columns:,} numbers, more than the limit of "
@@ -133,8 +129,6 @@ def check_sweep(nodes: int, columns: int, why: str) -> None:
 def check_reverse(outputs: int, nodes: int) -> None:
     """Raise :class:`~slpdiff.errors.InputError` when ``outputs`` reverse sweeps over ``nodes``
     nodes would be more than ``MAX_REVERSE_WORK``."""
-    from .errors import InputError
-
     if outputs * nodes > MAX_REVERSE_WORK:
         raise InputError(f"reverse mode makes one sweep per output: {outputs:,} outputs over "
                          f"{nodes:,} nodes is {outputs * nodes:,} steps, more than the limit of "

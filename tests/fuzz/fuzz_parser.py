@@ -2,7 +2,7 @@
 
 Each input is a byte string handed to ``slpdiff.parse``. It must either parse, or raise slpdiff's
 own error (``slpdiff.errors.SlpError``) whose diagnostics point inside the text; any other
-exception is a crash. A program that parses must also print (``slpdiff.printer.to_slp``) as text
+exception is a crash. A program that parses must also print (``slpdiff.to_slp``) as text
 that parses back to the same graph (same inputs, outputs, operations, structure and constants
 bit for bit) and prints the same again; its adjoint program (``slpdiff grad``) must parse too, and
 evaluating it at a point must raise nothing but ``SlpError``.
@@ -50,13 +50,13 @@ def signature(program) -> tuple:
     operation over its arguments' signatures (constants by their bits), counted."""
     ids: list[int] = []
     interned: dict[tuple, int] = {}
-    for node, args in zip(program.nodes, program.args, strict=True):
-        if node.is_input:
-            key = ("input", node.name)
-        elif node.op is None:
-            key = ("const", struct.pack("<d", float(node.value)))
+    for i, (op, args) in enumerate(zip(program.ops, program.args, strict=True)):
+        if program.is_input(i):
+            key = ("input", program.names[i])
+        elif op is None:
+            key = ("const", struct.pack("<d", float(program.consts[i])))
         else:
-            key = (node.op.name, tuple(ids[a] for a in args))
+            key = (op.name, tuple(ids[a] for a in args))
         ids.append(interned.setdefault(key, len(interned)))
     keys = {v: k for k, v in interned.items()}
     outputs = tuple(keys[ids[i]] for i in program.output_index)
@@ -66,8 +66,8 @@ def signature(program) -> tuple:
 
 def check_round_trip(program) -> str:
     """Print ``program``, parse the text, compare the graphs; return the printed text."""
-    from slpdiff.parser import parse
-    from slpdiff.printer import to_slp
+    from slpdiff.language.parser import parse
+    from slpdiff.language.printer import to_slp
 
     text = to_slp(program)
     again = parse(text, name="<printed>")  # an SlpError here is a crash of the printer
@@ -98,9 +98,9 @@ def check_parse(data: bytes, evaluate: bool = True) -> bool:
     import numpy as np
 
     from slpdiff.adjoint import adjoint_program
-    from slpdiff.engine import evaluate as run
     from slpdiff.errors import SlpError
-    from slpdiff.parser import parse
+    from slpdiff.evaluation import evaluate as run
+    from slpdiff.language.parser import parse
 
     try:
         program = parse(data, name="<fuzz>")
@@ -149,7 +149,7 @@ def seed_inputs(n: int = 200) -> list[bytes]:
 
 def dictionary() -> list[str]:
     """libFuzzer dictionary entries: the language's tokens and some hostile ones."""
-    from slpdiff.primitives import PRIMITIVES
+    from slpdiff.language.primitives import PRIMITIVES
 
     words = [*PRIMITIVES, "input ", "output ", "pi", "e", "=", "(", ")", ",", ";", "\n", "\r\n",
              "#", "+", "-", "*", "/", "^", "**", "1e999", ".5", "3.", "2.5e-3", "1E+6",
@@ -194,11 +194,11 @@ def run_atheris(argv: list[str], keep_going: bool, n_seeds: int = 200) -> None:
         import lark  # noqa: F401
 
         import slpdiff.adjoint  # noqa: F401
-        import slpdiff.engine  # noqa: F401
-        import slpdiff.lowered  # noqa: F401
-        import slpdiff.parser  # noqa: F401
-        import slpdiff.printer  # noqa: F401
-    from slpdiff.parser import parse
+        import slpdiff.core.engine  # noqa: F401
+        import slpdiff.fast.point  # noqa: F401
+        import slpdiff.language.parser  # noqa: F401
+        import slpdiff.language.printer  # noqa: F401
+    from slpdiff.language.parser import parse
 
     parse("x = 1")  # build the LALR tables before fuzzing starts
     target = KeepGoing(Path("fuzz-crashes")) if keep_going else check_parse

@@ -10,6 +10,8 @@
   truncation at any byte.
 * :func:`at_strings`, :func:`points_files` and :func:`grid_specs` draw the values of ``--at`` and
   the rows of ``--points`` (CSV, TSV, JSON Lines), well-formed or not.
+* :func:`smooth_programs` draws programs whose every argument stays inside its function's smooth
+  domain (away from kinks, poles and ties), with a point: for comparing derivatives.
 
 The strategies only build text; what is checked about it is in the tests (``tests/test_fuzz.py``)
 and in the coverage-guided target (``tests/fuzz/fuzz_parser.py``).
@@ -22,7 +24,7 @@ import re
 
 from hypothesis import strategies as st
 
-from slpdiff.primitives import CONSTANTS, KEYWORDS, PRIMITIVES
+from slpdiff.language.primitives import CONSTANTS, KEYWORDS, PRIMITIVES
 
 FUNCTIONS = sorted(PRIMITIVES)
 RESERVED = frozenset([*PRIMITIVES, *CONSTANTS, *KEYWORDS])
@@ -389,3 +391,52 @@ def _break_file(draw, content: bytes) -> bytes:
     if action == "empty":
         return b""
     return content
+
+
+# --- smooth programs: every argument inside its function's domain -------------------------------
+
+# (center, radius) per parameter: c + r * tanh(v) stays inside the function's smooth domain, away
+# from kinks, poles and ties.
+ARG_DOMAINS: dict[str, tuple[tuple[float, float], ...]] = {
+    "add": ((0, 2), (0, 2)), "subtract": ((0, 2), (0, 2)), "multiply": ((0, 2), (0, 2)),
+    "divide": ((0, 2), (2, 1)), "negative": ((0, 2),), "pow": ((1.5, 0.5), (0, 2)),
+    "square": ((0, 2),), "sqrt": ((1.5, 1),), "exp": ((0, 2),), "log": ((1.5, 1),),
+    "log1p": ((0, 0.5),), "expm1": ((0, 2),), "sin": ((0, 2),), "cos": ((0, 2),),
+    "tan": ((0, 1.2),), "asin": ((0, 0.8),), "acos": ((0, 0.8),), "atan": ((0, 2),),
+    "atan2": ((0, 2), (2, 1)), "sinh": ((0, 2),), "cosh": ((0, 2),), "tanh": ((0, 2),),
+    "abs": ((-1.5, 1),), "sign": ((1.5, 1),), "relu": ((1.5, 1),), "sigmoid": ((0, 3),),
+    "softplus": ((0, 3),), "hypot": ((1.5, 1), (-1.5, 1)), "max": ((1.5, 1), (-1.5, 1)),
+    "min": ((1.5, 1), (-1.5, 1)), "step": ((1.5, 1),), "powlog": ((1.5, 0.5), (0, 2)),
+    # reductions: at a single point (one row) they are the identity, or 1 for count
+    "sum": ((0, 2),), "mean": ((0, 2),), "count": ((0, 2),),
+}
+
+
+def argument(name: str, k: int, operand: str) -> str:
+    c, r = ARG_DOMAINS[name][k]
+    return f"{c} + {r} * tanh({operand})" if c else f"{r} * tanh({operand})"
+
+
+def statement(name: str, operands: list[str]) -> str:
+    args = ", ".join(argument(name, k, v) for k, v in enumerate(operands))
+    return f"{name}({args})"
+
+
+@st.composite
+def smooth_programs(draw, max_statements: int = 6):
+    """(program text, point): a random program from the table, and a point to evaluate it at."""
+    n_inputs = draw(st.integers(1, 3))
+    names = [f"x{k}" for k in range(n_inputs)]
+    lines = [f"input {', '.join(names)}"]
+    for k in range(draw(st.integers(1, max_statements))):
+        prim = PRIMITIVES[draw(st.sampled_from(FUNCTIONS))]
+        operands = [draw(st.sampled_from(names)) for _ in prim.params]
+        operands[0] = names[-1]  # each statement uses the one before, so most of it matters
+        lines.append(f"v{k} = {statement(prim.name, operands)}")
+        names.append(f"v{k}")
+    outputs = [names[-1]]
+    if len(names) > n_inputs + 1 and draw(st.booleans()):
+        outputs.append(names[draw(st.integers(n_inputs, len(names) - 2))])
+    lines.append(f"output {', '.join(outputs)}")
+    point = {f"x{k}": draw(st.floats(-1.5, 1.5)) for k in range(n_inputs)}
+    return "\n".join(lines) + "\n", point

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from contextlib import contextmanager, nullcontext
 
 import click
@@ -13,6 +12,7 @@ import click
 from ..errors import RunError, SlpError
 from .main import warning
 from .options import nonfinite_diagnostics, open_binary
+from .progress import RowProgress
 
 _RECORD_FORMATS = ("csv", "tsv", "jsonl")
 _NAMES_SHOWN = 20  # names listed in a warning about ignored columns
@@ -45,7 +45,7 @@ def points_options(f):
 def is_batch(ranges, fmt, points, output) -> bool:
     """True when ``eval`` writes records: many points, or one point as CSV/TSV/JSON Lines
     (asked for with --format, or by the name of the -o file)."""
-    from ..points import format_of
+    from ..rows.points import format_of
 
     by_name = fmt is None and output not in (None, "-") and format_of(output) is not None
     return points is not None or bool(ranges) or fmt in _RECORD_FORMATS or by_name
@@ -54,7 +54,7 @@ def is_batch(ranges, fmt, points, output) -> bool:
 @contextmanager
 def output_stream(path: str | None):
     """Standard output, or the file ``path`` written atomically."""
-    from ..atomic import atomic_output
+    from ..rows.atomic import atomic_output
 
     with nullcontext(sys.stdout) if path in (None, "-") else atomic_output(path) as stream:
         yield stream
@@ -63,9 +63,9 @@ def output_stream(path: str | None):
 def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_format, keep,
                 output, force, chunk_rows) -> None:
     """``slpdiff eval`` at many points: every row of --points, or every point of a grid."""
-    from ..batch import evaluate_stream, rows_per_pass
-    from ..engine import bind_inputs, resolve_names
-    from ..records import writer_for
+    from ..core.schedule import bind_inputs, resolve_names
+    from ..rows.records import writer_for
+    from ..rows.stream import evaluate_stream, rows_per_pass
 
     wrt_names = program.input_names if wrt is None else wrt
     resolve_names(wrt_names, program.input_names, "input")
@@ -78,7 +78,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
     with _source(program, constants, ranges, points, points_format, keep) as reader:
         if reader is not None:
             chunks, kept, progress = reader.chunks(rows), reader.extra if keep else [], \
-                _Progress.for_file(reader)
+                RowProgress(reader.size if reader.name != "<stdin>" else None,
+                            lambda: reader.bytes_read)
         else:
             chunks, kept, progress = _grid(ranges, keep, force, rows)
         writer = writer_for(fmt, program, wrt_names, kept)
@@ -101,7 +102,7 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                 result = evaluate_stream(program, chunks, constants, wrt, write,
                                          stop_at_nonfinite=strict)
             finally:
-                progress.close()
+                progress.clear()
             if result.stopped:  # raised inside the block: -o leaves no partial file
                 raise RunError(nonfinite_diagnostics(program, result.warnings, result.where))
     for d in nonfinite_diagnostics(program, result.warnings, result.where):
@@ -112,7 +113,7 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
 
 def _grid(ranges, keep, force, rows):
     """The chunks of the grid made by ``ranges``, no kept fields, and a progress display."""
-    from ..grid import MAX_POINTS, Grid
+    from ..rows.grid import MAX_POINTS, Grid
 
     if keep:
         raise click.UsageError("--keep carries fields of --points through; there is no --points "
@@ -121,11 +122,11 @@ def _grid(ranges, keep, force, rows):
     if grid.size > MAX_POINTS and not force:
         raise click.UsageError(f"the grid has {grid.size:,} points, more than {MAX_POINTS:,}; "
                                "add --force to evaluate it anyway")
-    return grid.chunks(rows), [], _Progress.for_grid(grid.size)
+    return grid.chunks(rows), [], RowProgress(grid.size)
 
 
 def _record_format(fmt, output, points, points_format) -> str:
-    from ..points import format_of
+    from ..rows.points import format_of
 
     if fmt == "json":
         return "jsonl"  # one JSON object per point
@@ -142,7 +143,7 @@ def _record_format(fmt, output, points, points_format) -> str:
 
 
 def _points_format(path, given) -> str:
-    from ..points import format_of
+    from ..rows.points import format_of
 
     # A missing file or a directory is named as such before its format is asked for (a pipe,
     # /dev/stdin say, is not opened here: what it holds would be lost).
@@ -175,7 +176,7 @@ def _source(program, constants, ranges, points, points_format, keep):
 
 @contextmanager
 def _reader(program, path, fmt, given, keep, stdin_user, required=True):
-    from ..points import PointReader
+    from ..rows.points import PointReader
 
     with open_binary(path, stdin_user) as stream:  # first: a missing file is named as such
         fmt = _points_format(path, fmt)
@@ -204,38 +205,3 @@ def read_data(program, path, fmt, given) -> dict:
     if data.rows == 0:
         raise click.UsageError(f"{reader.name} has no rows of data")
     return data.columns
-
-
-class _Progress:
-    """``1,234,567 rows  345,678 rows/s  45%`` on stderr, redrawn at most 5 times a second,
-    only when stderr is a terminal."""
-
-    def __init__(self, total, done=None):
-        self.enabled = total is not None and sys.stderr.isatty()
-        self.total, self.done = total, done  # done(): how far, in the units of total
-        self.rows, self.start, self.shown = 0, time.monotonic(), 0.0
-
-    @classmethod
-    def for_file(cls, reader):
-        size = reader.size if reader.name != "<stdin>" else None
-        return cls(size, lambda: reader.bytes_read)
-
-    @classmethod
-    def for_grid(cls, size):
-        return cls(size)
-
-    def update(self, rows: int) -> None:
-        self.rows += rows
-        now = time.monotonic()
-        if not self.enabled or now - self.shown < 0.2:
-            return
-        self.shown = now
-        rate = self.rows / max(now - self.start, 1e-9)
-        done = self.done() if self.done is not None else self.rows
-        percent = f"  {100 * done / self.total:3.0f}%" if self.total else ""
-        click.echo(f"\r{self.rows:,} rows  {rate:,.0f} rows/s{percent}", err=True, nl=False)
-
-    def close(self) -> None:
-        if self.enabled and self.shown:
-            click.echo("\r\x1b[K", err=True, nl=False)
-

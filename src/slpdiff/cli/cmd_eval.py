@@ -83,9 +83,9 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
           | slpdiff eval examples/decay_model.slp --at @- --at t=0:2:0.5
     """
     if mode == "forward":
-        from ..tangent import evaluate_forward as run
+        from ..core.tangent import evaluate_forward as run
     else:
-        from ..engine import evaluate as run
+        from ..evaluation import evaluate as run
 
     prog = load_program(program)
     constants, ranges = split_grid(merge_points(at))
@@ -114,17 +114,17 @@ def _second_order(prog, point, wrt, direction, hessian, hvp, strict) -> dict:
     """The directional derivatives, Hessians and Hessian-vector products asked for."""
     extra = {}
     if direction is not None:
-        from ..tangent import jvp
+        from ..core.tangent import jvp
 
         vector = one_point([direction], "--direction")
         extra["direction"] = vector
         extra["directional"] = jvp(prog, point, vector)[1]
     if hessian:
-        from ..hessian import hessian as ad_hessian
+        from ..core.hessian import hessian as ad_hessian
 
         extra["hessian"] = ad_hessian(prog, point, wrt)
     if hvp is not None:
-        from ..hessian import hvp as ad_hvp
+        from ..core.hessian import hvp as ad_hvp
 
         vector = one_point([hvp], "--hvp")
         extra["hvp_direction"] = vector

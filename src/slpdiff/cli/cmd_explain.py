@@ -38,7 +38,7 @@ def explain_command(program, at, of, wrt, max_paths, fmt):
       slpdiff explain examples/seed.slp --at x=1,w=4 --of v7 --wrt w
       slpdiff explain examples/seed.slp --at x=1,w=4 --wrt x --format json
     """
-    from ..explain import explain, explanation_json, explanation_text
+    from ..teach.explain import explain, explanation_json, explanation_text
 
     prog = load_program(program)
     of = _the_one(of, prog.output_names, "output", "--of")

@@ -18,7 +18,7 @@ def functions_command(fmt):
       slpdiff functions
       slpdiff functions --format json
     """
-    from ..primitives import CONSTANTS, PRIMITIVES
+    from ..language.primitives import CONSTANTS, PRIMITIVES
 
     if fmt == "json":
         for p in PRIMITIVES.values():

@@ -28,11 +28,11 @@ def grad_command(program, wrt, emit):
       slpdiff grad examples/seed.slp | slpdiff grad - | slpdiff eval - --at x=1,w=4
       slpdiff grad examples/rosenbrock.slp --emit python > rosenbrock_grad.py
     """
-    from ..adjoint import adjoint_program
+    from ..core.adjoint import adjoint_program
 
     adj = adjoint_program(load_program(program), merge_names(wrt))
     if emit == "python":
-        from ..emit_python import to_python
+        from ..core.emit_python import to_python
 
         click.echo(to_python(adj), nl=False)
     else:

@@ -35,7 +35,7 @@ def graph_command(program, at, of, output):
       slpdiff graph examples/seed.slp --at x=1,w=4 -o seed.svg
       slpdiff graph examples/seed.slp | dot -Tpng -o seed.png
     """
-    from ..dot import numbers_at, output_format, to_dot, write_graph
+    from ..teach.dot import numbers_at, output_format, to_dot, write_graph
 
     if output is not None and output != "-":
         output_format(output)  # a bad suffix is an error before any work

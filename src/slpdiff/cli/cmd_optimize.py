@@ -20,7 +20,7 @@ from ..formats import (
     number,
     point_text,
 )
-from ..optimize import FIRST_ORDER, METHODS
+from ..optimize.methods import FIRST_ORDER, METHODS
 from .batch import read_data
 from .main import EXIT_INTERRUPTED, warning
 from .options import (
@@ -36,7 +36,7 @@ from .options import (
     split_grid,
     wrt_option,
 )
-from .progress import Progress
+from .progress import StepProgress
 
 
 class BoundsType(click.ParamType):
@@ -138,7 +138,7 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
       slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\
           --method lbfgs
     """
-    from ..optimize import choose_objective, optimize
+    from ..optimize.descent import choose_objective, optimize
 
     prog = load_program(program)
     point, ranges = split_grid(merge_points(at))
@@ -162,7 +162,7 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
     shown = [name for name in prog.input_names if wrt is None or name in wrt]
     objective = choose_objective(prog, objective)
     _warn_outside_bounds(point, bounds, shown)
-    printer = _Printer(fmt, every, shown, columns, Progress(steps, "slpdiff optimize"))
+    printer = _Printer(fmt, every, shown, columns, StepProgress(steps, "slpdiff optimize"))
     result = optimize(prog, point, method, wrt=wrt, objective=objective, maximize=maximize,
                       bounds=bounds, steps=steps, tol=tol, ftol=ftol, lr=lr, momentum=momentum,
                       beta1=beta1, beta2=beta2, eps=eps, callback=printer.step)
@@ -178,7 +178,7 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
 class _Printer:
     """Prints the trace (every K-th step, and always the last) and the final result."""
 
-    def __init__(self, fmt: str, every: int, shown: list[str], columns, progress: Progress):
+    def __init__(self, fmt: str, every: int, shown: list[str], columns, progress: StepProgress):
         self.fmt, self.every, self.shown, self.progress = fmt, every, shown, progress
         self.columns = columns  # --data: inputs bound to columns, not part of the point
         self.unprinted = None
@@ -273,7 +273,7 @@ def _check_writable(path: str) -> None:
 def _save_point(path: str, at: dict) -> None:
     """The point as ``{"name": value, ...}``, every input (but --data's columns): what
     ``--at @FILE`` reads."""
-    from ..atomic import atomic_output
+    from ..rows.atomic import atomic_output
 
     try:
         with atomic_output(path) as f:

@@ -46,8 +46,8 @@ def trace_command(program, at, wrt, of, mode, fmt):
       slpdiff trace examples/seed.slp --at x=1,w=4 --format latex > seed-trace.tex
       echo 'y = sin(x*w) + x' | slpdiff trace - --at x=1,w=4 --format markdown
     """
-    from ..tables import render, trace_json, trace_tables
-    from ..trace import trace
+    from ..teach.tables import render, trace_json, trace_tables
+    from ..teach.trace import trace
 
     prog = load_program(program)
     result = trace(prog, one_point(at), merge_names(wrt), merge_names(of), mode)

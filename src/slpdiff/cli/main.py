@@ -15,8 +15,8 @@ import traceback
 
 import click
 
-from .. import __version__
 from ..errors import SlpError
+from ..version import __version__
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..errors import Diagnostic, RunError, SlpError
+from ..errors import Diagnostic, RunError, SlpError, printable
 from .main import warning
 
 # --- parameter types ----------------------------------------------------------------------------
@@ -17,13 +17,6 @@ from .main import warning
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NAMED_VALUES = {"pi": math.pi, "e": math.e, "inf": math.inf, "infinity": math.inf,
                  "nan": math.nan}
-
-
-def visible(text: str) -> str:
-    """``text`` with line breaks and other unprintable characters written as escapes (``\\n``):
-    a message that quotes what the user typed stays one ``slpdiff: error:`` line."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
 
 
 def parse_value(text: str) -> float:
@@ -42,13 +35,13 @@ def parse_value(text: str) -> float:
 
 class PointType(click.ParamType):
     """``NAME=VALUE`` pairs separated by commas: ``x=1,w=4``; a value ``start:stop:step`` is a
-    range of a grid (:class:`~slpdiff.grid.Range`); ``@FILE`` (``@-``: standard input) reads the
-    values from a JSON object."""
+    range of a grid (:class:`~slpdiff.rows.grid.Range`); ``@FILE`` (``@-``: standard input)
+    reads the values from a JSON object."""
 
     name = "NAME=VALUE,..."
 
     def fail(self, message, param=None, ctx=None):
-        super().fail(visible(message), param, ctx)
+        super().fail(printable(message), param, ctx)
 
     def convert(self, value, param, ctx):
         if isinstance(value, (list, JsonPoint)):
@@ -63,7 +56,7 @@ class PointType(click.ParamType):
                 self.fail(f"'{item.strip()}' is not NAME=VALUE (e.g. --at x=1,w=4)", param, ctx)
             try:
                 if ":" in text:  # a grid's range (the grid module only when one is asked for)
-                    from ..grid import parse_range
+                    from ..rows.grid import parse_range
 
                     pairs.append((name, parse_range(text, parse_value)))
                 else:
@@ -93,7 +86,7 @@ class JsonPoint:
 
     def pairs(self) -> list[tuple[str, float]]:
         """The (name, value) pairs; a file that cannot be read is a BadParameter (exit 2)."""
-        from ..points import DataError, parse_point_json
+        from ..rows.points import DataError, parse_point_json
 
         name = _input_name(self.path)
         try:
@@ -109,7 +102,7 @@ class JsonPoint:
             raise click.BadParameter(str(e), param_hint="'--at'") from None
         for key, _ in pairs:  # no input has another name; and a key may hold a line break
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                raise click.BadParameter(f"{name}: '{visible(key)}' is not a name",
+                raise click.BadParameter(f"{name}: '{printable(key)}' is not a name",
                                          param_hint="'--at'")
         return pairs
 
@@ -120,7 +113,7 @@ class NamesType(click.ParamType):
     name = "NAME,..."
 
     def fail(self, message, param=None, ctx=None):
-        super().fail(visible(message), param, ctx)
+        super().fail(printable(message), param, ctx)
 
     def convert(self, value, param, ctx):
         if isinstance(value, list):
@@ -171,7 +164,7 @@ def merge_names(lists) -> list[str] | None:
 
 def load_program(path: str):
     """Parse the program at ``path`` (``-``: standard input, called ``<stdin>`` in messages)."""
-    from ..parser import parse
+    from ..language.parser import parse
 
     with open_binary(path, "the program -", "a program file") as f:
         data = f.read()
@@ -213,7 +206,7 @@ def split_grid(point: dict) -> tuple[dict[str, float], dict]:
     """``--at`` values split into single numbers and grid ranges (``x=0:1:0.25``)."""
     if all(isinstance(v, float) for v in point.values()):
         return dict(point), {}
-    from ..grid import Range
+    from ..rows.grid import Range
 
     ranges = {name: v for name, v in point.items() if isinstance(v, Range)}
     return {name: v for name, v in point.items() if name not in ranges}, ranges
@@ -231,14 +224,14 @@ def report_nonfinite(evaluation, strict: bool) -> None:
 
 
 def nonfinite_diagnostics(program, warnings, where=()) -> list[Diagnostic]:
-    """One diagnostic per :class:`~slpdiff.engine.NonFinite`, pointing into the program; ``where``
-    adds, for each, where it first happened (``points.csv:57``)."""
+    """One diagnostic per :class:`~slpdiff.core.engine.NonFinite`, pointing into the program;
+    ``where`` adds, for each, where it first happened (``points.csv:57``)."""
     diagnostics = []
     source = program.source
     for k, w in enumerate(warnings):
-        line = w.node.line if source is not None else 0
+        line = w.line if source is not None else 0
         first = f"; first at {where[k]}" if k < len(where) else ""
-        diagnostics.append(Diagnostic(w.describe() + first, source, line, w.node.column))
+        diagnostics.append(Diagnostic(w.describe() + first, source, line, w.column))
     return diagnostics
 
 
@@ -264,15 +257,13 @@ def program_argument(f):
                           metavar="PROGRAM")(f)
 
 
-
-
 def report_kinks(evaluation, where=None) -> None:
     """Warn, once per call, about each derivative taken exactly where its function is not
-    differentiable, naming the convention used (see :mod:`slpdiff.kinks`); ``where(hit)``, if
+    differentiable, naming the convention used (see :mod:`slpdiff.core.kinks`); ``where(hit)``, if
     given, says where it happened (``the final point``)."""
     import numpy as np
 
-    from ..kinks import find
+    from ..core.kinks import find
 
     if not evaluation.gradient:
         return  # no derivatives were taken

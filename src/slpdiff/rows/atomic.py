@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from .errors import SlpError
+from ..errors import SlpError
 
 
 @contextmanager

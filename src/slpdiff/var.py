@@ -1,17 +1,22 @@
-"""The computational graph: ``Var`` nodes (the seed's model) and ``Program`` (nodes in order).
+"""The seed's ``Var`` API: a graph of ``Var`` nodes built in Python, with ``forward()`` and
+``backward()``.
 
-A ``Var`` is an input, a constant, or a primitive applied to child ``Var``s. A ``Program`` keeps the
-nodes in a list whose order is already topological, so every walk over the graph is a loop over that
-list (forwards to evaluate, backwards to differentiate), never a recursion: programs may have a
-million statements.
+A ``Var`` is an input, a constant, or a primitive applied to child ``Var``s; Python operators build
+new nodes, so ``x * w + 3`` works with Vars and plain numbers. ``forward()`` and ``backward()`` turn
+the graph below a node into a :class:`~slpdiff.language.program.Program` (once) and run the
+reference engine on it, then write the results back into the nodes' ``value`` and ``deriv``, as the
+seed's own engine did. :func:`vars_of` goes the other way: the ``Var`` graph of a parsed program.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from numbers import Real
 
-from .primitives import PRIMITIVES, Primitive
+from .core.engine import adjoints, as_value, forward
+from .language.primitives import PRIMITIVES, Primitive
+from .language.program import Program, program_and_nodes
+from .language.rules import rules_for
 
 
 class Var:
@@ -19,7 +24,6 @@ class Var:
 
     ``value`` and ``deriv`` (the adjoint) are filled in by ``forward()`` and ``backward()``;
     ``op`` is a :class:`Primitive` (None for inputs and constants) and ``children`` its arguments.
-    Python operators build new nodes, so ``x * w + 3`` works with Vars and plain numbers.
     """
 
     __slots__ = ("value", "deriv", "op", "children", "name", "line", "column", "is_const",
@@ -42,13 +46,11 @@ class Var:
         self.line = line  # where the node comes from in a program's text (0: not from text)
         self.column = column
         self.is_const = is_const
-        self._program = None  # the Program that forward()/backward() run, built on first use
+        self._program = None  # (Program, its nodes) that forward()/backward() run, made once
 
     @property
     def pds(self) -> list:
         """The partial-derivative rules of this node's op, one per child (the seed's ``pds``)."""
-        from .rules import rules_for
-
         return list(rules_for(self.op)) if self.op is not None else []
 
     @property
@@ -67,11 +69,9 @@ class Var:
 
         Sets ``value`` on every node and resets every ``deriv`` to 0, as the seed does.
         """
-        from . import engine
-
-        program = self._get_program()
-        values = engine.forward(program, [node.value for node in program.inputs])
-        for node, value in zip(program.nodes, values, strict=True):
+        program, nodes = self._get_program()
+        values = forward(program, [nodes[i].value for i in program.input_index])
+        for node, value in zip(nodes, values, strict=True):
             if node.op is not None:  # inputs keep the value the user gave, as in the seed
                 node.value = value
             node.deriv = 0.0
@@ -82,19 +82,15 @@ class Var:
 
         Uses the values left by the last ``forward()``; sets ``deriv`` on every node.
         """
-        from . import engine
-
-        program = self._get_program()
+        program, nodes = self._get_program()
         # Leaves keep the user's own values (maybe ints); the rules need float64 (2 ** -1).
-        values = [engine.as_value(node.value) if node.op is None else node.value
-                  for node in program.nodes]
-        adjoints = engine.adjoints(program, values, len(program.nodes) - 1)
-        for node, adjoint in zip(program.nodes, adjoints, strict=True):
+        values = [as_value(node.value) if node.op is None else node.value for node in nodes]
+        for node, adjoint in zip(nodes, adjoints(program, values, len(nodes) - 1), strict=True):
             node.deriv = 0.0 if adjoint is None else adjoint
 
-    def _get_program(self) -> Program:
+    def _get_program(self) -> tuple[Program, list[Var]]:
         if self._program is None:
-            self._program = Program.from_outputs([self])
+            self._program = program_and_nodes([self])
         return self._program
 
     # --- Python operators ---------------------------------------------------------------------
@@ -172,7 +168,8 @@ FUNCTIONS: dict[str, Callable[..., Var]] = {name: _make_function(p)
 def custom_primitive(op: Callable, pds: Sequence[Callable] | None) -> Primitive:
     """A primitive for a seed-style node ``Var(op=f, children=..., pds=[...])`` with its own rules.
 
-    Its rules are Python callables, not SLP text, so only numeric differentiation uses them.
+    Its rules are Python callables, not SLP text: the reference engine uses them; the fast paths
+    and the adjoint program, which need a rule's steps, do not take such a program.
     """
     if pds is None:
         raise TypeError("a Var with a custom op needs pds: one derivative function per child")
@@ -181,74 +178,14 @@ def custom_primitive(op: Callable, pds: Sequence[Callable] | None) -> Primitive:
     return Primitive(name, params, op, tuple(pds), doc="custom operation", kind="custom")
 
 
-class Program:
-    """A straight-line program: its nodes in evaluation order, its inputs and its outputs.
-
-    ``nodes`` lists every node once, each after its children. ``inputs`` and ``outputs`` are
-    nodes; ``input_names`` and ``output_names`` are how results are labelled (an output may be an
-    alias such as ``y = x``, so its name is kept apart from its node). ``args[i]`` holds the
-    positions in ``nodes`` of node ``i``'s children.
-    """
-
-    def __init__(self, nodes: list[Var], inputs: list[Var], outputs: list[Var],
-                 output_names: list[str] | None = None, source=None):
-        self.nodes = nodes
-        self.inputs = inputs
-        self.outputs = outputs
-        self.input_names = [v.name or f"x{i}" for i, v in enumerate(inputs)]
-        self.output_names = output_names or [v.name or f"y{i}" for i, v in enumerate(outputs)]
-        self.source = source
-        position = {id(node): i for i, node in enumerate(nodes)}
-        self.args = [tuple(position[id(c)] for c in node.children) if node.children else ()
-                     for node in nodes]
-        self.input_index = [position[id(v)] for v in inputs]
-        self.output_index = [position[id(v)] for v in outputs]
-        self._cache: dict = {}  # derived tables the engine computes once per program
-
-    def __len__(self) -> int:
-        return len(self.nodes)
-
-    def __repr__(self) -> str:
-        where = f" from {self.source.name}" if self.source is not None else ""
-        return (f"<Program{where}: {len(self.nodes)} nodes, inputs {self.input_names}, "
-                f"outputs {self.output_names}>")
-
-    @classmethod
-    def from_outputs(cls, outputs: Iterable[Var], inputs: Sequence[Var] | None = None) -> Program:
-        """A program from Var graphs built in Python (the seed's style).
-
-        The inputs are the non-constant leaves in the order the walk meets them, unless given.
-        """
-        outputs = list(outputs)
-        nodes = topological_order(outputs)
-        if inputs is None:
-            inputs = [node for node in nodes if node.is_input]
-        return cls(nodes, list(inputs), outputs)
-
-
-def topological_order(outputs: Iterable[Var]) -> list[Var]:
-    """Every node below ``outputs``, each after its children; an explicit stack, no recursion."""
-    order: list[Var] = []
-    done: set[int] = set()
-    for root in outputs:
-        if id(root) in done:
-            continue
-        stack = [(root, 0)]
-        on_stack = {id(root)}
-        while stack:
-            node, next_child = stack[-1]
-            children = node.children or ()
-            if next_child < len(children):
-                stack[-1] = (node, next_child + 1)
-                child = children[next_child]
-                if id(child) not in done:
-                    if id(child) in on_stack:
-                        raise ValueError("the graph has a cycle")
-                    on_stack.add(id(child))
-                    stack.append((child, 0))
-            else:
-                stack.pop()
-                on_stack.discard(id(node))
-                done.add(id(node))
-                order.append(node)
-    return order
+def vars_of(program: Program) -> list[Var]:
+    """The ``Var`` graph of ``program``: one node per position (constants and leaves with their
+    values, operations with their children), names, lines and columns copied."""
+    nodes: list[Var] = []
+    for i, op in enumerate(program.ops):
+        const = program.consts[i]
+        nodes.append(Var(value=const, op=op,
+                         children=[nodes[a] for a in program.args[i]] if op is not None else None,
+                         name=program.names[i], line=program.lines[i],
+                         column=program.columns[i], is_const=const is not None))
+    return nodes

@@ -2,7 +2,7 @@
 
 Every other part of slpdiff (the parser's function names and arity checks, the engine, error
 messages, ``slpdiff functions``, the README's table and the tests) reads this table; a new function
-is one ``defprim`` line here.
+is one ``defprim`` line here (docs/design.md, "Adding things", lists the test rows it then needs).
 
 A partial derivative is written as an SLP expression in the function's parameters. Writing the
 function itself applied to its own parameters (``tanh(a)`` in the rule for ``tanh``) means "the
@@ -32,8 +32,8 @@ class Primitive:
     kind: str = "function"  # "function", or "helper" (appears in derivative rules)
     reduces: bool = False  # combines all rows of its argument into one number (sum, mean)
     # (param, value) pairs: that parameter at that value gives back the other argument exactly
-    # (x * 1, x ^ 1, x - 0), except for the sign of a zero (-0.0 + 0 is 0.0). Generated code uses
-    # them to fold rules such as b * a^(b - 1); the fast paths do not (they match bit for bit).
+    # (x * 1, x ^ 1, x - 0), except for the sign of a zero (-0.0 + 0 is 0.0). The adjoint
+    # program folds with them (docs/design.md, "The same numbers"); the fast paths do not.
     identity: tuple[tuple[str, float], ...] = ()
     # An SLP expression in the params that is 0 exactly where the function is not differentiable
     # (a kink, a jump or an infinite slope), e.g. "a" for abs; None if differentiable everywhere

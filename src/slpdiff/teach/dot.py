@@ -17,13 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_output, atomic_path
-from .engine import Evaluation, _depends, adjoints, evaluate
-from .errors import RunError, SlpError
-from .formats import derivative_label, number, point_text
-from .graph import Program
+from ..core.engine import Evaluation, adjoints
+from ..core.schedule import depends
+from ..errors import RunError, SlpError
+from ..evaluation import evaluate
+from ..formats import derivative_label, number, point_text
+from ..language.program import Program
+from ..language.rules import rules_for
+from ..rows.atomic import atomic_output, atomic_path
 from .labels import Labels
-from .rules import rules_for
 
 RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}  # suffix -> dot's -T format
 DOT_SUFFIXES = (".dot", ".gv")
@@ -71,11 +73,11 @@ def to_dot(program: Program, numbers: Numbers | None = None, large: bool | None 
     its target, and with edge labels placed after the layout (``xlabel``).
     """
     labels = Labels(program)
-    needs = _depends(program, None)  # an edge carries a derivative only from a node that has one
+    needs = depends(program, None)  # an edge carries a derivative only from a node that has one
     outputs_of: dict[int, list[str]] = {}
     for name, i in zip(program.output_names, program.output_index, strict=True):
         outputs_of.setdefault(i, []).append(name)
-    drawn = [labels.shows_as_row(i) for i in range(len(program.nodes))]
+    drawn = [labels.shows_as_row(i) for i in range(len(program))]
     if large is None:
         large = sum(drawn) >= LARGE
     layer = _layers(program, drawn) if large else None
@@ -84,7 +86,7 @@ def to_dot(program: Program, numbers: Numbers | None = None, large: bool | None 
              '  node [fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=9];',
              f"  labelloc=b; label={quote(_legend(program, numbers))};"]
-    for i in range(len(program.nodes)):
+    for i in range(len(program)):
         if drawn[i]:
             lines.append(f"  n{i} [{_node_attributes(program, labels, numbers, outputs_of, i)}];")
     label_key = "xlabel" if large else "label"
@@ -106,7 +108,7 @@ def to_dot(program: Program, numbers: Numbers | None = None, large: bool | None 
 
 def _layers(program: Program, drawn: list[bool]) -> list[int]:
     """Each node's layer as the layout will roughly place it: its longest path from a source."""
-    layer = [0] * len(program.nodes)
+    layer = [0] * len(program)
     for i, args in enumerate(program.args):
         layer[i] = max((layer[c] + 1 for c in args if drawn[c]), default=0)
     return layer
@@ -127,12 +129,11 @@ _STYLE = {"input": 'shape=box, style="rounded,filled", fillcolor="#dbe9f6"',
 
 def _node_attributes(program: Program, labels: Labels, numbers: Numbers | None,
                      outputs_of: dict[int, list[str]], i: int) -> str:
-    node = program.nodes[i]
     name = labels.name(i)
-    if node.op is None and not node.is_const:
+    if program.is_input(i):
         kind, text = "input", [name, "input"]
     else:
-        kind = "constant" if node.is_const else "operation"
+        kind = "constant" if program.is_const(i) else "operation"
         if labels.is_generated(i):
             kind = "intermediate"
         text = [f"{name} = {labels.operation(i)}"]
@@ -145,8 +146,8 @@ def _node_attributes(program: Program, labels: Labels, numbers: Numbers | None,
     attributes = [f"label={quote(chr(10).join(text))}", _STYLE[kind]]
     if i in outputs_of:
         attributes.append("peripheries=2")
-    if node.line:
-        attributes.append(f"tooltip={quote(f'line {node.line}')}")
+    if program.lines[i]:
+        attributes.append(f"tooltip={quote(f'line {program.lines[i]}')}")
     return ", ".join(attributes)
 
 
@@ -155,7 +156,7 @@ def _edge_attributes(labels: Labels, numbers: Numbers | None, needs: list[bool],
     if not needs[c]:  # a constant's derivative is never needed: no rule to show
         return 'style=dashed, color="#999999"'
     text = labels.rule(i, k)
-    constant = rules_for(labels.program.nodes[i].op)[k].const is not None
+    constant = rules_for(labels.program.ops[i])[k].const is not None
     if numbers is not None and (i, k) in numbers.partials and not constant:
         value = number(numbers.partials[(i, k)])
         if value != text:  # a rule that is a number (a constant argument) already shows it

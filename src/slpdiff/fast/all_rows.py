@@ -1,11 +1,11 @@
-"""The fast path for arrays of points: the engine's computation on reused buffers.
+"""The fast path for arrays of points that the compiled slices cannot take: all rows at once.
 
-Most programs run compiled (:mod:`slpdiff.slicecode`): generated numpy calls into a small pool
+Most programs run compiled (:mod:`slpdiff.fast.slices`): generated numpy calls into a small pool
 of buffers, a cache-sized slice of rows at a time, sums over the rows split where numpy's own
 pairwise summation splits them. A program that one pass over the slices cannot evaluate (a column
-computed from a sum over the rows, or a derivative rule that needs such a sum before the slices)
-runs here over all rows at once, as in the engine, still on buffers made once per program
-(``out=``) rather than fresh arrays.
+computed from a sum over the rows, a derivative rule that needs such a sum before the slices, or a
+program too large to compile) runs here over all rows at once, as in the engine, interpreting the
+same schedule, still on buffers made once per program (``out=``) rather than fresh arrays.
 
 Each value is computed by the table's own numpy function with the same operands as in the engine:
 a number stays a number (so numpy's scalar fast paths, such as an exact square for a single
@@ -20,34 +20,32 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .graph import Program
-from .lowered import NodeValues, sweep_schedule
-from .slicecode import SliceCode, Unsupported
-from .slicecode import run as run_slices
+from ..core.schedule import sweep_schedule
+from ..language.program import Program
+from ..language.rules import render
 
 CHUNK = 16384  # rows per slice: slices of every value of a small program stay in the L2 cache
 BUDGET = 1 << 23  # most numbers (float64) held in the buffers of one program
 
 
-class ArrayRun:
+class AllRowsRun:
     """A program's forward values and reverse sweeps laid out for arrays of ``n`` rows."""
 
-    def __init__(self, program: Program, inputs: list, needs: Sequence[bool],
-                 outputs: Sequence[int]):
+    def __init__(self, program: Program, row: Sequence[bool], needs: Sequence[bool],
+                 outputs: Sequence[int], n: int):
         self.program = program
-        nodes, args_of = program.nodes, program.args
-        self.row = row = _rows(program, inputs)
+        ops, args_of = program.ops, program.args
+        self.row = row  # per node: a column (one number per row)?
         self.edges = {o: sweep_schedule(program, needs, o) for o in dict.fromkeys(outputs)}
-        combines = any(node.op is not None and node.op.reduces for node in nodes) or any(
+        combines = any(op is not None and op.reduces for op in ops) or any(
             row[e.i] and not row[e.c] for edges in self.edges.values() for e in edges)
-        self.row_nodes = [i for i, node in enumerate(nodes) if row[i] and node.op is not None]
+        self.row_nodes = [i for i, op in enumerate(ops) if row[i] and op is not None]
         self.slot = {i: k for k, i in enumerate(self.row_nodes)}
-        n = max(len(x) for x in inputs if np.ndim(x))
         per_row = max(1, len(self.row_nodes))
         self.chunk = n if combines else max(1, min(CHUNK, BUDGET // per_row))
-        self.steps = [(i, nodes[i].op.impl, args_of[i], isinstance(nodes[i].op.impl, np.ufunc))
-                      for i in range(len(nodes)) if nodes[i].op is not None]
-        self.base = [np.float64(node.value) if node.is_const else None for node in nodes]
+        self.steps = [(i, op.impl, args_of[i], isinstance(op.impl, np.ufunc))
+                      for i, op in enumerate(ops) if op is not None]
+        self.base = [None if c is None else np.float64(c) for c in program.consts]
         self._arena: np.ndarray | None = None
 
     def arena(self, rows: int) -> np.ndarray:
@@ -56,7 +54,7 @@ class ArrayRun:
         return self._arena
 
     def run(self, inputs: list, outputs: Sequence[int], wrt: Sequence[int]):
-        """(output values, gradient rows, node values) or None when something is not finite."""
+        """(output values, gradient rows) or None when something is not finite."""
         program = self.program
         n = max(len(x) for x in inputs if np.ndim(x))
         values = list(self.base)
@@ -95,8 +93,7 @@ class ArrayRun:
         rows = [[grads[(o, i)] for i in wrt] for o in outputs]
         if not all(math.isfinite(np.sum(g)) or np.isfinite(g).all() for row in rows for g in row):
             return None
-        return ([out_values[o] for o in outputs], rows,
-                NodeValues(compute=lambda: _reference_values(program, inputs)))
+        return [out_values[o] for o in outputs], rows
 
     def _forward(self, local: list, arena: np.ndarray, scalars_done: bool, shared: list) -> bool:
         row, slot = self.row, self.slot
@@ -120,7 +117,7 @@ class ArrayRun:
         return math.isfinite(total) or bool(np.isfinite(arena).all())
 
     def _sweep(self, values: list, output: int, seed, m: int) -> list:
-        """``engine._sweep`` on this slice: the same terms in the same order."""
+        """The engine's reverse sweep on this slice: the same terms in the same order."""
         row, args_of = self.row, self.program.args
         adjoint: list = [None] * len(values)
         adjoint[output] = seed
@@ -142,65 +139,14 @@ class ArrayRun:
         return adjoint
 
 
-def _rows(program: Program, inputs: list) -> list[bool]:
-    """Per node: is its value a column (one number per row)?"""
-    shapes = {i: np.ndim(x) for i, x in zip(program.input_index, inputs, strict=True)}
-    row: list[bool] = []
-    for i, node in enumerate(program.nodes):
-        if node.op is None:
-            row.append(shapes.get(i, 0) == 1)
-        else:
-            row.append(not node.op.reduces and any(row[a] for a in program.args[i]))
-    return row
-
-
 def _partial(rule, args: list, out):
     """The rule's folded steps on numpy values (what ``rule.fn`` computes)."""
-    found: list = []
-    for step in rule.steps:
-        kind = step[0]
-        if kind == "param":
-            found.append(args[step[1]])
-        elif kind == "const":
-            found.append(step[1])
-        elif kind == "own":
-            found.append(out)
-        else:
-            found.append(step[1].impl(*[found[a] for a in step[2]]))
-    return found[rule.program.output_index[0]]
+    return render(rule, param=args.__getitem__, const=_same, own=lambda: out, apply=_call)
 
 
-def _reference_values(program: Program, inputs: list) -> list:
-    from .engine import forward
-
-    return forward(program, inputs)
+def _same(x):
+    return x
 
 
-def evaluate_arrays(program: Program, inputs: list, needs: Sequence[bool],
-                    outputs: Sequence[int], wrt: Sequence[int]):
-    """The fast path for inputs that are numbers or 1-D arrays of one length; None otherwise."""
-    shapes = tuple(x.ndim for x in inputs)  # numpy values (engine.as_value): all have ndim
-    lengths = {len(x) for x in inputs if x.ndim}
-    if len(lengths) != 1 or max(shapes) > 1 or 0 in lengths:
-        return None
-    n = lengths.pop()
-    key = ("fast_slices", tuple(needs), tuple(outputs), shapes)
-    code = program._cache.get(key)
-    if code is None:
-        try:
-            code = SliceCode(program, _rows(program, inputs), needs, outputs)
-        except Unsupported:
-            code = False  # all rows at once, below
-        program._cache[key] = code
-    if code is not False:
-        done = run_slices(code, inputs, outputs, wrt, n)
-        if done is None:
-            return None
-        return (*done, NodeValues(compute=lambda: _reference_values(program, inputs)))
-    key = ("fast_arrays", tuple(needs), tuple(outputs), shapes, n)
-    run = program._cache.get(key)
-    if run is None:
-        for old in [k for k in program._cache if k[0] == "fast_arrays"]:
-            del program._cache[old]  # one layout at a time: buffers are large
-        run = program._cache[key] = ArrayRun(program, inputs, needs, outputs)
-    return run.run(inputs, outputs, wrt)
+def _call(prim, operands: list, _j: int):
+    return prim.impl(*operands)

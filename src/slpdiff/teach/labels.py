@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from .formats import number
-from .graph import Program
-from .rules import rules_for
+from ..formats import number
+from ..language.program import Program
+from ..language.rules import rules_for
 
 INTERMEDIATE = "%"  # generated names are INTERMEDIATE + a number; no program name contains it
 
@@ -34,13 +34,13 @@ class Labels:
         names: list[str] = []
         count = 0
         input_name = dict(zip(program.input_index, program.input_names, strict=True))
-        for i, node in enumerate(program.nodes):
+        for i, own in enumerate(program.names):
             if i in input_name:
                 names.append(input_name[i])
-            elif node.name is not None:
-                names.append(node.name)
-            elif node.is_const:
-                names.append(_literal(node.value))
+            elif own is not None:
+                names.append(own)
+            elif program.consts[i] is not None:
+                names.append(number(program.consts[i]))
             else:
                 count += 1
                 names.append(f"{INTERMEDIATE}{count}")
@@ -59,8 +59,8 @@ class Labels:
 
     def shows_as_row(self, i: int) -> bool:
         """True unless node ``i`` is an unnamed constant (written inline as its number)."""
-        node = self.program.nodes[i]
-        return not (node.is_const and node.name is None)
+        program = self.program
+        return not (program.consts[i] is not None and program.names[i] is None)
 
     def adjoint(self, i: int) -> str:
         """``v7_bar``: the adjoint of node ``i``."""
@@ -72,11 +72,11 @@ class Labels:
 
     def operation(self, i: int) -> str:
         """What node ``i`` computes, in its arguments' names: ``x * w``, ``sin(v1)``, ``input``."""
-        node = self.program.nodes[i]
-        if node.op is None:
-            return number(node.value) if node.is_const else "input"
-        args = [self._atom(a) for a in self.program.args[i]]
-        op = node.op
+        program = self.program
+        op = program.ops[i]
+        if op is None:
+            return number(program.consts[i]) if program.consts[i] is not None else "input"
+        args = [self._atom(a) for a in program.args[i]]
         if op.infix is not None and len(args) == 2:
             return f"{args[0]} {op.infix} {args[1]}"
         if op.infix is not None and len(args) == 1:
@@ -86,17 +86,16 @@ class Labels:
     def rule(self, i: int, k: int) -> str:
         """The local partial derivative of node ``i`` in its argument ``k``, as text in the
         arguments' names: ``cos(v1)`` for ``v2 = sin(v1)``."""
-        node = self.program.nodes[i]
-        rule = rules_for(node.op)[k]
-        args = {p: self._atom(a) for p, a in zip(node.op.params, self.program.args[i],
-                                                    strict=True)}
+        op = self.program.ops[i]
+        rule = rules_for(op)[k]
+        args = {p: self._atom(a) for p, a in zip(op.params, self.program.args[i], strict=True)}
         return "".join(args.get(text, text) if kind == "name" else text
                        for text, kind in _tokens(rule.text))
 
     def term(self, factor: str, i: int, k: int) -> tuple[str, str]:
         """``factor`` times the rule of (node ``i``, argument ``k``) as a sign and a product:
         ``("+", "v2_bar * cos(v1)")``; a rule 1 or -1 is not written as a factor."""
-        rule = rules_for(self.program.nodes[i].op)[k]
+        rule = rules_for(self.program.ops[i])[k]
         if rule.const == 1.0:
             return "+", factor
         if rule.const == -1.0:
@@ -107,10 +106,6 @@ class Labels:
     def _atom(self, i: int) -> str:
         name = self.names[i]
         return f"({name})" if name.startswith("-") else name
-
-
-def _literal(value) -> str:
-    return number(value)
 
 
 def _is_literal(name: str) -> bool:

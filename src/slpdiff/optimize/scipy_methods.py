@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 SCIPY_NAMES = {"lbfgs": "L-BFGS-B", "bfgs": "BFGS", "newton-cg": "Newton-CG",
                "trust-ncg": "trust-ncg"}
@@ -89,7 +89,7 @@ def _second_derivatives(run) -> dict:
     and trust-ncg gaining) on extended Rosenbrock with n = 10, and 3.2 to 5.5 times as long with
     n = 100 (benchmarks/optimize_overhead.py).
     """
-    from .hessian import hessian, hvp
+    from ..core.hessian import hessian, hvp
 
     names, objective = run.names, run.objective
 

@@ -1,97 +1,37 @@
-"""The fast path: a ``Program`` lowered once into a flat form that runs with little interpretive
-overhead, giving the engine's results bit for bit.
+"""The fast path at a point: a program's forward statements and reverse sweeps as compiled Python on
+floats, giving the reference engine's results bit for bit.
 
-The engine (``engine.forward`` and ``engine._sweep``) is the reference: it walks the ``Var`` graph
-and calls the table's numpy functions on numpy scalars or arrays. This module derives, from the same
-program and the same table, the same computation written out once:
-
-- :func:`sweep_schedule` lists the reverse sweep's work exactly as ``engine._sweep`` does it (the
-  same nodes, arguments, rules and order of additions), so every renderer of it adds the same terms
-  in the same order;
-- at a point (every input a number), :class:`ScalarCode` renders the forward statements and the
-  sweep as Python source, in blocks of a few hundred statements, compiled once: floats in local
-  variables, each primitive by the table's ``scalar`` spelling (``"{a} * {b}"``: bit-for-bit the
-  numpy result, a test checks every row) or by its numpy function; rules by their folded steps
-  (``Rule.steps``);
-- for arrays of points, :mod:`slpdiff.slicecode` renders the same schedule as numpy calls on a
-  pool of reused buffers (``out=``), a cache-sized slice of rows at a time, and
-  :mod:`slpdiff.arrays` runs the programs it cannot over all rows at once.
+The reference engine (:mod:`slpdiff.core.engine`) calls the table's numpy functions on numpy
+scalars, one call and one list lookup at a time. At a point (every input a number) the same
+computation runs faster written out once: :class:`PointCode` renders the forward statements and
+the reverse sweep's terms (:func:`~slpdiff.core.schedule.sweep_schedule`, the engine's own order)
+as Python source, in blocks of a few hundred statements, compiled once: floats in local variables,
+each primitive by the table's ``scalar`` spelling (``"{a} * {b}"``: bit-for-bit the numpy result,
+a test checks every row) or by its numpy function; rules by their folded steps (``Rule.steps``).
 
 Names from the program never reach generated code: every value is ``v<position>``, every adjoint
-``a<position>``, every function a generated global. Whatever the fast path cannot reproduce exactly
-it leaves to the engine: a division by zero or a square root of a negative number at a point
-(Python raises where numpy gives inf or nan), and any non-finite value or derivative, whose
-warnings the engine locates. The caller then runs the engine, which gives the same numbers.
+``a<position>``, every function a generated global. Whatever this code cannot reproduce exactly it
+leaves to the engine: a division by zero or a square root of a negative number (Python raises
+where numpy gives inf or nan), and any non-finite value or derivative, whose warnings the engine
+locates. :func:`slpdiff.evaluation.evaluate` then runs the engine, which gives the same numbers.
 """
 
 from __future__ import annotations
 
+import ast
 import gc
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import Program
-from .rules import rules_for
+from ..core.engine import NodeValues
+from ..core.schedule import Edge, sweep_schedule
+from ..language.program import Program
+from ..language.rules import Rule, render
 
 BLOCK = 400  # statements of the program per generated function (CPython runs small ones faster)
-# When to compile: after the engine has done about this many evaluations' worth of work on the
-# program (compiling costs about that much); an array of ROW_WORK rows counts as one more.
-COMPILE_AFTER = 4.0
-ROW_WORK = 2000.0
-
-
-@dataclass
-class Edge:
-    """One term of the reverse sweep: node ``i``'s adjoint times the partial derivative of ``i``
-    in its argument number ``k`` (the child at position ``c``), added to ``c``'s adjoint."""
-
-    i: int
-    k: int
-    c: int
-    rule: object  # the Rule
-    first: bool  # the first term added to c's adjoint (it is assigned, not added)
-
-
-def sweep_schedule(program: Program, needs: Sequence[bool], output: int) -> list[Edge]:
-    """The terms ``engine._sweep`` adds for ``output``, in its order: nodes from ``output`` down,
-    each node's arguments in order, skipping nodes without an adjoint, arguments that do not
-    depend on a chosen input and constant rules equal to 0."""
-    has = [False] * len(program.nodes)
-    has[output] = True
-    edges: list[Edge] = []
-    nodes, args_of = program.nodes, program.args
-    for i in range(output, -1, -1):
-        args = args_of[i]
-        if not has[i] or not args:
-            continue
-        for k, (rule, c) in enumerate(zip(rules_for(nodes[i].op), args, strict=True)):
-            if not needs[c] or rule.const == 0.0:
-                continue
-            edges.append(Edge(i, k, c, rule, not has[c]))
-            has[c] = True
-    return edges
-
-
-def supported(program: Program) -> bool:
-    """Can the fast path run this program? (Not for seed-style Vars with Python callables as
-    rules, which have no folded steps.)"""
-    ok = program._cache.get("fast_supported")
-    if ok is None:
-        ok = program._cache["fast_supported"] = all(
-            node.op is None or node.op.kind != "custom" for node in program.nodes)
-    return ok
-
-
-def should_compile(program: Program, rows: int) -> bool:
-    """Count one evaluation of ``rows`` rows (0 at a point) and say whether the work the engine
-    has done on ``program`` now pays for compiling its fast form."""
-    work = program._cache.get("fast_work", 0.0) + 1.0 + rows / ROW_WORK
-    program._cache["fast_work"] = work
-    return work >= COMPILE_AFTER
 
 
 # --- at a point: generated Python ----------------------------------------------------------------
@@ -140,8 +80,6 @@ def _specialize(template: str, params: tuple, fixed: tuple) -> str:
     key = (template, fixed)
     found = _SPECIALIZED.get(key)
     if found is None:
-        import ast
-
         names = {p: f"_arg_{p}" for p in params}
         text = template.format(impl="_impl", **{p: f if f is not None else names[p]
                                                  for p, f in zip(params, fixed, strict=True)})
@@ -154,8 +92,6 @@ def _specialize(template: str, params: tuple, fixed: tuple) -> str:
 
 
 def _fold_compare(node):
-    import ast
-
     if isinstance(node, ast.Compare) and all(isinstance(x, ast.Constant)
                                              for x in (node.left, *node.comparators)):
         try:
@@ -170,8 +106,6 @@ class _Fold:
     """Decides ``x if C else y`` where C compares numbers only."""
 
     def visit(self, tree):
-        import ast
-
         class Folder(ast.NodeTransformer):
             def visit_UnaryOp(self, node):
                 self.generic_visit(node)
@@ -216,20 +150,22 @@ class _Block:
 _REF = re.compile("\x01([0-9]+)\x02")
 
 
-class ScalarCode:
+class PointCode:
     """A program's forward statements and reverse sweeps as compiled Python on floats.
 
-    ``forward(V)`` fills the list ``V`` (constants and inputs already in it) with every node's
-    value; ``gradient(V, o)`` returns the list of adjoints of the sweep from output position ``o``
-    (None where the sweep gives none). May raise ``ArithmeticError`` or ``ValueError`` (division by
-    zero, square root of a negative number): the engine then evaluates instead.
+    ``forward(inputs)`` returns the list of every node's value; ``gradient(V, o)`` the list of
+    adjoints of the sweep from output position ``o`` (None where the sweep gives none); ``run``
+    both, as :func:`slpdiff.evaluation.evaluate` wants them. May raise ``ArithmeticError`` or
+    ``ValueError`` (division by zero, square root of a negative number): the engine then
+    evaluates instead.
     """
 
     def __init__(self, program: Program, needs: Sequence[bool], outputs: Sequence[int]):
         self.program = program
         self.fns = _Functions()
         self.inputs = set(program.input_index)
-        self.base = [float(node.value) if node.is_const else None for node in program.nodes]
+        self.base = [None if c is None else float(c) for c in program.consts]
+        self._uses: dict[int, list[int]] = {}  # id(rule) -> how often each step is read
         sources: list[str] = []
         self._forward_names = self._forward(sources)
         self._sweeps = {o: self._sweep(sources, needs, o) for o in dict.fromkeys(outputs)}
@@ -247,25 +183,25 @@ class ScalarCode:
                              for o, names in self._sweeps.items()}
 
     def value(self, block: _Block, j: int) -> str:
-        node = self.program.nodes[j]
-        if node.is_const:
-            return literal(float(node.value))
+        const = self.program.consts[j]
+        if const is not None:
+            return literal(const)
         return f"v{j}" if j in block.defined else f"\x01{j}\x02"
 
     def _forward(self, sources: list[str]) -> list[str]:
         names = []
         program = self.program
-        ops = [i for i, node in enumerate(program.nodes) if node.op is not None]
+        ops = [i for i, op in enumerate(program.ops) if op is not None]
         for start in range(0, len(ops), BLOCK):
             part = ops[start:start + BLOCK]
             name = f"_forward{len(names)}"
             block = _Block(name, "V")
             for i in part:
                 args = [self.value(block, a) for a in program.args[i]]
-                block.body.append(f"    v{i} = {self.fns.call(program.nodes[i].op, args)}")
+                block.body.append(f"    v{i} = {self.fns.call(program.ops[i], args)}")
                 block.defined.add(i)
             lo, hi = part[0], part[-1] + 1
-            items = [self.value(block, j) if program.nodes[j].op is None else f"v{j}"
+            items = [self.value(block, j) if program.ops[j] is None else f"v{j}"
                      for j in range(lo, hi)]
             tail = [f"    V[{lo}:{hi}] = ({', '.join(items)},)"]
             sources.append(block.source(tail))
@@ -326,33 +262,32 @@ class ScalarCode:
         return block.source(tail)
 
     def _partial(self, block: _Block, e: Edge) -> str:
-        """The expression of the rule's result; a part used more than once is a statement."""
+        """The expression of the rule's result; a part read more than once is a statement."""
         args = self.program.args[e.i]
-        steps = e.rule.steps
-        result = e.rule.program.output_index[0]
-        uses = [0] * len(steps)
-        uses[result] = 1
-        for step in steps:
-            if step[0] == "op":
-                for a in step[2]:
-                    uses[a] += 1
-        exprs: list[str] = []
-        for j, step in enumerate(steps):
-            kind = step[0]
-            if kind == "param":
-                exprs.append(self.value(block, args[step[1]]))
-            elif kind == "const":
-                exprs.append(literal(step[1]))
-            elif kind == "own":
-                exprs.append(self.value(block, e.i))
-            else:
-                expr = self.fns.call(step[1], [exprs[a] for a in step[2]])
-                if uses[j] > 1:
-                    block.temps += 1
-                    block.body.append(f"    t{block.temps} = {expr}")
-                    expr = f"t{block.temps}"
-                exprs.append(expr)
-        return exprs[result]
+        uses = self._step_uses(e.rule)
+
+        def apply(prim, operands: list[str], j: int) -> str:
+            expr = self.fns.call(prim, operands)
+            if uses[j] > 1:
+                block.temps += 1
+                block.body.append(f"    t{block.temps} = {expr}")
+                expr = f"t{block.temps}"
+            return expr
+
+        return render(e.rule, param=lambda k: self.value(block, args[k]), const=literal,
+                      own=lambda: self.value(block, e.i), apply=apply)
+
+    def _step_uses(self, rule: Rule) -> list[int]:
+        uses = self._uses.get(id(rule))
+        if uses is None:
+            uses = [0] * len(rule.steps)
+            uses[rule.result] = 1
+            for step in rule.steps:
+                if step[0] == "op":
+                    for a in step[2]:
+                        uses[a] += 1
+            self._uses[id(rule)] = uses
+        return uses
 
     def forward(self, inputs: Sequence[float]) -> list[float]:
         V = list(self.base)
@@ -369,74 +304,26 @@ class ScalarCode:
             f(V, G)
         return G
 
+    def run(self, inputs: list[float], outputs: Sequence[int], wrt: Sequence[int]):
+        """(output values, one list of adjoints of the inputs ``wrt`` per output, node values)
+        as float64 numbers, or None when something is not finite (the engine then says where).
+        May raise ``ArithmeticError`` or ``ValueError`` (see the class)."""
+        V = self.forward(inputs)
+        if not floats_finite(V):
+            return None
+        rows = []
+        for o in outputs:
+            G = self.gradient(V, o)
+            row = [G[i] for i in wrt]
+            if not floats_finite([0.0 if g is None else g for g in row]):
+                return None
+            rows.append(row)
+        return ([np.float64(V[o]) for o in outputs],
+                [[np.float64(0.0 if g is None else g) for g in row] for row in rows],
+                NodeValues(V))
 
-def all_finite(values) -> bool:
+
+def floats_finite(values) -> bool:
     """True when every float in ``values`` is finite (a sum first, one pass in C; only when it
     overflows are the values looked at one by one)."""
     return math.isfinite(sum(values)) or all(map(math.isfinite, values))
-
-
-class NodeValues(Sequence):
-    """Every node's value as the engine gives it (a float64 numpy scalar), made on access from
-    the fast path's floats, or computed by ``compute()`` on first access."""
-
-    def __init__(self, floats: list | None = None, compute=None):
-        self._floats = floats
-        self._compute = compute
-        self._values: list | None = None
-
-    def _get(self) -> list:
-        if self._values is None:
-            self._values = (list(map(np.float64, self._floats)) if self._compute is None
-                            else self._compute())
-        return self._values
-
-    def __getitem__(self, i):
-        return self._get()[i]
-
-    def __len__(self) -> int:
-        return len(self._floats) if self._floats is not None else len(self._get())
-
-
-def evaluate(program: Program, inputs: list, needs: Sequence[bool], outputs: Sequence[int],
-             wrt: Sequence[int]):
-    """The fast path of ``engine.evaluate``: (output values, one list of adjoints of the inputs
-    ``wrt`` per output, node values), or None when the engine must evaluate (not compiled yet,
-    arrays of a kind it does not handle, or anything not finite)."""
-    if not supported(program):
-        return None
-    if not any(x.ndim for x in inputs):  # numpy values (engine.as_value)
-        return _at_point(program, inputs, needs, outputs, wrt)
-    from .arrays import evaluate_arrays
-
-    return evaluate_arrays(program, inputs, needs, outputs, wrt)
-
-
-def _at_point(program, inputs, needs, outputs, wrt):
-    key = ("fast_scalar", tuple(needs), tuple(outputs))
-    code = program._cache.get(key)
-    if code is None:
-        if not should_compile(program, 0):
-            return None
-        code = program._cache[key] = ScalarCode(program, needs, outputs)
-    try:
-        with np.errstate(all="ignore"):  # numpy's own results (inf, nan), as the engine's
-            return _run_point(code, [float(x) for x in inputs], outputs, wrt)
-    except (ArithmeticError, ValueError):
-        return None
-
-
-def _run_point(code: ScalarCode, inputs: list, outputs, wrt):
-    V = code.forward(inputs)
-    if not all_finite(V):
-        return None
-    rows = []
-    for o in outputs:
-        G = code.gradient(V, o)
-        row = [G[i] for i in wrt]
-        if not all_finite([0.0 if g is None else g for g in row]):
-            return None
-        rows.append(row)
-    return ([np.float64(V[o]) for o in outputs],
-            [[np.float64(0.0 if g is None else g) for g in row] for row in rows],
-            NodeValues(V))

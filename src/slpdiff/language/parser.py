@@ -1,11 +1,11 @@
 """Program text -> ``Program``: the grammar (``grammar/slp.lark``) plus the language's rules.
 
 This is the only module that imports lark. The LALR parser runs with an inline transformer, so no
-parse tree is built: each rule's callback builds ``Var`` nodes as soon as the parser reduces it, and
-the checks of the language (single assignment, define before use, declared inputs, function
-names and arity) are made along the way. Errors from those checks are collected, so that one run
-reports several of them; Lark's syntax errors are translated into plain words at one place
-(``syntax_errors.py``, which reads Lark's error objects without importing lark).
+parse tree is built: each rule's callback appends nodes to the program's tape as soon as the
+parser reduces it, and the checks of the language (single assignment, define before use, declared
+inputs, function names and arity) are made along the way. Errors from those checks are collected,
+so that one run reports several of them; Lark's syntax errors are translated into plain words at
+one place (``syntax_errors.py``, which reads Lark's error objects without importing lark).
 
 After a syntax error the parser recovers at the next statement (Lark's ``on_error`` hook: skip to
 the end of the bad statement, reset the LALR stack to a program's start), so one run also reports
@@ -26,10 +26,10 @@ import threading
 from lark import Lark, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
-from .errors import Diagnostic, ProgramError, Source
-from .graph import Program, Var
-from .limits import check_program
+from ..errors import Diagnostic, ProgramError, Source
+from ..limits import check_program
 from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
+from .program import Program, ProgramBuilder
 from .syntax_errors import at_offset, statement_start, syntax_error_at
 
 MAX_ERRORS = 20  # a run reports at most this many errors in one program
@@ -76,7 +76,7 @@ class _Recovery:
     only, so many errors stay linear in the program's size.
     """
 
-    def __init__(self, builder: _Builder):
+    def __init__(self, builder: _ProgramTransformer):
         self.builder = builder
         self.count = 0
         self.last = None
@@ -154,7 +154,7 @@ def _get_parser():
     # Built on first use, not at import: `slpdiff --help` does not pay for the LALR tables.
     global _lark, _builder
     if _lark is None:
-        _builder = _Builder()
+        _builder = _ProgramTransformer()
         _lark = _load_parser(_builder)
     return _lark, _builder
 
@@ -175,7 +175,7 @@ def _load_parser(builder) -> Lark:
     """
     from importlib.resources import files
 
-    grammar = files("slpdiff.grammar").joinpath("slp.lark").read_text(encoding="utf-8")
+    grammar = files("slpdiff.language.grammar").joinpath("slp.lark").read_text(encoding="utf-8")
     path = _cache_path(grammar)
     if path is not None and os.path.exists(path):
         return Lark(grammar, transformer=builder, cache=path, **_OPTIONS)
@@ -220,17 +220,20 @@ def _cache_path(grammar: str) -> str | None:
 
 
 @v_args(inline=True)
-class _Builder(Transformer):
-    """The inline transformer: builds nodes while the parser reduces, and checks the rules.
+class _ProgramTransformer(Transformer):
+    """The inline transformer: appends nodes to the tape while the parser reduces, and checks the
+    language's rules. Values passed between callbacks are node positions.
 
-    Method names are the grammar's rule names and aliases. State lives from ``begin`` to ``finish``.
+    Method names are the grammar's rule names and aliases. State lives from ``begin`` to
+    ``finish``. Inputs are leaves made where they are first declared or used; ``finish`` moves
+    them to the front of the program (in one pass, skipped when they are there already).
     """
 
     def begin(self, source: Source) -> None:
         self.source = source
-        self.nodes: list[Var] = []  # every node but the inputs, in the order built
-        self.assigned: dict[str, tuple[Var, int]] = {}  # name -> (node, line of assignment)
-        self.unassigned: dict[str, Var] = {}  # names used or declared, not (yet) assigned
+        self.tape = ProgramBuilder()
+        self.assigned: dict[str, tuple[int, int]] = {}  # name -> (node, line of assignment)
+        self.unassigned: dict[str, int] = {}  # names used or declared, not (yet) assigned -> leaf
         self.declared: dict[str, int] = {}  # input name -> line of its declaration
         self.outputs: dict[str, tuple[int, int]] = {}  # output name -> (line, column)
         self.errors: list[Diagnostic] = []
@@ -245,14 +248,14 @@ class _Builder(Transformer):
         if assigned:
             name = assigned[1]
             if name not in KEYWORDS and not self._known(name):
-                self.assigned[name] = (Var(value=0.0, is_const=True), line)
+                self.assigned[name] = (self.tape.const(0.0), line)
             return
         declared = _DECLARED.match(text)
         if declared:
             for name in _NAME.findall(declared[1]):
                 if name not in KEYWORDS and not self._known(name):
                     self.declared[name] = line
-                    self.unassigned[name] = Var(name=name, line=line, column=1)
+                    self.unassigned[name] = self.tape.leaf(name, line, 1)
 
     def _known(self, name: str) -> bool:
         return (name in self.assigned or name in self.declared or name in self.unassigned
@@ -261,37 +264,33 @@ class _Builder(Transformer):
     def error(self, message: str, token) -> None:
         self.errors.append(Diagnostic(message, self.source, token.line, token.column))
 
-    def _node(self, var: Var) -> Var:
-        self.nodes.append(var)
-        return var
+    def _apply(self, name: str, token, *args: int) -> int:
+        return self.tape.apply(PRIMITIVES[name], args, None, token.line, token.column)
 
-    def _apply(self, name: str, token, *children: Var) -> Var:
-        return self._node(Var(op=PRIMITIVES[name], children=children,
-                              line=token.line, column=token.column))
+    def _placeholder(self) -> int:
+        return self.tape.const(0.0)  # stands for a bad expression: the program is not built
 
     # --- expressions ----------------------------------------------------------------------
 
-    def number(self, token) -> Var:
+    def number(self, token) -> int:
         # float() of a literal never builds a big integer: 1e999999 is inf at once.
-        return self._node(Var(value=float(token), is_const=True, line=token.line,
-                              column=token.column))
+        return self.tape.const(float(token), None, token.line, token.column)
 
-    def name(self, token) -> Var:
+    def name(self, token) -> int:
         name = str(token)
         if name in self.assigned:
             return self.assigned[name][0]
         if name in CONSTANTS:
-            return self._node(Var(value=CONSTANTS[name], is_const=True, name=None,
-                                  line=token.line, column=token.column))
+            return self.tape.const(CONSTANTS[name], None, token.line, token.column)
         if name in PRIMITIVES:
             self.error(f"'{name}' is a function: call it as {PRIMITIVES[name].signature}", token)
-            return self._node(Var(value=0.0, is_const=True))
-        var = self.unassigned.get(name)
-        if var is None:  # first use: an input, unless assigned later (an error) or undeclared
-            var = self.unassigned[name] = Var(name=name, line=token.line, column=token.column)
-        return var
+            return self._placeholder()
+        leaf = self.unassigned.get(name)
+        if leaf is None:  # first use: an input, unless assigned later (an error) or undeclared
+            leaf = self.unassigned[name] = self.tape.leaf(name, token.line, token.column)
+        return leaf
 
-    def call(self, token, *args: Var) -> Var:
+    def call(self, token, *args: int) -> int:
         name = str(token)
         prim = PRIMITIVES.get(name)
         if prim is None:
@@ -305,7 +304,7 @@ class _Builder(Transformer):
                        f"got {len(args)}", token)
         else:
             return self._apply(name, token, *args)
-        return self._node(Var(value=0.0, is_const=True))
+        return self._placeholder()
 
     def add(self, a, token, b):
         return self._apply("add", token, a, b)
@@ -323,9 +322,10 @@ class _Builder(Transformer):
         return self._apply("pow", token, a, b)
 
     def negative(self, token, a):
-        if a.is_const and a.name is None and a is self.nodes[-1]:
-            a.value = -a.value  # a literal like -3 is one constant, not negative(3)
-            a.line, a.column = token.line, token.column
+        tape = self.tape
+        if a == len(tape) - 1 and tape.consts[a] is not None and tape.names[a] is None:
+            tape.consts[a] = -tape.consts[a]  # a literal like -3 is one constant, not negative(3)
+            tape.lines[a], tape.columns[a] = token.line, token.column
             return a
         return self._apply("negative", token, a)
 
@@ -334,7 +334,7 @@ class _Builder(Transformer):
 
     # --- statements ---------------------------------------------------------------------------
 
-    def assign(self, token, var: Var) -> None:
+    def assign(self, token, node: int) -> None:
         name = str(token)
         if self._reserved(name, token, "assigned"):
             return
@@ -350,11 +350,13 @@ class _Builder(Transformer):
             use = self.unassigned[name]
             self.errors.append(Diagnostic(
                 f"'{name}' is used before its assignment on line {token.line}",
-                self.source, use.line, use.column))
-        if var.name is None and not var.is_input:
-            var.name = name  # the node the expression built is the one this name stands for
+                self.source, self.tape.lines[use], self.tape.columns[use]))
+        tape = self.tape
+        if tape.names[node] is None and (tape.ops[node] is not None
+                                         or tape.consts[node] is not None):
+            tape.names[node] = name  # the node the expression built is the one this name means
         # else: an alias such as `y = x`; outputs and later uses find x's node under the name y.
-        self.assigned[name] = (var, token.line)
+        self.assigned[name] = (node, token.line)
 
     def input_decl(self, *tokens) -> None:
         for token in tokens:
@@ -370,7 +372,7 @@ class _Builder(Transformer):
             else:
                 self.declared[name] = token.line
                 if name not in self.unassigned:
-                    self.unassigned[name] = Var(name=name, line=token.line, column=token.column)
+                    self.unassigned[name] = self.tape.leaf(name, token.line, token.column)
 
     def output_decl(self, *tokens) -> None:
         for token in tokens:
@@ -397,24 +399,24 @@ class _Builder(Transformer):
     def finish(self) -> Program:
         """Resolve inputs and outputs; raise every error found, or return the program."""
         explicit = bool(self.declared)
-        inputs: list[Var] = []
-        for name, var in self.unassigned.items():
+        inputs: list[int] = []
+        for name, leaf in self.unassigned.items():
             if name in self.assigned:
                 continue  # used before its assignment: reported already
             if explicit and name not in self.declared:
                 self._error_about(name, "undefined", Diagnostic(
                     f"undefined name '{name}'{{}} (the program declares its inputs with 'input')",
-                    self.source, var.line, var.column))
+                    self.source, self.tape.lines[leaf], self.tape.columns[leaf]))
             elif not explicit:
-                inputs.append(var)
+                inputs.append(leaf)
         if explicit:
             inputs = [self.unassigned[name] for name in self.declared]
 
         outputs, output_names = [], []
         for name, (line, column) in self.outputs.items():
-            var = self._resolve_output(name, line, column, inputs)
-            if var is not None:
-                outputs.append(var)
+            node = self._resolve_output(name, line, column, inputs)
+            if node is not None:
+                outputs.append(node)
                 output_names.append(name)
         if not self.outputs:
             if self.assigned:
@@ -427,9 +429,14 @@ class _Builder(Transformer):
             errors = sorted(self.errors, key=lambda d: (d.line, d.column))
             shown = [self._suggested(d, inputs) for d in errors[:MAX_ERRORS]]
             stopped_at = self.stopped_at
-            self.begin(self.source)  # drop the half-built graph
+            self.begin(self.source)  # drop the half-built tape
             raise ProgramError(_limit(shown, len(errors), stopped_at))
-        return Program(inputs + self.nodes, inputs, outputs, output_names, self.source)
+        input_names = [self.tape.names[i] for i in inputs]
+        moved = _move_inputs_first(self.tape, inputs)
+        if moved is not None:
+            outputs = [moved[o] for o in outputs]
+        return self.tape.build(range(len(inputs)), outputs, input_names, output_names,
+                               self.source)
 
     def _error_about(self, name: str, kind: str, diagnostic: Diagnostic) -> None:
         # The did-you-mean part ("{}" in the message) is filled in only for the errors shown:
@@ -437,7 +444,7 @@ class _Builder(Transformer):
         self.suggest[id(diagnostic)] = (name, kind)
         self.errors.append(diagnostic)
 
-    def _suggested(self, d: Diagnostic, inputs: list[Var]) -> Diagnostic:
+    def _suggested(self, d: Diagnostic, inputs: list[int]) -> Diagnostic:
         if id(d) not in self.suggest:
             return d
         name, kind = self.suggest[id(d)]
@@ -446,19 +453,41 @@ class _Builder(Transformer):
         elif kind == "undefined":
             known = [*self.assigned, *self.declared]
         else:
-            known = [*self.assigned, *(v.name for v in inputs)]
+            known = [*self.assigned, *(self.tape.names[i] for i in inputs)]
         return Diagnostic(d.message.format(_did_you_mean(name, known)), d.source, d.line,
                           d.column)
 
-    def _resolve_output(self, name: str, line: int, column: int, inputs: list[Var]) -> Var | None:
+    def _resolve_output(self, name: str, line: int, column: int,
+                        inputs: list[int]) -> int | None:
         if name in self.assigned:
             return self.assigned[name][0]
-        for var in inputs:
-            if var.name == name:
-                return var
+        for leaf in inputs:
+            if self.tape.names[leaf] == name:
+                return leaf
         self._error_about(name, "output", Diagnostic(f"output '{name}' is never assigned{{}}",
                                                       self.source, line, column))
         return None
+
+
+def _move_inputs_first(tape: ProgramBuilder, inputs: list[int]) -> list[int] | None:
+    """Reorder ``tape`` so that the ``inputs`` come first, in that order (a program lists its
+    inputs first): the new position of each old node, or None when they are first already."""
+    if all(leaf == k for k, leaf in enumerate(inputs)):
+        return None
+    n = len(tape)
+    is_input = bytearray(n)
+    for leaf in inputs:
+        is_input[leaf] = 1
+    order = list(inputs) + [i for i in range(n) if not is_input[i]]
+    moved = [0] * n
+    for new, old in enumerate(order):
+        moved[old] = new
+    args = tape.args
+    tape.args = [tuple(moved[a] for a in args[i]) if args[i] else () for i in order]
+    for column in ("ops", "consts", "names", "lines", "columns"):
+        old = getattr(tape, column)
+        setattr(tape, column, [old[i] for i in order])
+    return moved
 
 
 _ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")

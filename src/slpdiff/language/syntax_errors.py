@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import Diagnostic, Source
+from ..errors import Diagnostic, Source
 from .primitives import KEYWORDS, PRIMITIVES
 
 

@@ -1,9 +1,9 @@
 """The method made visible: the evaluation trace (Wengert list), the reverse sweep's adjoint updates
 and the forward (tangent) sweep, as rows of numbers.
 
-Every number is the engine's own: values are :func:`slpdiff.engine.evaluate`'s ``node_values``,
+Every number is the engine's own: values are :func:`slpdiff.evaluate`'s ``node_values``,
 adjoint updates are reported by the one reverse sweep as it makes them (its ``record`` hook), and
-tangents by forward mode's sweep (:func:`slpdiff.tangent.sweep`, the same hook). Nothing here
+tangents by forward mode's sweep (:func:`slpdiff.core.tangent.sweep`, the same hook). Nothing here
 evaluates a rule itself.
 """
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import Evaluation, adjoints, evaluate
-from .graph import Program
+from ..core.engine import Evaluation, adjoints
+from ..core.tangent import column, evaluate_forward, sweep
+from ..evaluation import evaluate
+from ..language.program import Program
 from .labels import Labels
-from .tangent import column, evaluate_forward, sweep
 
 MODES = ("reverse", "forward")
 
@@ -77,7 +78,7 @@ class TangentRow:
 
 
 @dataclass
-class Sweep:
+class SweepTable:
     """The derivative sweep for one output (reverse mode) or one input (forward mode)."""
 
     kind: str  # "reverse" or "tangent"
@@ -97,7 +98,7 @@ class Trace:
     mode: str
     at: dict[str, object]
     forward: list[ValueRow]
-    sweeps: list[Sweep]
+    sweeps: list[SweepTable]
     evaluation: Evaluation = field(repr=False)
 
     @property
@@ -117,7 +118,7 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     ev = (evaluate if mode == "reverse" else evaluate_forward)(program, at, wrt, outputs)
     labels = Labels(program)
     values = ev.node_values
-    forward = [_value_row(program, labels, values, i) for i in range(len(program.nodes))
+    forward = [_value_row(program, labels, values, i) for i in range(len(program))
                if labels.shows_as_row(i)]
     # evaluate() has checked the names; keep the program's order, as eval does.
     chosen = None if wrt is None else set(wrt)
@@ -139,31 +140,31 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
 
 
 def _value_row(program: Program, labels: Labels, values: list, i: int) -> ValueRow:
-    node = program.nodes[i]
-    kind = "operation" if node.op is not None else "constant" if node.is_const else "input"
-    return ValueRow(i, labels.name(i), kind, labels.operation(i), values[i], node.line,
+    kind = ("operation" if program.ops[i] is not None else
+            "constant" if program.is_const(i) else "input")
+    return ValueRow(i, labels.name(i), kind, labels.operation(i), values[i], program.lines[i],
                     labels.is_generated(i))
 
 
 def _reverse(program: Program, labels: Labels, values: list, output: str, o: int,
-             wrt: list[int], gradient: dict) -> Sweep:
-    nodes = program.nodes
+             wrt: list[int], gradient: dict) -> SweepTable:
+    lines = program.lines
     rows = [AdjointRow(0, labels.name(o), f"{labels.adjoint(o)} = 1", None, None, None, None,
-                       None, np.ones_like(values[o])[()], nodes[o].line)]
+                       None, np.ones_like(values[o])[()], lines[o])]
 
     def record(i, k, partial, contribution, after):
         c = program.args[i][k]
         sign, product = labels.term(labels.adjoint(i), i, k)
         rows.append(AdjointRow(len(rows), labels.name(c), f"{labels.adjoint(c)} {sign}= {product}",
                                labels.name(i), k, labels.rule(i, k), partial, contribution, after,
-                               nodes[i].line))
+                               lines[i]))
 
     adjoints(program, values, o, wrt, record=record)
-    return Sweep("reverse", output, labels.name(o), rows, dict(gradient))
+    return SweepTable("reverse", output, labels.name(o), rows, dict(gradient))
 
 
 def _tangent(program: Program, labels: Labels, inputs: list, input_name: str, k: int,
-             derivatives: dict) -> Sweep:
+             derivatives: dict) -> SweepTable:
     """The forward sweep seeded with input number ``k`` alone (one direction: tangents have a
     last axis of length 1), recorded term by term."""
     x = program.input_index[k]
@@ -178,15 +179,15 @@ def _tangent(program: Program, labels: Labels, inputs: list, input_name: str, k:
     result = sweep(program, inputs, {x: np.ones(np.shape(inputs[k]) + (1,))}, 1, record=record)
     tangent, values = result.tangents, result.values
     rows = [TangentRow(0, labels.name(x), f"{labels.tangent(x)} = 1", [],
-                       column(tangent[x], 0, values[x]), program.nodes[x].line)]
+                       column(tangent[x], 0, values[x]), program.lines[x])]
     for i, node_terms in terms.items():  # in node order: the sweep records in that order
         if tangent[i] is None:
             continue
         rows.append(TangentRow(len(rows), labels.name(i),
                                f"{labels.tangent(i)} = {_sum_text(node_terms)}",
                                [t for _, _, t in node_terms], column(tangent[i], 0, values[i]),
-                               program.nodes[i].line))
-    return Sweep("tangent", input_name, labels.name(x), rows, derivatives)
+                               program.lines[i]))
+    return SweepTable("tangent", input_name, labels.name(x), rows, derivatives)
 
 
 def _first(t):

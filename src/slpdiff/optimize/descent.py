@@ -19,22 +19,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .engine import Evaluation, bind_inputs, evaluate, resolve_names
-from .errors import InputError
-from .graph import Program
-
-FIRST_ORDER = ("gd", "momentum", "nesterov", "adam")
-SCIPY_METHODS = ("lbfgs", "bfgs", "newton-cg", "trust-ncg")
-METHODS = FIRST_ORDER + SCIPY_METHODS
-BOUNDED_METHODS = (*FIRST_ORDER, "lbfgs")
-DEFAULT_LR = {"gd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001}
-# Each method's own parameters and their defaults (lr: see DEFAULT_LR).
-PARAMETERS = {
-    "gd": {"lr": None},
-    "momentum": {"lr": None, "momentum": 0.9},
-    "nesterov": {"lr": None, "momentum": 0.9},
-    "adam": {"lr": None, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-}
+from ..core.engine import Evaluation
+from ..core.schedule import bind_inputs, resolve_names
+from ..errors import InputError
+from ..evaluation import evaluate
+from ..language.program import Program
+from .methods import BOUNDED_METHODS, DEFAULT_LR, FIRST_ORDER, METHODS, PARAMETERS
 
 
 @dataclass
@@ -206,7 +196,7 @@ class _Run:
         self.pending: Step | None = None  # the latest iterate, not yet reported
         self.best: Step | None = None
         self.interrupted = lambda: False
-        self._cache: dict[bytes, Step] = {}
+        self._recent: dict[bytes, Step] = {}
         self.start = start  # the starting values of the optimized inputs
 
     def evaluate(self, x: np.ndarray, index: int, check_interrupt: bool = True) -> Step:
@@ -237,17 +227,17 @@ class _Run:
     def evaluate_unchecked(self, x: np.ndarray, index: int) -> Step:
         """The step at ``x``, counted, from the cache of recent points if it is there."""
         key = np.asarray(x, dtype=np.float64).tobytes()
-        if key in self._cache:
-            return replace(self._cache[key], index=index)
+        if key in self._recent:
+            return replace(self._recent[key], index=index)
         point = dict(self.point)
         point.update(zip(self.names, (np.float64(v) for v in x), strict=True))
         step = Step(index, evaluate(self.program, point, self.names, [self.objective]),
                     self.objective)
         self.nfev += 1
         self.ngev += 1
-        if len(self._cache) >= 8:  # SciPy asks again for points it has just seen
-            del self._cache[next(iter(self._cache))]
-        self._cache[key] = step
+        if len(self._recent) >= 8:  # SciPy asks again for points it has just seen
+            del self._recent[next(iter(self._recent))]
+        self._recent[key] = step
         return step
 
     def descent_gradient(self, step: Step) -> np.ndarray:
@@ -478,8 +468,3 @@ def _check_one_number(step: Step) -> None:
     if arrays:
         raise InputError(f"'{arrays[0]}' holds many values (a column of data), not one "
                          "parameter: leave it out of --wrt")
-
-
-def as_float(x) -> float:
-    """A Python float from a numpy scalar or 0-d array."""
-    return float(np.asarray(x))

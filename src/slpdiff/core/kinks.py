@@ -19,38 +19,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import _depends, _reaches, resolve_names
-from .errors import Diagnostic
-from .formats import number
-from .graph import Program, Var
-from .rules import kink_for, rules_for
+from ..errors import Diagnostic
+from ..formats import number
+from ..language.program import Memo, Program
+from ..language.rules import kink_for, rules_for
+from .schedule import depends, reaches, select
+
+KINKED = Memo("nodes whose function has a kink")
+CANDIDATES = Memo("kinks that can affect chosen derivatives")
 
 
 def candidates(program: Program, wrt: Sequence[int], outputs: Sequence[int]) -> list[int]:
     """Positions of the nodes whose function has a kink, that reach one of the nodes ``outputs``
     and depend on one of the input nodes ``wrt`` (node positions, not input numbers)."""
-    key = ("kink candidates", tuple(sorted(wrt)), tuple(outputs))
-    found = program._cache.get(key)
-    if found is None:
-        kinked = program._cache.get("kinked")
-        if kinked is None:
-            kinked = program._cache["kinked"] = [
-                i for i, node in enumerate(program.nodes)
-                if node.op is not None and node.op.kind != "custom" and node.op.kink is not None]
-        found = []
-        if kinked:
-            reach = _reaches(program, list(outputs))
-            needs = _depends(program, list(wrt))
-            found = [i for i in kinked if reach[i] and needs[i]]
-        program._cache[key] = found
-    return found
+    def make() -> list[int]:
+        kinked = program.memo(KINKED, None, lambda: [
+            i for i, op in enumerate(program.ops)
+            if op is not None and op.kind != "custom" and op.kink is not None])
+        if not kinked:
+            return []
+        reach = reaches(program, list(outputs))
+        needs = depends(program, list(wrt))
+        return [i for i in kinked if reach[i] and needs[i]]
+
+    return program.memo(CANDIDATES, (tuple(sorted(wrt)), tuple(outputs)), make)
 
 
 @dataclass
 class KinkHit:
     """A node evaluated exactly on its function's kink, at ``count`` of ``rows`` points."""
 
-    node: Var
+    program: Program
     position: int
     count: int  # the points (rows) where the kink expression is exactly 0
     rows: int  # the points evaluated (1 at a single point)
@@ -60,7 +59,7 @@ class KinkHit:
     def describe(self) -> str:
         """``abs(a) is not differentiable at a = 0; the derivative uses the convention d/da
         abs(a) = 0 there``, with ``at 3 of 10 rows`` when several rows were evaluated."""
-        return convention_message(self.node.op, self.conventions) + (
+        return convention_message(self.program.ops[self.position], self.conventions) + (
             f" (at {self.count:,} of {self.rows:,} rows)" if self.rows > 1 else "")
 
     def diagnostic(self, program: Program, where: str | None = None) -> Diagnostic:
@@ -71,8 +70,9 @@ class KinkHit:
             message = message[:-1] + f"; first at {where})" if self.rows > 1 else \
                 f"{message} (at {where})"
         source = program.source
-        return Diagnostic(message, source, self.node.line if source is not None else 0,
-                          self.node.column)
+        i = self.position
+        return Diagnostic(message, source, program.lines[i] if source is not None else 0,
+                          program.columns[i])
 
 
 def convention_message(op, conventions: Sequence[tuple[str, float]]) -> str:
@@ -89,22 +89,19 @@ def find(program: Program, node_values: Sequence, wrt: Sequence[str] | None = No
     """The kinks that the derivatives of ``outputs`` (default all) with respect to ``wrt``
     (default all inputs) were taken on, given every node's value (scalars, or arrays of
     ``rows`` rows). One :class:`KinkHit` per node, in program order."""
-    wrt_k = resolve_names(program.input_names if wrt is None else wrt, program.input_names,
-                          "input")
-    out_k = resolve_names(program.output_names if outputs is None else outputs,
-                          program.output_names, "output")
-    wrt_nodes = [program.input_index[k] for k in wrt_k]
-    positions = candidates(program, wrt_nodes, [program.output_index[k] for k in out_k])
+    chosen = select(program, wrt, outputs)
+    wrt_nodes = chosen.wrt_nodes
+    positions = candidates(program, wrt_nodes, chosen.output_nodes)
     if not positions:
         return []  # the usual case: node_values is not even looked at
-    needs = _depends(program, wrt_nodes)
+    needs = depends(program, wrt_nodes)
     hits = []
     with np.errstate(all="ignore"):
         for i in positions:
-            node = program.nodes[i]
+            op = program.ops[i]
             args = [node_values[a] for a in program.args[i]]
             value = node_values[i]
-            zero = np.asarray(kink_for(node.op).fn(*args, value)) == 0.0
+            zero = np.asarray(kink_for(op).fn(*args, value)) == 0.0
             if not zero.any():
                 continue
             count = int(np.count_nonzero(zero)) if zero.ndim else rows
@@ -113,8 +110,8 @@ def find(program: Program, node_values: Sequence, wrt: Sequence[str] | None = No
             conventions = tuple(
                 (rule.param, float(rule.const) if rule.const is not None
                  else _row(rule.fn(*at, _row(value, first)), 0))
-                for rule, c in zip(rules_for(node.op), program.args[i], strict=True) if needs[c])
-            hits.append(KinkHit(node, i, count, rows, first, conventions))
+                for rule, c in zip(rules_for(op), program.args[i], strict=True) if needs[c])
+            hits.append(KinkHit(program, i, count, rows, first, conventions))
     return hits
 
 

@@ -15,24 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import (
-    Evaluation,
-    _all_finite,
-    _fit,
-    _plan,
-    _reaches,
-    _warnings,
-    as_value,
-    bind_inputs,
-    resolve_names,
-)
-from .errors import InputError
-from .graph import Program
-from .limits import check_sweep
+from ..errors import InputError
+from ..language.program import Program
+from ..limits import check_sweep
+from .engine import Evaluation, all_finite, as_value, fit, warnings_for
+from .schedule import bind_inputs, plan, reaches, resolve_names, select
 
 
 @dataclass
-class Sweep:
+class TangentSweep:
     """Values and tangents of every node (a tangent is None where no direction reaches)."""
 
     values: list
@@ -42,33 +33,33 @@ class Sweep:
 
 
 def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: int,
-          check: Sequence[bool] | None = None, record: Callable | None = None) -> Sweep:
+          check: Sequence[bool] | None = None, record: Callable | None = None) -> TangentSweep:
     """Evaluate ``program`` and propagate tangents forwards.
 
     ``inputs`` are the inputs' values in program order; ``seeds`` maps an input's position in
-    ``program.nodes`` to its tangent (shape: the input's shape plus ``(p,)``, or broadcastable).
+    the program to its tangent (shape: the input's shape plus ``(p,)``, or broadcastable).
     With ``check`` (a per-node mask), also finds the first non-finite partial derivative among the
     masked nodes. With ``record``, each term added to a tangent is reported as it happens:
     ``record(i, k, partial, term, tangent_so_far)`` for argument ``k`` of node ``i`` (traces read
     the sweep's own numbers this way; without a recorder the sweep pays one test per term).
     """
-    check_sweep(len(program.nodes), p, "forward mode carries one tangent per input")
-    plan = _plan(program)
-    values = list(plan.constants)
+    check_sweep(len(program), p, "forward mode carries one tangent per input")
+    layout = plan(program)
+    values = list(layout.constants)
     tangents: list = [None] * len(values)
     for i, x in zip(program.input_index, inputs, strict=True):
         values[i] = as_value(x)
     for i, seed in seeds.items():
         tangents[i] = np.asarray(seed, dtype=np.float64)
-    result = Sweep(values, tangents, False)
+    result = TangentSweep(values, tangents, False)
     # Only arrays can be reduced to something smaller; at a point, skip the shape check.
     arrays = any(np.ndim(values[i]) for i in program.input_index)
     with np.errstate(all="ignore"):
-        for i, impl, args in plan.steps:
+        for i, impl, args in layout.steps:
             local = [values[a] for a in args]
             out = values[i] = impl(*local)
             t = None
-            for k, (rule, c) in enumerate(zip(plan.rules[i], args, strict=True)):
+            for k, (rule, c) in enumerate(zip(layout.rules[i], args, strict=True)):
                 tc = tangents[c]
                 if tc is None:
                     continue
@@ -79,14 +70,15 @@ def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: in
                 else:
                     partial = rule.fn(*local, out)
                     if check is not None and check[i] and result.first_bad is None \
-                            and not _all_finite(partial):
+                            and not all_finite(partial):
                         result.first_bad = (i, k, partial)
                     g = tc * (partial[..., None] if np.ndim(partial) else partial)
                 t = g if t is None else t + g
                 if record is not None:
                     record(i, k, partial if rule.const is None else rule.const, g, t)
             if arrays and t is not None and np.ndim(out) < max(np.ndim(v) for v in local):
-                t = _sum_rows(t, np.shape(out), local, tangents, args, plan.rules[i], out, p)
+                t = _sum_rows(t, np.shape(out), local, tangents, args, layout.rules[i], out,
+                              p)
                 result.reduced = True
             tangents[i] = t
     return result
@@ -107,10 +99,11 @@ def _sum_rows(t, shape, local, tangents, args, rules, out, p):
     return np.sum(total, axis=tuple(range(extra))).reshape(shape + (p,)) if extra > 0 else total
 
 
-def _seeds(program: Program, inputs: list, positions: Sequence[int]) -> dict[int, np.ndarray]:
-    """One direction per chosen input: column j of the tangent is 1 for the j-th input."""
+def seeds_for(program: Program, inputs: list, positions: Sequence[int]) -> dict[int, np.ndarray]:
+    """One direction per chosen input (``positions``: input numbers): column j of the tangent is 1
+    for the j-th input."""
     p = len(positions)
-    check_sweep(len(program.nodes), p, "forward mode carries one tangent per input")  # p x p
+    check_sweep(len(program), p, "forward mode carries one tangent per input")  # p x p
     seeds = {}
     for j, k in enumerate(positions):
         seed = np.zeros(np.shape(inputs[k]) + (p,))
@@ -136,16 +129,13 @@ def evaluate_forward(program: Program, at: Mapping[str, object],
     carrying one tangent per input in ``wrt``. The results equal reverse mode's to rounding
     (for a scalar input given with array inputs, summed over the rows as reverse mode does)."""
     inputs = [as_value(x) for x in bind_inputs(program, at)]
-    wrt_k = sorted(resolve_names(program.input_names if wrt is None else wrt,
-                                 program.input_names, "input"))
-    out_k = resolve_names(program.output_names if outputs is None else outputs,
-                          program.output_names, "output")
-    seeds = _seeds(program, inputs, wrt_k) if derivatives else {}
+    chosen = select(program, wrt, outputs)
+    wrt_k = chosen.wrt
+    seeds = seeds_for(program, inputs, wrt_k) if derivatives else {}
     result = sweep(program, inputs, seeds, len(wrt_k))
-    out_index = [program.output_index[k] for k in out_k]
-    out_names = [program.output_names[k] for k in out_k]
+    out_index, out_names = chosen.output_nodes, chosen.output_names
     values = result.values
-    _refuse_rows_through_reductions(program, result, inputs, wrt_k)
+    refuse_rows_through_reductions(result, inputs, wrt_k)
     ev = Evaluation(program, {name: values[i] for name, i in
                               zip(program.input_names, program.input_index, strict=True)},
                     {name: values[o] for name, o in zip(out_names, out_index, strict=True)}, {},
@@ -153,20 +143,21 @@ def evaluate_forward(program: Program, at: Mapping[str, object],
     if derivatives:
         for name, o in zip(out_names, out_index, strict=True):
             ev.gradient[name] = {
-                program.input_names[k]: _fit(column(result.tangents[o], j, values[o]),
-                                             inputs[k])[()]
+                program.input_names[k]: fit(column(result.tangents[o], j, values[o]),
+                                            inputs[k])[()]
                 for j, k in enumerate(wrt_k)}
     bad = None
-    if any(not _all_finite(g) for row in ev.gradient.values() for g in row.values()):
-        bad = sweep(program, inputs, seeds, len(wrt_k), _reaches(program, out_index)).first_bad
-    ev.warnings = _warnings(program, values, out_index, bad)
+    if any(not all_finite(g) for row in ev.gradient.values() for g in row.values()):
+        bad = sweep(program, inputs, seeds, len(wrt_k), reaches(program, out_index)).first_bad
+    ev.warnings = warnings_for(program, values, out_index, bad)
     return ev
 
 
-def _refuse_rows_through_reductions(program: Program, result: Sweep, inputs: list,
-                                    wrt_k: Sequence[int]) -> None:
-    # One direction per input moves all of an array input's rows at once: right while rows are
-    # independent, but after a reduction the rows' derivatives would be summed together.
+def refuse_rows_through_reductions(result: TangentSweep, inputs: list,
+                                   wrt_k: Sequence[int]) -> None:
+    """Raise :class:`InputError` if a sweep moved all rows of an array input at once through a
+    reduction: right while rows are independent, but after a reduction the rows' derivatives
+    would be summed together."""
     if result.reduced and any(np.size(inputs[k]) > 1 for k in wrt_k):
         raise InputError("forward mode moves all rows of an array input at once, and this "
                          "program sums over rows: use reverse mode for per-row derivatives")
@@ -184,12 +175,9 @@ def jvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
     seeds = {program.input_index[k]: np.asarray(as_value(direction[name]))[..., None]
              for k, name in zip(positions, direction, strict=True)}
     result = sweep(program, inputs, seeds, 1)
-    out_k = resolve_names(program.output_names if outputs is None else outputs,
-                          program.output_names, "output")
+    chosen = select(program, (), outputs)
     values, derivs = {}, {}
-    for k in out_k:
-        o = program.output_index[k]
-        name = program.output_names[k]
+    for name, o in zip(chosen.output_names, chosen.output_nodes, strict=True):
         values[name] = result.values[o]
         derivs[name] = column(result.tangents[o], 0, result.values[o])
     return values, derivs

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Evaluation, adjoints, evaluate, resolve_names
-from .formats import derivative_label, json_number, number, point_text
-from .graph import Program
+from ..core.engine import Evaluation, adjoints
+from ..core.schedule import resolve_names
+from ..core.tangent import column, sweep
+from ..evaluation import evaluate
+from ..formats import derivative_label, json_number, number, point_text
+from ..language.program import Program
+from ..language.rules import rules_for
 from .labels import Labels
-from .rules import rules_for
-from .tangent import column, sweep
 
 MAX_PATHS = 20  # default: list every path up to this many, else this many of the largest
 
@@ -199,7 +201,7 @@ def _magnitude(product) -> float:
 def _partial(program: Program, partials: dict, i: int, k: int):
     value = partials.get((i, k))
     if value is None:
-        value = rules_for(program.nodes[i].op)[k].const  # 0: the sweeps skip it
+        value = rules_for(program.ops[i])[k].const  # 0: the sweeps skip it
     return value
 
 

@@ -2,9 +2,10 @@
 generated Python that calls the table's numpy functions on cache-sized slices of rows, every
 result written into a buffer made once (``out=``), giving the engine's results bit for bit.
 
-It renders the same work as ``engine.forward`` and ``engine._sweep`` (the schedule of
-:func:`slpdiff.lowered.sweep_schedule`, each rule by its folded steps): the same functions on the
-same operands in the same order, a number staying a number and a column a column. What it adds:
+It renders the same work as the reference engine's ``forward`` and ``reverse_sweep`` (the terms of
+:func:`~slpdiff.core.schedule.sweep_schedule`, each rule by its folded steps): the same functions
+on the same operands in the same order, a number staying a number and a column a column. What it
+adds:
 
 - register allocation: every value of a slice is a virtual register; a buffer is handed to the
   next value once the last reader of its value has run, so the working set of a slice is the
@@ -21,7 +22,8 @@ same operands in the same order, a number staying a number and a column a column
 
 A program is compiled only when a single pass over the slices can give the engine's results: no
 column computed from a reduction, and no adjoint before the slices that needs a value only known
-after them. Otherwise :func:`compile_slices` gives None and ``arrays`` runs all rows at once.
+after them. Otherwise :class:`SliceCode` raises :class:`Unsupported` and
+:mod:`slpdiff.fast.all_rows` runs all rows at once.
 Non-finite values are left to the engine, which reports where they start: inputs are checked,
 and everything runs with numpy's floating-point errors raised: an IEEE operation that makes inf or
 nan from finite numbers signals overflow, division by zero or invalid (a test checks the table's
@@ -39,15 +41,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .graph import Program
-from .lowered import literal, sweep_schedule
+from ..core.schedule import Edge, reaches, sweep_schedule
+from ..language.program import Program
+from ..language.rules import render
+from .point import literal
 
 PAIRWISE_BLOCK = 128  # numpy sums at most this many numbers without splitting them in two
 CACHE_BYTES = 1 << 20  # the working set of one slice (every buffer's slice): fits the L2 cache
 MAX_ROWS = 32768  # rows per slice at most (more gains nothing once numpy's loops dominate)
 MIN_ROWS = 1024  # and at least (fewer: Python's overhead per call dominates)
 KEEP_BYTES = 1 << 26  # results kept for reuse by the next evaluation (see SliceCode.results)
-# Larger programs run over all rows at once (``arrays``): compiling one function of a million
+# Larger programs run over all rows at once (``all_rows``): compiling one function of a million
 # statements costs more than it saves, and their slices would hold few rows.
 MAX_NODES = 20_000
 
@@ -117,57 +121,74 @@ class _Reg:
 
 
 class SliceCode:
-    """One program compiled for arrays of rows (inputs: numbers and columns of one length)."""
+    """One program compiled for arrays of rows (inputs: numbers and columns of one length).
+
+    Building it emits code in three parts, each a list of Python lines: ``pro`` (numbers computed
+    once per evaluation, before the slices), ``ins`` (the instructions run on every slice: the
+    forward values, then the sweeps' terms), and ``epi`` (numbers computed after the slices: the
+    reductions and what depends on them). Then the per-slice registers get buffers
+    (:meth:`_allocate`) and the source is compiled (:meth:`_generate`).
+    """
 
     def __init__(self, program: Program, row: Sequence[bool], needs: Sequence[bool],
                  outputs: Sequence[int]):
-        self.program = program
-        nodes, args_of = program.nodes, program.args
-        if len(nodes) > MAX_NODES:
+        n = len(program)
+        if n > MAX_NODES:
             raise Unsupported("a large program")
-        self.row = row
+        self.program = program
+        self.row = row  # per node: a column (one number per row)?
         self.outputs = list(dict.fromkeys(outputs))
-        reach = [False] * len(nodes)
-        for o in self.outputs:
-            reach[o] = True
-        for i in range(len(nodes) - 1, -1, -1):
-            if reach[i]:
-                for a in args_of[i]:
-                    reach[a] = True
-        # post: a number computed from a reduction of a column (known only after every slice)
-        post = [False] * len(nodes)
-        for i, node in enumerate(nodes):
-            if row[i] or node.op is None:
-                continue
-            post[i] = (node.op.reduces and any(row[a] for a in args_of[i])) or \
-                any(post[a] for a in args_of[i])
-        if any(row[i] and any(post[a] for a in args_of[i]) for i in range(len(nodes))):
-            raise Unsupported("a column is computed from a reduction")
-        self.post = post
-        if not all(math.isfinite(node.value) for node in nodes if node.is_const):
+        self.post = _after_reductions(program, row)
+        if not all(math.isfinite(c) for c in program.consts if c is not None):
             raise Unsupported("a constant is not finite")
+        # The generated code's globals: numpy functions and helpers, by generated names.
         self.env: dict[str, object] = {"_copyto": np.copyto, "_sum": np.add.reduce,
-                                       "_fin": math.isfinite}
-        self.names: dict[int, str] = {}
-        self.nz = len(nodes)  # Z[j] holds node j's value when it is a number; more slots follow
+                                       "_fin": math.isfinite, "_total": total}
+        self.names: dict[int, str] = {}  # id(function) -> its name in env
+        self.nz = n  # Z[j] holds node j's value when it is a number; more slots follow
         self.pro: list[str] = []  # numbers, once per evaluation before the slices
         self.epi: list[str] = []  # numbers, once after the slices
         self.ins: list[tuple] = []  # per slice: (template, registers read, register written)
-        self.sums = 0  # lists of per-slice block sums
+        self.sums = 0  # lists of per-slice block sums (P[j])
         self.ext: list[str] = []  # per slice views: inputs, outputs, gradients
-        self.ext_kind: list[tuple] = []
+        self.ext_kind: list[tuple] = []  # what each view is: ("input"|"output", node) or grad
         self.value: dict[int, object] = {}  # node -> _Reg or str (a number's expression)
-        for i, node in enumerate(nodes):
-            if node.op is None or not row[i]:
+        self.reductions: list[tuple] = []  # (node, sums list or None), after the slices
+        # per output: (output, edges, the terms recorded for numbers' adjoints, adjoints)
+        self.epi_sweeps: list[tuple] = []
+        self.grads_scalar: dict[tuple[int, int], int] = {}  # (output, input) -> Z slot
+        for i, op in enumerate(program.ops):
+            if op is None or not row[i]:
                 self.value[i] = f"Z[{i}]"
         for i in program.input_index:
             if row[i]:
                 self.value[i] = self._external(("input", i))
-        self._forward(reach)
+        self._forward(reaches(program, self.outputs))
         self.forward_count = len(self.ins)
         for o in self.outputs:
             self._sweep(o, needs)
-        self._compile()
+        self._epilogue()
+        # Set by _allocate and _generate:
+        self.buffers = 0  # buffers in the pool, one per register alive at once
+        self.working = 0  # columns of one slice: buffers and views
+        self.source = ""
+        self.pro_fn = self.fwd_fn = self.bwd_fn = self.epi_fn = None
+        self._allocate()
+        self._generate()
+        # Run-time state (see run):
+        self._pool: list | None = None
+        self._blocks: dict = {}
+        self._last: list | None = None
+        self.lock = threading.Lock()
+        self.z0 = [None] * self.nz
+        for i, c in enumerate(program.consts):
+            if c is not None:
+                self.z0[i] = np.float64(c)
+        self.scalar_inputs = [(k, i) for k, i in enumerate(program.input_index) if not row[i]]
+        self.ext_inputs = [program.input_index.index(kind[1]) if kind[0] == "input" else None
+                           for kind in self.ext_kind]
+        self.where = {kind: k for k, kind in enumerate(self.ext_kind)}
+        self.checked = [k for k, kind in enumerate(self.ext_kind) if kind[0] == "input"]
 
     # --- emitting ---------------------------------------------------------------------------
 
@@ -231,21 +252,20 @@ class SliceCode:
 
     def _forward(self, reach: list[bool]) -> None:
         program, row = self.program, self.row
-        nodes, args_of = program.nodes, program.args
+        ops, args_of = program.ops, program.args
         outs = {o: self._external(("output", o)) for o in self.outputs if row[o]
-                and nodes[o].op is not None}
-        self.reductions: list[tuple] = []  # (node, sums list or None), after the slices
-        for i, node in enumerate(nodes):
-            if node.op is None or not reach[i]:
+                and ops[o] is not None}
+        for i, op in enumerate(ops):
+            if op is None or not reach[i]:
                 continue
             operands = [self.value[a] for a in args_of[i]]
             if row[i]:
-                self.value[i] = self._call(node.op.impl, operands, [], outs.get(i))
-            elif self.post[i] and node.op.reduces and isinstance(operands[0], _Reg):
-                if node.op.combine is None:
-                    raise Unsupported(f"{node.op.name} over rows has no combine")
+                self.value[i] = self._call(op.impl, operands, [], outs.get(i))
+            elif self.post[i] and op.reduces and isinstance(operands[0], _Reg):
+                if op.combine is None:
+                    raise Unsupported(f"{op.name} over rows has no combine")
                 j = None
-                if node.op.combine_total:
+                if op.combine_total:
                     j = self.sums
                     self.sums += 1
                     self._emit(f"P[{j}].append(_sum({{0}}))", [operands[0]])
@@ -257,54 +277,34 @@ class SliceCode:
                 self._scalar_node(self.pro, i)
 
     def _scalar_node(self, lines: list[str], i: int) -> None:
-        node = self.program.nodes[i]
         args = ", ".join(self.value[a] for a in self.program.args[i])
-        lines.append(f"    Z[{i}] = {self._fn(node.op.impl)}({args})")
+        lines.append(f"    Z[{i}] = {self._fn(self.program.ops[i].impl)}({args})")
         lines.append(f"    if not _fin(Z[{i}]): return False")
 
     # --- the reverse sweep ----------------------------------------------------------------------
 
-    def _partial(self, e, lines: list[str]):
+    def _partial(self, e: Edge, lines: list[str]):
         """The rule's folded steps: a number (statements in ``lines``, or the prologue's when
         they only need numbers known before the slices) or a column."""
         args = self.program.args[e.i]
-        steps = e.rule.steps
-        result = e.rule.program.output_index[0]
-        used = [False] * len(steps)  # a rule's graph lists every parameter, used or not
-        used[result] = True
-        for j in range(result, -1, -1):
-            if used[j] and steps[j][0] == "op":
-                for a in steps[j][2]:
-                    used[a] = True
-        found: list = []
-        for j, step in enumerate(steps):
-            kind = step[0]
-            if not used[j]:
-                found.append(None)
-            elif kind == "param":
-                c = args[step[1]]
-                if self.post[c] and lines is self.pro:
-                    raise Unsupported("a rule needs a value known after the slices")
-                found.append(self.value[c])
-            elif kind == "const":
-                found.append(literal(step[1]))
-            elif kind == "own":
-                if self.post[e.i] and lines is self.pro:
-                    raise Unsupported("a rule needs a value known after the slices")
-                found.append(self.value[e.i])
-            else:
-                prim = step[1]
-                operands = [found[a] for a in step[2]]
-                if prim.reduces and any(isinstance(x, _Reg) for x in operands):
-                    if prim.combine is None or prim.combine_total:
-                        raise Unsupported("a rule reduces a column")
-                    found.append(self._scalar(self.pro, f"{self._fn(prim.combine)}(None, n)"))
-                else:
-                    target = self.pro if lines is not self.epi else self.epi
-                    found.append(self._call(prim.impl, operands, target))
-        return found[result]
+        early = lines is self.pro  # before the slices: no value known only after them
 
-    def _term(self, e, a, lines: list[str]):
+        def value(c: int):
+            if self.post[c] and early:
+                raise Unsupported("a rule needs a value known after the slices")
+            return self.value[c]
+
+        def apply(prim, operands: list, _j: int):
+            if prim.reduces and any(isinstance(x, _Reg) for x in operands):
+                if prim.combine is None or prim.combine_total:
+                    raise Unsupported("a rule reduces a column")
+                return self._scalar(self.pro, f"{self._fn(prim.combine)}(None, n)")
+            return self._call(prim.impl, operands, self.epi if lines is self.epi else self.pro)
+
+        return render(e.rule, param=lambda k: value(args[k]), const=literal,
+                      own=lambda: value(e.i), apply=apply)
+
+    def _term(self, e: Edge, a, lines: list[str]):
         """The engine's ``g``: ``a * rule.const`` or ``a * partial`` (``a`` is 1.0: the seed)."""
         rule = e.rule
         if rule.const is not None:
@@ -351,7 +351,6 @@ class SliceCode:
                 self._emit(f"P[{j}].append(_sum({{0}}))", [g])
                 recorded[k] = ("sum", j)
         # 3. after the slices: adjoints of numbers that columns are computed from
-        self.epi_sweeps = getattr(self, "epi_sweeps", [])
         self.epi_sweeps.append((output, edges, recorded, adj))
         for i in self.program.input_index:
             if needs[i] and row[i] and i in adj:
@@ -370,17 +369,15 @@ class SliceCode:
     def _epilogue(self) -> None:
         """After the slices: reductions' values, numbers computed from them, and the adjoints of
         numbers that columns are computed from (every term in the engine's order)."""
-        nodes = self.program.nodes
+        ops = self.program.ops
         for i, j in self.reductions:
-            node = nodes[i]
-            if node.op.reduces and any(self.row[a] for a in self.program.args[i]):
+            op = ops[i]
+            if op.reduces and any(self.row[a] for a in self.program.args[i]):
                 tot = "None" if j is None else f"_total(P[{j}], n, L)"
-                self.epi.append(f"    Z[{i}] = {self._fn(node.op.combine)}({tot}, n)")
+                self.epi.append(f"    Z[{i}] = {self._fn(op.combine)}({tot}, n)")
                 self.epi.append(f"    if not _fin(Z[{i}]): return False")
             else:
                 self._scalar_node(self.epi, i)
-        self.env["_total"] = total
-        self.grads_scalar: dict[tuple[int, int], int] = {}  # (output, input) -> Z slot
         for output, edges, recorded, adj in self.epi_sweeps:
             for k, e in enumerate(edges):
                 if self.row[e.c] or self.post[e.c]:
@@ -394,13 +391,14 @@ class SliceCode:
                 adj[e.c] = g if e.first else self._scalar(self.epi, f"{adj[e.c]} + {g}")
             for i in self.program.input_index:
                 if not self.row[i] and i in adj:
-                    slot = self._scalar(self.epi, adj[i])
-                    self.grads_scalar[(output, i)] = int(slot[2:-1])
+                    self._scalar(self.epi, adj[i])
+                    self.grads_scalar[(output, i)] = self.nz - 1  # the slot just taken
 
     # --- allocation and code ------------------------------------------------------------------
 
-    def _compile(self) -> None:
-        self._epilogue()
+    def _allocate(self) -> None:
+        """Give every register without a view of its own a buffer: a buffer is handed on once the
+        last reader of its value has run (liveness over the per-slice instructions)."""
         ins = self.ins
         for k, (_, reads, _) in enumerate(ins):
             for r in reads:
@@ -424,21 +422,12 @@ class SliceCode:
                     live.discard(out)
                     free.append(out.buf)
         self.buffers = count
-        self._pool: list | None = None
-        self._blocks: dict = {}
-        self._last: list | None = None
-        self.lock = threading.Lock()
-        program = self.program
-        self.z0 = [None] * self.nz
-        for i, node in enumerate(program.nodes):
-            if node.is_const:
-                self.z0[i] = np.float64(node.value)
-        self.scalar_inputs = [(k, i) for k, i in enumerate(program.input_index) if not self.row[i]]
-        self.ext_inputs = [program.input_index.index(kind[1]) if kind[0] == "input" else None
-                           for kind in self.ext_kind]
-        self.where = {kind: k for k, kind in enumerate(self.ext_kind)}
-        self.checked = [k for k, kind in enumerate(self.ext_kind) if kind[0] == "input"]
         self.working = count + len(self.ext)
+
+    def _generate(self) -> None:
+        """The source of the four functions (prologue, forward and backward per slice,
+        epilogue), compiled."""
+        count = self.buffers
 
         def name(r: _Reg) -> str:
             return r.ext if r.ext is not None else f"w{r.buf}"
@@ -456,12 +445,11 @@ class SliceCode:
             return "\n".join(lines + (text or ["    pass"]) + ["    return True"])
 
         k = self.forward_count
-        source = "\n\n".join([
+        self.source = "\n\n".join([
             "def _pro(Z, n):\n" + "\n".join(self.pro or ["    pass"]) + "\n    return True",
-            body(ins[:k], "_fwd"), body(ins[k:], "_bwd"),
+            body(self.ins[:k], "_fwd"), body(self.ins[k:], "_bwd"),
             "def _epi(Z, P, n, L):\n" + "\n".join(self.epi or ["    pass"]) + "\n    return True"])
-        self.source = source
-        exec(compile(source, "<slpdiff slices>", "exec"), self.env)  # noqa: S102 - no names
+        exec(compile(self.source, "<slpdiff slices>", "exec"), self.env)  # noqa: S102 - no names
         self.pro_fn, self.fwd_fn = self.env["_pro"], self.env["_fwd"]
         self.bwd_fn, self.epi_fn = self.env["_bwd"], self.env["_epi"]
 
@@ -517,14 +505,29 @@ class SliceCode:
         return max(MIN_ROWS, min(MAX_ROWS, rows))
 
 
+def _after_reductions(program: Program, row: Sequence[bool]) -> list[bool]:
+    """Per node: a number computed from a reduction of a column (known only after every slice).
+    Raises :class:`Unsupported` when a column is computed from one (no single pass can)."""
+    args_of = program.args
+    post = [False] * len(program)
+    for i, op in enumerate(program.ops):
+        if row[i] or op is None:
+            continue
+        post[i] = (op.reduces and any(row[a] for a in args_of[i])) or \
+            any(post[a] for a in args_of[i])
+    if any(row[i] and any(post[a] for a in args_of[i]) for i in range(len(post))):
+        raise Unsupported("a column is computed from a reduction")
+    return post
+
+
 def _check(x) -> None:
     if not (math.isfinite(np.add.reduce(x, axis=None)) or np.isfinite(x).all()):
         raise FloatingPointError("not finite")
 
 
 def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int], n: int):
-    """``code`` at ``inputs`` (numbers and columns of ``n`` rows): (output values, gradient rows)
-    as :func:`slpdiff.lowered.evaluate` gives them, or None when something is not finite."""
+    """``code`` at ``inputs`` (numbers and columns of ``n`` rows): (output values, gradient rows),
+    or None when something is not finite (the engine then says where)."""
     Z = list(code.z0)
     for k, i in code.scalar_inputs:
         x = inputs[k]

@@ -9,8 +9,8 @@ writes ``input``, one statement per line with the fewest parentheses that parse 
 tree, aliases for outputs named apart from their node (``y = x``), and ``output``. Comments come
 from a :class:`Comments` (by default, the program's own source comments).
 
-Every walk is a loop over ``program.nodes``; expressions are flattened with an explicit stack, so
-programs of a million statements print in linear time.
+Every walk is a loop over the program's positions; expressions are flattened with an explicit
+stack, so programs of a million statements print in linear time.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .formats import number
-from .graph import Program
+from ..formats import number
 from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
+from .program import Program
 
 RESERVED = frozenset(PRIMITIVES) | frozenset(CONSTANTS) | frozenset(KEYWORDS)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -38,13 +38,6 @@ MAX_INLINE_DEPTH = 40  # nesting depth of one statement's expression
 def valid_name(name: object) -> bool:
     """True if ``name`` can be assigned in a program: an SLP name that is not reserved."""
     return isinstance(name, str) and bool(_NAME.match(name)) and name not in RESERVED
-
-
-def comment_safe(text: str) -> str:
-    """``text`` for a comment line: characters that could end the line (or hide what follows)
-    are written as escapes, so no text can leave the comment."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
 
 
 def sanitize(text: str) -> str:
@@ -96,8 +89,8 @@ class Layout:
 def layout(program: Program, max_ops: int = MAX_INLINE_OPS,
            max_depth: int = MAX_INLINE_DEPTH) -> Layout:
     """Choose statements and names for printing ``program`` (see the module docstring)."""
-    nodes = program.nodes
-    n = len(nodes)
+    ops, node_names = program.ops, program.names
+    n = len(program)
     names: list[str | None] = [None] * n
     allocator = Names()
     # Interface names first (inputs, then outputs), then the program's own names, so that a
@@ -114,14 +107,14 @@ def layout(program: Program, max_ops: int = MAX_INLINE_OPS,
             output_names.append(name)
         else:
             output_names.append(allocator.fresh(name))
-        if names[i] is None and nodes[i].name in (None, name):
+        if names[i] is None and node_names[i] in (None, name):
             names[i] = output_names[-1]  # an unnamed output node takes the output's name
-    for i, node in enumerate(nodes):
-        if names[i] is None and node.name is not None and allocator.claim(node.name):
-            names[i] = node.name
-    for i, node in enumerate(nodes):
-        if names[i] is None and node.name is not None:
-            names[i] = allocator.fresh(node.name)
+    for i, own in enumerate(node_names):
+        if names[i] is None and own is not None and allocator.claim(own):
+            names[i] = own
+    for i, own in enumerate(node_names):
+        if names[i] is None and own is not None:
+            names[i] = allocator.fresh(own)
 
     roots = _roots(program, names)
     uses = [0] * n
@@ -132,10 +125,10 @@ def layout(program: Program, max_ops: int = MAX_INLINE_OPS,
         uses[i] += 1
     size = [0] * n  # operations written inline in this node's expression
     depth = [0] * n
-    for i, node in enumerate(nodes):
-        if node.op is None:
+    for i, op in enumerate(ops):
+        if op is None:
             continue
-        inline = [a for a in program.args[i] if names[a] is None and nodes[a].op is not None]
+        inline = [a for a in program.args[i] if names[a] is None and ops[a] is not None]
         while True:
             size[i] = 1 + sum(size[a] for a in inline)
             depth[i] = 1 + max((depth[a] for a in inline), default=0)
@@ -158,7 +151,7 @@ def _roots(program: Program, names: list[str | None]) -> list[int | None]:
                 user[a] = i
     roots: list[int | None] = [None] * len(names)
     for i in range(len(names) - 1, -1, -1):  # a user comes after its arguments
-        if names[i] is not None and not program.nodes[i].is_input:
+        if names[i] is not None and not program.is_input(i):
             roots[i] = i
         elif user[i] is not None:
             roots[i] = roots[user[i]]
@@ -202,9 +195,10 @@ def source_comments(program: Program) -> Comments:
     if program.source is None:
         return comments
     by_line: dict[int, list[int]] = {}
-    for i, node in enumerate(program.nodes):
-        if node.name is not None and not node.is_input and node.line:
-            by_line.setdefault(node.line, []).append(i)
+    lines = program.lines
+    for i, name in enumerate(program.names):
+        if name is not None and lines[i] and not program.is_input(i):
+            by_line.setdefault(lines[i], []).append(i)
     pending: list[str] = []
     seen_statement = False
     for line_no, text in enumerate(program.source.text.split("\n"), start=1):
@@ -244,7 +238,7 @@ def to_slp(program: Program, comments: Comments | None = None, lay: Layout | Non
     bit). ``comments`` defaults to the program's own source comments."""
     lay = lay or layout(program)
     comments = source_comments(program) if comments is None else comments
-    writer = _SlpWriter(lay)
+    writer = SlpWriter(lay)
     out: list[str] = []
     printed_above: set[int] = set()
 
@@ -256,9 +250,8 @@ def to_slp(program: Program, comments: Comments | None = None, lay: Layout | Non
     if lay.input_names:
         line = f"input {', '.join(lay.input_names)}"
         out.append(f"{line}  {comments.input_trailing}" if comments.input_trailing else line)
-    nodes = program.nodes
-    for i, node in enumerate(nodes):
-        if lay.names[i] is None or node.is_input:
+    for i in range(len(program)):
+        if lay.names[i] is None or program.is_input(i):
             continue
         root = lay.roots[i]
         for owner in (root, i):  # a statement's own comments go above its first part
@@ -296,40 +289,42 @@ def slp_number(x: float) -> tuple[str, int]:
     return text, (_UNARY if text.startswith("-") else _ATOM)
 
 
-class _SlpWriter:
+class SlpWriter:
     """Renders statements and expressions of a laid-out program, each node's text pieces once."""
 
     def __init__(self, lay: Layout):
         self.lay = lay
-        self.nodes = lay.program.nodes
+        self.program = lay.program
+        self.ops = lay.program.ops
+        self.consts = lay.program.consts
         self.args = lay.program.args
         self._pieces: dict[int, tuple] = {}
 
     def level(self, i: int) -> int:
-        node = self.nodes[i]
-        if self.lay.names[i] is not None or node.op is None:
-            return slp_number(node.value)[1] if self.lay.names[i] is None else _ATOM
-        if node.op.infix is None or self._sign_of_constant(i):
+        op = self.ops[i]
+        if self.lay.names[i] is not None or op is None:
+            return slp_number(self.consts[i])[1] if self.lay.names[i] is None else _ATOM
+        if op.infix is None or self._sign_of_constant(i):
             return _ATOM
-        return _UNARY if node.op.arity == 1 else _BINARY_LEVEL[node.op.infix]
+        return _UNARY if op.arity == 1 else _BINARY_LEVEL[op.infix]
 
     def _sign_of_constant(self, i: int) -> bool:
         """True for a prefix operator on an unnamed constant, such as ``negative(0.5)``: written
         ``-0.5`` it would parse back as one constant (the parser folds signed literals), so it is
         written as a call."""
-        op = self.nodes[i].op
+        op = self.ops[i]
         if op is None or op.infix is None or op.arity != 1:
             return False
         a = self.args[i][0]
-        return self.nodes[a].op is None and self.lay.names[a] is None and \
-            not self.nodes[a].is_input
+        return self.ops[a] is None and self.lay.names[a] is None and \
+            not self.program.is_input(a)
 
     def operand(self, i: int, parens: bool) -> tuple:
         """The pieces that refer to node ``i`` inside another expression."""
         if self.lay.names[i] is not None:
             return (self.lay.names[i],)
-        if self.nodes[i].op is None:
-            text = slp_number(self.nodes[i].value)[0]
+        if self.ops[i] is None:
+            text = slp_number(self.consts[i])[0]
             return (f"({text})",) if parens else (text,)
         return ("(", i, ")") if parens else (i,)
 
@@ -338,11 +333,10 @@ class _SlpWriter:
         found = self._pieces.get(i)
         if found is not None:
             return found
-        node = self.nodes[i]
-        if node.op is None:
+        op = self.ops[i]
+        if op is None:
             return self.operand(i, False)
         args = self.args[i]
-        op = node.op
         if op.infix is not None and op.arity == 2:
             level = _BINARY_LEVEL[op.infix]
             left, right = args
@@ -378,13 +372,13 @@ class _SlpWriter:
 
     def reference(self, i: int) -> str:
         """How another statement refers to node ``i``: its name, a number, or its expression."""
-        return "".join(self.operand(i, False)) if self.nodes[i].op is None or \
+        return "".join(self.operand(i, False)) if self.ops[i] is None or \
             self.lay.names[i] is not None else self.expression(i)
 
     def statement(self, i: int) -> str:
         """``name = expression`` for the statement node ``i``."""
-        if self.nodes[i].op is None:
-            return f"{self.lay.names[i]} = {slp_number(self.nodes[i].value)[0]}"
+        if self.ops[i] is None:
+            return f"{self.lay.names[i]} = {slp_number(self.consts[i])[0]}"
         return f"{self.lay.names[i]} = {self.expression(i)}"
 
     def comment(self, line) -> str:
@@ -395,7 +389,7 @@ class _SlpWriter:
 
     def describe(self, i: int) -> str:
         """Node ``i`` as its statement (``v3 = v1 + v2``), ``input x``, or its expression."""
-        if self.nodes[i].is_input:
+        if self.program.is_input(i):
             return f"input {self.lay.names[i]}"
         if self.lay.names[i] is not None:
             return self.statement(i)

@@ -1,15 +1,15 @@
 """Tables as text: aligned columns, GitHub markdown, a LaTeX ``tabular``; and traces as tables.
 
 A :class:`Table` is a title, column headers, rows of cells (already text) and closing lines; the
-renderers only lay text out. :func:`trace_tables` turns a :class:`~slpdiff.trace.Trace` into tables
-and :func:`trace_json` into a list of row objects with numbers as numbers.
+renderers only lay text out. :func:`trace_tables` turns a :class:`~slpdiff.teach.trace.Trace`
+into tables and :func:`trace_json` into a list of row objects with numbers as numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .formats import derivative_label, json_number, number, point_text
+from ..formats import derivative_label, json_number, number, point_text
 from .labels import INTERMEDIATE
 from .trace import Trace
 
