@@ -12,6 +12,8 @@ from slpdiff.cli import cli
 from slpdiff.language.primitives import PRIMITIVES
 
 README = (ROOT / "README.md").read_text()
+# The README and the pages of docs/, where a command may have its section.
+DOCUMENTATION = README + "".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
 
 
 def test_readme_starts_with_the_two_setup_commands():
@@ -32,7 +34,7 @@ def test_readme_function_table_has_every_primitive_and_rule(name):
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_is_documented_and_has_help(command):
-    assert f"### `slpdiff {command}" in README
+    assert f"### `slpdiff {command}" in DOCUMENTATION
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0 and "Examples:" in result.stdout
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
 
 import slpdiff
-from helpers import EXAMPLES, invoke, run_slpdiff
+from helpers import EXAMPLES, ROOT, console_examples, invoke, run_slpdiff
 from slpdiff.core.kinks import find as find_kinks
 from slpdiff.teach.lesson import LIMIT_NODES, build, lesson_nodes
 from slpdiff.teach.lesson_layout import graphviz_layout, own_layout
@@ -25,6 +26,8 @@ from slpdiff.teach.lesson_model import Model
 from slpdiff.teach.trace import trace
 
 SEED = EXAMPLES / "seed.slp"
+DOCS = ROOT / "docs"
+PAGE = (DOCS / "lesson.md").read_text()
 UNKNOWN = "?"
 KINKS = "input x, y\na = abs(x) * y\nb = max(a, 1)\nc = log(y - 2) + sqrt(x)\nd = b - c + 2 * pi\n"
 TWO_OUTPUTS = "input x, y\na = x * y\nb = sin(a)\nc = exp(y)\np = a + c\nq = b * x\noutput p, q\n"
@@ -305,3 +308,24 @@ def test_objects_a_student_holds_display_as_html_and_svg():
 def test_nonfinite_evaluations_say_so_in_html():
     ev = slpdiff.evaluate(slpdiff.parse("y = log(x)"), {"x": -1.0})
     assert 'class="slp-warn"' in ev._repr_html_() and "nan from log" in ev._repr_html_()
+
+
+# --- the documentation ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command, shown", console_examples(PAGE))
+def test_the_pages_commands_write_lessons(command, shown, tmp_path):
+    (tmp_path / "examples").symlink_to(EXAMPLES, target_is_directory=True)
+    args = shlex.split(command)
+    proc = run_slpdiff(*args[1:], cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.splitlines() == shown
+    page = (tmp_path / args[args.index("-o") + 1]).read_text()
+    assert page.startswith("<!doctype html>") and 'id="lesson-data"' in page
+
+
+def test_the_tutorial_links_the_lesson_and_shows_it():
+    tutorial = (DOCS / "tutorial.md").read_text()
+    assert "[The lesson page](lesson.md)" in tutorial and "(lesson.ipynb)" in tutorial
+    assert "lesson at step 14 of 21" in tutorial and "](lesson.png)" in tutorial
+    picture = (DOCS / "lesson.png").read_bytes()
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n") and 20_000 < len(picture) < 250_000
+    assert "](lesson.png)" in PAGE and "slpdiff lesson examples/seed.slp" in tutorial

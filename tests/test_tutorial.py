@@ -27,7 +27,9 @@ def workdir(tmp_path):
 
 
 def _renders(args) -> bool:
-    return "-o" in args and not args[args.index("-o") + 1].endswith((".dot", ".gv"))
+    """Does the command have Graphviz draw a picture (``graph -o FILE.svg``)?"""
+    return args[1] == "graph" and "-o" in args and \
+        not args[args.index("-o") + 1].endswith((".dot", ".gv"))
 
 
 @pytest.mark.parametrize("command, shown", EXAMPLES_SHOWN, ids=[c for c, _ in EXAMPLES_SHOWN])

@@ -104,12 +104,15 @@ class Model:
         self.by_name = {n.name: n.index for n in self.nodes}
         self.edges: list[Edge] = []
         self.edge_at: dict[tuple[int, int], Edge] = {}
+        self.edges_into: list[list[int]] = []  # per node, the edges from its arguments
         for node in self.nodes:
+            self.edges_into.append([])
             for k, c in enumerate(program.args[node.position]):
                 if c in self.at_position:
                     edge = Edge(len(self.edges), self.at_position[c], node.index, k)
                     self.edges.append(edge)
                     self.edge_at[(node.index, k)] = edge
+                    self.edges_into[-1].append(edge.index)
         self.sweeps = [Sweep(s.kind, s.of, [r for r in s.rows if r.node in self.by_name],
                              s.derivatives) for s in trace.sweeps]
         for sweep in self.sweeps:
@@ -187,6 +190,7 @@ class _Movie:
     def __init__(self, model: Model):
         self.model = model
         self.shown: dict[str, str] = {}  # element id -> the text it shows after the last step
+        self.filled: dict[str, set[str]] = {"b": set(), "d": set()}  # slot -> elements not "?"
 
     def change(self, pairs) -> list[list[str]]:
         out = []
@@ -195,6 +199,9 @@ class _Movie:
             if old != text:
                 out.append([element, text, old])
                 self.shown[element] = text
+                slot = self.filled.get(element[-1])
+                if slot is not None and element[0] == "n":
+                    (slot.discard if text == UNKNOWN else slot.add)(element)
         return out
 
     def steps(self) -> list[Step]:
@@ -206,8 +213,7 @@ class _Movie:
         for sweep in m.sweeps:
             slot = "b" if sweep.kind == "reverse" else "d"
             # Each sweep starts afresh: clear what the previous sweep of its kind showed.
-            clear = [(element, UNKNOWN) for element, text in self.shown.items()
-                     if element.endswith("-" + slot) and text != UNKNOWN]
+            clear = [(element, UNKNOWN) for element in sorted(self.filled[slot])]
             state: dict[int, str] = {}  # node -> its adjoint (tangent) so far in this sweep
             for j, row in enumerate(sweep.rows):
                 make = self.adjoint if slot == "b" else self.tangent
@@ -228,7 +234,7 @@ class _Movie:
         sources = sorted({m.at_position[c] for c in args if c in m.at_position})
         return Step("value", "Forward sweep: the values", lines,
                     self.change([(f"n{node.index}-v", node.value)]), node.line, node.index,
-                    sources, [e.index for e in m.edges if e.dst == node.index],
+                    sources, m.edges_into[node.index],
                     f"n{node.index}-v", node.warnings)
 
     def adjoint(self, sweep: Sweep, row, state: dict, clear: list) -> Step:
