@@ -9,6 +9,7 @@ tests/test_lesson_browser.py checks the same in a real browser.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shlex
@@ -257,6 +258,26 @@ def test_too_large_a_program_gives_a_short_page_that_says_of(tmp_path):
     assert lesson_nodes(slpdiff.parse(program), [half]) == n // 2 + 2  # x, v0, ..., half
     proc = run_slpdiff("lesson", "-", "--at", "x=0.5", "--of", half, input=program)
     assert proc.returncode == 0 and proc.stderr == "" and 'id="graph"' in proc.stdout
+
+
+def test_too_many_steps_give_the_short_page_too():
+    # 120 outputs, each reached by every statement before it: about 120 * 120 / 2 steps
+    lines = ["input x", "v0 = sin(x)"] + [f"v{i} = sin(v{i - 1})" for i in range(1, 120)]
+    program = "\n".join([*lines, "output " + ", ".join(f"v{i}" for i in range(120))]) + "\n"
+    lesson = build(slpdiff.parse(program), {"x": 0.5}, title="many.slp")
+    assert lesson.nodes == 121 and lesson.steps == 0
+    assert "steps; a lesson page animates up to 1,500 nodes and 6,000 steps" in lesson.too_large
+    assert "this program has 120 outputs: v0, v1, v2, v3, v4, ..." in lesson.too_large
+    small = build(slpdiff.parse(program), {"x": 0.5}, outputs=["v3"], title="many.slp")
+    assert small.steps == 5 + 5 and small.too_large == ""  # x, v0..v3; then the sweep's rows
+
+
+def test_a_lesson_shows_itself_inline_in_a_notebook():
+    lesson = build(slpdiff.parse(SEED.read_text()), {"x": 1.0, "w": 4.0}, title="seed.slp")
+    frame = lesson._repr_html_()
+    assert frame.count("<iframe") == 1 and 'sandbox="allow-scripts"' in frame
+    srcdoc = re.search(r'srcdoc="([^"]*)"', frame).group(1)
+    assert html.unescape(srcdoc) == lesson.html
 
 
 @pytest.mark.parametrize("args, status, message", [

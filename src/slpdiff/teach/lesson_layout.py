@@ -47,8 +47,9 @@ def node_lines(model: Model, node: Node) -> list[tuple[str, str, str]]:
     """The text lines of a node's box: (slot, label, longest text it will show after it)."""
     head = (f"{node.name}  (input)" if node.kind == "input"
             else f"{node.name} = {node.operation}")
-    if node.outputs:
-        head += "  ⇒ output"
+    if node.outputs:  # named, when the output is an alias (z = y)
+        aliases = [name for name in node.outputs if name != node.name]
+        head += "  ⇒ output" + (f" {', '.join(aliases)}" if aliases else "")
     lines = [("head", head, ""), ("v", "value = ", node.value)]
     kinds = {s.kind for s in model.sweeps}
     if "reverse" in kinds:
