@@ -20,7 +20,6 @@ import html
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import slpdiff
@@ -29,6 +28,8 @@ from slpdiff.teach.tables import trace_json
 from slpdiff.teach.trace import trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from show_the_method import best_of  # noqa: E402
+
 from helpers import random_forms_program  # noqa: E402  (the same programs the tests use)
 
 AT = {"x": 0.5, "w": 0.25}
@@ -36,15 +37,6 @@ SIZES = [10, 100, 300]
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,1000")
-
-
-def best_of(f, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def building() -> dict[str, str]:

@@ -35,10 +35,10 @@ TWO_OUTPUTS = "input x, y\na = x * y\nb = sin(a)\nc = exp(y)\np = a + c\nq = b *
 
 
 def trace_json(program, at: str, *options, input=None) -> list[dict]:
-    """What ``slpdiff trace PROGRAM --at AT --format json OPTIONS`` prints."""
-    proc = run_slpdiff("trace", program, "--at", at, "--format", "json", *options, input=input)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    """What ``slpdiff trace PROGRAM --at AT --format json OPTIONS`` prints (run in-process)."""
+    result = invoke("trace", program, "--at", at, "--format", "json", *options, input=input)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def expected_states(records: list[dict]) -> list[dict[tuple[str, str], str]]:
@@ -260,6 +260,17 @@ def test_too_large_a_program_gives_a_short_page_that_says_of(tmp_path):
     assert proc.returncode == 0 and proc.stderr == "" and 'id="graph"' in proc.stdout
 
 
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.slp")), ids=lambda p: p.name)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_every_example_makes_a_lesson_of_its_trace(path, mode):
+    program = slpdiff.parse_file(path)
+    at = ",".join(f"{name}={0.5 + 0.25 * k}" for k, name in enumerate(program.input_names))
+    result = invoke("lesson", path, "--at", at, "--mode", mode, "--layout", "own")
+    assert result.exit_code == 0, result.stderr
+    records = trace_json(path, at, "--mode", mode)
+    assert replayed(result.stdout) == expected_states(records)
+
+
 def test_too_many_steps_give_the_short_page_too():
     # 120 outputs, each reached by every statement before it: about 120 * 120 / 2 steps
     lines = ["input x", "v0 = sin(x)"] + [f"v{i} = sin(v{i - 1})" for i in range(1, 120)]
@@ -324,6 +335,20 @@ def test_objects_a_student_holds_display_as_html_and_svg():
     assert "13.402273659200267" in texts and "w_bar = " in texts and UNKNOWN not in texts
     many = slpdiff.evaluate(program, {"x": [1.0, 2.0], "w": 4.0})
     assert many._repr_html_() is None  # arrays: the plain text
+
+
+def test_trace_format_html_has_the_json_traces_rows():
+    proc = run_slpdiff("trace", SEED, "--at", "x=1,w=4", "--format", "html")
+    assert proc.returncode == 0 and proc.stderr == ""
+    page = proc.stdout
+    assert page.startswith("<style>") and page.count("<table") == 2
+    for r in trace_json(SEED, "x=1,w=4"):
+        if r["table"] == "forward":
+            assert f"<code>{html.escape(r['operation'])}</code>" in page
+            assert f"<span>{r['value']!r}</span>" in page
+        elif r["table"] == "reverse":
+            assert f"<code>{html.escape(r['update'])}</code>" in page
+            assert f"<span>{r['adjoint']!r}</span>" in page
 
 
 def test_nonfinite_evaluations_say_so_in_html():

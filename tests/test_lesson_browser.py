@@ -13,6 +13,7 @@ set (as .ci/run does): then they fail.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -91,10 +92,13 @@ def artefacts(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def seed():
-    """The seed lesson as the installed command writes it, and its trace's rows."""
+    """The seed lesson as the installed command writes it, and the rows the installed
+    ``slpdiff trace --format json`` prints."""
     proc = run_slpdiff("lesson", SEED, "--at", "x=1,w=4")
     assert proc.returncode == 0, proc.stderr
-    return proc.stdout, trace_json(SEED, "x=1,w=4")
+    trace = run_slpdiff("trace", SEED, "--at", "x=1,w=4", "--format", "json")
+    assert trace.returncode == 0, trace.stderr
+    return proc.stdout, json.loads(trace.stdout)
 
 
 SHOWN = """
@@ -336,8 +340,7 @@ def test_a_few_hundred_statements_step_correctly(page, tmp_path):
 
 def test_too_large_a_program_gives_a_page_with_the_way_out(page):
     program = random_forms_program(2000, outputs=2)
-    proc = run_slpdiff("lesson", "-", "--at", "x=0.5,w=0.3", input=program)
-    driver = page(proc.stdout)
+    driver = page(invoke("lesson", "-", "--at", "x=0.5,w=0.3", input=program).stdout)
     text = driver.find_element("css selector", ".too-large").text
     assert "too large for a lesson page" in text and "--of NAME" in text
     assert not driver.find_elements("id", "graph")

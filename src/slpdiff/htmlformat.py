@@ -71,7 +71,7 @@ def table(caption: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *
                 text = f"<code>{text}</code>"
             tag = "th" if j in heads else "td"
             scope = ' scope="row"' if j in heads else ""
-            if numeric[j] and cell and _is_number(cell):
+            if numeric[j] and cell and is_number(cell):
                 out.append(f'<{tag}{scope} class="n num"><span>{text}</span></{tag}>')
             else:
                 out.append(f"<{tag}{scope}{_right(align[j])}>{text}</{tag}>")
@@ -89,10 +89,11 @@ def _right(a: str) -> str:
     return ' class="n"' if a == "r" else ""
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str | None) -> bool:
+    """Is ``text`` a number (``2.0``, ``-1``, ``nan``, ``inf``)?"""
     try:
         float(text)
-    except ValueError:
+    except (TypeError, ValueError):
         return False
     return True
 

@@ -18,8 +18,9 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass
 
+from ..htmlformat import is_number
 from .dot import quote
-from .lesson_model import UNKNOWN, Edge, Model, Node, is_number
+from .lesson_model import UNKNOWN, Edge, Model, Node
 
 FONT_SIZE = 12  # px, monospace, in the graph
 CHAR_W = 0.6 * FONT_SIZE
@@ -247,16 +248,21 @@ class _Layers:
     def order(self, sweeps: int = 8) -> None:
         """Order each layer by its items' neighbours' mean place, downwards then upwards."""
         place = {i: k for row in self.layers for k, i in enumerate(row)}
+        for near, row in self._sweeps(sweeps):
+            row.sort(key=lambda i: (sum(place[j] for j in near[i]) / len(near[i])
+                                    if near[i] else place[i]))
+            for k, i in enumerate(row):
+                place[i] = k
+
+    def _sweeps(self, sweeps: int):
+        """(the neighbours to look at, a layer) for each layer of ``sweeps`` passes, alternately
+        downwards (looking up) and upwards (looking down)."""
         for sweep in range(sweeps):
             downwards = sweep % 2 == 0
             near = self.up if downwards else self.down
             lays = range(1, len(self.layers)) if downwards else range(len(self.layers) - 2, -1, -1)
             for lay in lays:
-                row = self.layers[lay]
-                row.sort(key=lambda i: (sum(place[j] for j in near[i]) / len(near[i])
-                                        if near[i] else place[i]))
-                for k, i in enumerate(row):
-                    place[i] = k
+                yield near, self.layers[lay]
 
     def columns(self, sweeps: int = 6) -> list[float]:
         """x of each item: each layer packed left to right, then pulled towards its neighbours'
@@ -268,23 +274,17 @@ class _Layers:
             for i in row:
                 x[i] = pos + items[i][0] / 2
                 pos += items[i][0] + gap
-        for sweep in range(sweeps):
-            downwards = sweep % 2 == 0
-            near = self.up if downwards else self.down
-            lays = range(1, len(self.layers)) if downwards else range(len(self.layers) - 2, -1, -1)
-            for lay in lays:
-                row = self.layers[lay]
-                want = [sum(x[j] for j in near[i]) / len(near[i]) if near[i] else x[i]
-                        for i in row]
-                placed: list[float] = []
-                for k, i in enumerate(row):
-                    least = (placed[-1] + (items[row[k - 1]][0] + items[i][0]) / 2 + gap
-                             if placed else -1e18)
-                    placed.append(max(want[k], least))
-                # placed >= want: shift the row back by the mean excess (the gaps stay)
-                shift = sum(w - p for w, p in zip(want, placed, strict=True)) / len(row)
-                for k, i in enumerate(row):
-                    x[i] = placed[k] + shift
+        for near, row in self._sweeps(sweeps):
+            want = [sum(x[j] for j in near[i]) / len(near[i]) if near[i] else x[i] for i in row]
+            placed: list[float] = []
+            for k, i in enumerate(row):
+                least = (placed[-1] + (items[row[k - 1]][0] + items[i][0]) / 2 + gap
+                         if placed else -1e18)
+                placed.append(max(want[k], least))
+            # placed >= want: shift the row back by the mean excess (the gaps stay)
+            shift = sum(w - p for w, p in zip(want, placed, strict=True)) / len(row)
+            for k, i in enumerate(row):
+                x[i] = placed[k] + shift
         left = min((x[i] - items[i][0] / 2 for i in range(len(items))), default=0)
         return [v - left + 8 for v in x]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..core.kinks import find as find_kinks
 from ..core.schedule import reaches
 from ..formats import number
+from ..htmlformat import is_number
 from ..language.rules import rules_for
 
 UNKNOWN = "?"  # shown for a value, adjoint or tangent not computed yet
@@ -328,12 +329,3 @@ def _written(op, values: list[str]) -> str:
 def _paren(text: str) -> str:
     """A negative number in parentheses, so that ``0.0 + (-1.5)`` reads right."""
     return f"({text})" if text.startswith("-") else text
-
-
-def is_number(text: str | None) -> bool:
-    """Is ``text`` a number (a rule that is a constant, such as ``1`` or ``2.0``)?"""
-    try:
-        float(text)
-    except (TypeError, ValueError):
-        return False
-    return True
