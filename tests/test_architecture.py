@@ -61,11 +61,7 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
     package = module.split(".")[:-1] if not module.endswith("__init__") else \
         module.split(".")[:-1]
     found = set()
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = _type_checking_only(tree)
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package[:len(package) - (node.level - 1)]
             target = ".".join(base + ([node.module] if node.module else []))
@@ -86,16 +82,6 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
             elif f"{name}.__init__" in modules and f"{name}.__init__" != module:
                 found.add(f"{name}.__init__")
     found.discard(module)
-    return found
-
-
-def _type_checking_only(tree: ast.Module) -> set[int]:
-    """The nodes inside ``if TYPE_CHECKING:`` blocks: imports for type checkers, never run."""
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.body:
-                found.update(id(n) for n in ast.walk(child))
     return found
 
 

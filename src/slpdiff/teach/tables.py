@@ -8,13 +8,9 @@ into tables and :func:`trace_json` into a list of row objects with numbers as nu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..formats import derivative_label, json_number, number, point_text
 from .labels import INTERMEDIATE
-
-if TYPE_CHECKING:  # a Trace displays itself with these tables (Trace._repr_html_)
-    from .trace import Trace
 
 FORMATS = ("text", "markdown", "latex", "json")
 
@@ -34,7 +30,7 @@ class Table:
 
 # --- traces as tables --------------------------------------------------------------------------
 
-def trace_tables(tr: Trace) -> list[Table]:
+def trace_tables(tr) -> list[Table]:  # tr: a teach.trace.Trace (it displays itself with these)
     """The forward sweep, then one table per derivative sweep, each ending with its derivatives."""
     program = tr.program
     at = f" at {point_text(tr.at, program.input_names)}" if program.input_names else ""
@@ -76,7 +72,7 @@ def _line(line: int) -> str:
     return str(line) if line else ""
 
 
-def trace_json(tr: Trace) -> list[dict]:
+def trace_json(tr) -> list[dict]:  # tr: a teach.trace.Trace
     """Every row as an object: ``"table"`` is "forward", "reverse", "tangent" or "derivative"."""
     rows: list[dict] = []
     for r in tr.forward:
