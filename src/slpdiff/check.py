@@ -31,7 +31,14 @@ from .core import kinks
 from .core.engine import as_value, forward
 from .core.kinks import convention_message
 from .core.schedule import bind_inputs, depends, reaches, select
-from .differences import DEFAULT_EPS, Differences, Estimator, Target, first_steps
+from .differences import (
+    DEFAULT_EPS,
+    Differences,
+    Estimator,
+    Target,
+    check_size,
+    first_steps,
+)
 from .errors import Diagnostic, InputError
 from .evaluation import evaluate
 from .formats import number
@@ -212,6 +219,7 @@ class _Judge:
         ``items``, (entry with its AD value, target, target number, input number), and each
         entry's verdict; a disagreement seen at one step only is looked at again at another."""
         targets = list(dict.fromkeys((t, target) for _, target, t, _ in items))
+        check_size(evaluated, steps, WHY_COLUMNS)  # before any sweep: fail at once
         estimator = Estimator(evaluated, point, self.chosen.wrt_nodes,
                               [target for _, target in targets], center, self.kink_nodes,
                               self._reach, self.describe)
@@ -260,16 +268,17 @@ class _Judge:
             entry.status = "kink"
         elif estimate is None:
             entry.status = "unchecked"
-            entry.reason = "no finite difference could be taken: " + "; ".join(
-                dict.fromkeys(why for _, why in found.rejected(None, self.describe)))
+            reasons = list(dict.fromkeys(why for _, why in found.rejected(None, self.describe)))
+            entry.reason = "no finite difference could be taken: " + (
+                reasons[0] if len(reasons) == 1 else "no step was usable")
+        elif estimate.crossed:  # only stencils across a kink: it explains a disagreement
+            entry.status = "ok" if entry.agrees and math.isfinite(ad) else "kink"
         elif not estimate.settled:
             entry.status = "unchecked"
             entry.reason = "the finite differences do not settle as the step shrinks" + (
                 "; the derivative may be infinite here" if not math.isfinite(ad) else "")
         elif entry.agrees and math.isfinite(ad):
             entry.status = "ok"
-        elif estimate.crossed:
-            entry.status = "kink"
         else:
             return self._disagreement(entry, found, estimate, final)
         return False

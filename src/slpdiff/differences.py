@@ -180,8 +180,10 @@ class Differences:
         for s in self.stencils:
             why = s.problems["central"]
             if s.across_kink("central"):
-                why = ("it steps across a point where "
-                       f"{describe(s.crossed['central'][0])} is not differentiable")
+                places = [describe(i) for i in s.crossed["central"]]
+                why = (f"it steps across {'a point' if len(places) == 1 else 'points'} where "
+                       f"{' and '.join(places)} {'is' if len(places) == 1 else 'are'} not "
+                       "differentiable")
             used = chosen is not None and chosen.side == "central" and chosen.step == s.step
             if why and not used:
                 found.append((s.step, why))
@@ -212,6 +214,12 @@ def first_steps(x: float, eps: float, name: str) -> list[float]:
                          "choose a smaller --eps")
     raise InputError(f"the step for {name} ({number(h)}) cannot move {name} = {number(x)}: "
                      "choose a larger --eps")
+
+
+def check_size(program: Program, steps: Sequence[Sequence[float]], why: str) -> None:
+    """Raise :class:`InputError` (``why`` says what the columns are) when the first pass, all
+    inputs and steps at once, would hold more numbers than ``limits.MAX_SWEEP_NUMBERS``."""
+    check_sweep(len(program), COLUMNS * sum(map(len, steps)), why)
 
 
 def retry_steps(x: float, smallest: float) -> list[float]:
@@ -287,7 +295,7 @@ class Estimator:
         whose size is checked against the limit with ``why``), then smaller steps where no
         settled central difference was found, in passes that fit the limit."""
         scales = [(j, h) for j, hs in enumerate(steps) for h in hs]
-        check_sweep(len(self.program), COLUMNS * len(scales), why)
+        check_size(self.program, steps, why)
         self._pass(scales, retry=False)
         retries = []
         for j in range(len(self.wrt_nodes)):
@@ -434,6 +442,7 @@ def _crosses(a: float, b: float) -> bool:
 
 
 _ROUGH = {"pole": "it crosses a pole of {}",
+          "jump": "{} jumps inside it (it varies faster than the step can follow)",
           "peak": "{} peaks inside it (a pole, or a feature narrower than the step)",
           "wiggle": "{} goes up and down inside it (it varies faster than the step can follow)",
           "uneven": "{} is not smooth across it (it varies faster than the step can follow)"}
@@ -454,19 +463,21 @@ SMOOTH = 0.01  # what a low-degree polynomial leaves, as a share of the values' 
 
 def _rough(row: np.ndarray, noise: float) -> str | None:
     """Values at points in order along one input that a smooth function would not give, or None:
-    "pole", a sign change that grows towards it from both sides (where a smooth function's zero
-    shrinks towards it); "peak", a value inside more than twice those at both ends; "wiggle",
+    "jump", a sign change that grows towards it from both sides (where a smooth function's zero
+    shrinks towards it), "pole" if the values also peak there; "peak", a value inside more than
+    twice those at both ends; "wiggle",
     more than one turn (a smooth function over a short step turns at most once); "uneven", far
     from a low-degree polynomial. Changes within the rounding ``noise`` do not count."""
     size = np.abs(row)
     last = len(row) - 1
+    peak = bool(size[1:-1].max() > 2 * max(size[0], size[-1]) + 4 * noise)
     for k in range(last):
         if row[k] * row[k + 1] < 0 and max(size[k], size[k + 1]) > 4 * noise:
             left = k == 0 or size[k] > size[k - 1]
             right = k + 1 == last or size[k + 1] > size[k + 2]
             if left and right:
-                return "pole"
-    if size[1:-1].max() > 2 * max(size[0], size[-1]) + 4 * noise:
+                return "pole" if peak else "jump"
+    if peak:
         return "peak"
     steps = np.diff(row)
     signs = np.sign(steps[np.abs(steps) > 2 * noise])
@@ -583,9 +594,11 @@ def _noise(program: Program, point: Sequence[float], values: Sequence,
         with np.errstate(all="ignore"):
             size = np.abs(np.array([float(adjoint[i]) for i in nodes]))
             weight = size * (EPS64 * np.abs(np.array([float(values[i]) for i in nodes])) + TINY)
-            slope = np.abs(np.array([np.zeros(len(wrt_k)) if tangents[i] is None
-                                     else np.broadcast_to(tangents[i], (len(wrt_k),))
-                                     for i in nodes]))
+            slope = np.zeros((len(nodes), len(wrt_k)))
+            for row, i in enumerate(nodes):
+                if tangents[i] is not None:
+                    slope[row] = tangents[i]
+            slope = np.abs(slope)
             ad_noise[t] = 2 * EPS64 * np.nan_to_num(size @ slope, nan=0.0, posinf=0.0)
         weight[~np.isfinite(weight)] = 0.0
         noise[t] = weight @ deps.matrix(nodes)

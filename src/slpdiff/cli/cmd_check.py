@@ -101,7 +101,8 @@ def _summary(result) -> str:
         parts.append(f"{count['kink']} at or across a point where the program is not "
                      f"differentiable{also}")
     if count["unchecked"]:
-        parts.append(f"{count['unchecked']} unchecked: no finite difference could be taken")
+        parts.append(f"{count['unchecked']} unchecked: no finite difference could be taken "
+                     "(see below)")
     if count["FAIL"]:
         parts.append(f"{count['FAIL']} FAIL")
     return "; ".join(parts)
