@@ -218,9 +218,15 @@ def run(selected, hessian: bool = True) -> list:
 
 
 def judged(rows) -> list:
-    """(text, point, entry, is the AD value correct?) for every row."""
-    return [(text, point, entry, correct(entry.ad, truth(slpdiff.parse(text), point, entry.wrt)))
-            for text, point, entry in rows]
+    """(text, point, entry, "correct", "wrong" or "unknown": what the oracle says of the AD
+    value) for every row."""
+    found = []
+    for text, point, entry in rows:
+        known = truth(slpdiff.parse(text), point, entry.wrt)
+        verdict = "unknown" if known is None else "correct" if correct(entry.ad, known) else \
+            "wrong"
+        found.append((text, point, entry, verdict))
+    return found
 
 
 def _second_order(program) -> bool:
@@ -310,14 +316,14 @@ def main() -> None:
     print(f"{len(selected)} hard points, {len(rows)} derivatives "
           f"({sum(len(r[2].wrt) == 1 for r in rows)} first, "
           f"{sum(len(r[2].wrt) == 2 for r in rows)} second)")
-    for label, keep in (("AD correct", True), ("AD wrong or unknown", False)):
-        part = [r for r in rows if r[3] is keep]
-        print(f"  {label} ({len(part)}): " +
+    for verdict in ("correct", "wrong", "unknown"):
+        part = [r for r in rows if r[3] == verdict]
+        print(f"  AD {verdict} ({len(part)}): " +
               ", ".join(f"{k} {v}" for k, v in sorted(counts(part).items())))
-    for text, point, entry, right in rows:
+    for text, point, entry, verdict in rows:
         if entry.status == "FAIL":
-            print("FAIL" if right else "FAIL (AD wrong)", text.replace("\n", "; "), point,
-                  entry.label, entry.ad, entry.fd, file=sys.stderr)
+            print(f"FAIL (AD {verdict})", text.replace("\n", "; "), point,
+                  "d/d " + " d ".join(entry.wrt), entry.ad, entry.fd, file=sys.stderr)
 
 
 if __name__ == "__main__":

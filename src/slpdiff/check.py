@@ -31,18 +31,12 @@ from .core import kinks
 from .core.engine import as_value, forward
 from .core.kinks import convention_message
 from .core.schedule import bind_inputs, depends, reaches, select
-from .differences import (
-    DEFAULT_EPS,
-    Differences,
-    Estimator,
-    Target,
-    check_size,
-    first_steps,
-)
+from .differences import DEFAULT_EPS, Differences, check_size, first_steps
 from .errors import Diagnostic, InputError
 from .evaluation import evaluate
 from .formats import number
 from .language.program import Program
+from .stencils import Estimator, Target
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_RTOL", "CheckResult", "Entry", "Kink", "check"]
 

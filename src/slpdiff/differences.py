@@ -1,29 +1,31 @@
-"""Finite differences that can be trusted, for :mod:`slpdiff.check`.
+"""Finite differences that can be trusted, for :mod:`slpdiff.check`: the steps, the tests a
+stencil's values must pass, and Richardson extrapolation with an error estimate.
 
 **Steps from each input's own scale.** For an input at ``x`` the first steps are ``eps * |x|``
 (relative) and, when ``|x| < 1``, also ``eps`` (the step a function of ``x`` near 0 usually needs),
 each rounded to a power of two so that ``x + h``, ``x + h/2`` and ``x + h/4`` are exact. At each
-step the program is evaluated at ``x - h, x - h/2, x - h/4, x + h/4, x + h/2, x + h``: one
-vectorized forward pass for every input and step at once.
+step the program is evaluated at ``x - h, x - h/2, x - h/4, x + h/4, x + h/2, x + h``
+(:mod:`slpdiff.stencils`).
 
 **Richardson extrapolation**, as numdifftools does: the three central differences at ``h, h/2,
 h/4`` are combined so that the ``h^2`` and ``h^4`` terms of their error cancel, and the change
 between successive extrapolations (never less than a sixteenth of the change between the last two
-differences) estimates the truncation error that is left. Rounding is bounded too: evaluating an
-output rounds each operation's result by half an ulp, which moves the output by the node's adjoint
-times that, so one evaluation is off by at most about ``eps64 * sum |adjoint * value|`` over the
-nodes that depend on the input (the others round the same way at every point of its stencil), and
-the extrapolation's coefficients say how that adds up. Of the usable stencils, the one with the
-smallest estimated error decides.
+differences) estimates the truncation error that is left. Rounding is bounded from the program
+(:mod:`slpdiff.stencils`), and the extrapolation's coefficients say how it adds up. An estimate
+has settled when its estimated truncation error is a small share of it, or within rounding.
 
-**Stencils that cannot be used**: a point where the output is not finite (the stencil left a
-function's domain, or overflowed), a sign change that grows towards it from both sides or a peak
-inside the stencil (a pole crossed), and a point where a function of the table is not
-differentiable (its ``kink`` expression changes sign) between the points. Where no central
-stencil gives a settled estimate, smaller steps are tried (about 1000 times smaller each time,
-down to a few units in the last place of ``x``), and one-sided differences on ``x, x + h/4,
-x + h/2, x + h`` (or the other side), which need the function on one side only. Each stencil
-not used keeps its reason, so that a report can say why.
+**Stencils that cannot be used**: a point that is not finite (the stencil left a function's domain,
+or overflowed); values that a smooth function would not give (a sign change that grows towards it,
+a pole; a peak; more than one turn; far from a low-degree polynomial: the function varies faster
+than the step can follow); a point where a function of the table is not differentiable (its
+``kink`` expression changes sign) between the points. Where no central stencil gives a settled
+estimate, smaller steps are tried (about 1000 times smaller each time, down to a few units in the
+last place of ``x``), and one-sided differences on ``x, x + h/4, x + h/2, x + h`` (or the other
+side), which need the function on one side only. Each stencil not used keeps its reason.
+
+Of the usable estimates the one with the smallest estimated error decides; a disagreement with AD
+seen at one step only is looked at at a second step, since a function sampled at steps far beyond
+its period (``sin`` at 1e15) can look smooth at one.
 """
 
 from __future__ import annotations
@@ -34,13 +36,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .core.engine import adjoints, forward
-from .core.tangent import seeds_for, sweep
 from .errors import InputError
 from .formats import number
 from .language.program import Program
-from .language.rules import kink_for
-from .limits import MAX_SWEEP_NUMBERS, check_sweep
+from .limits import check_sweep
 
 EPS64 = float(np.finfo(np.float64).eps)
 DEFAULT_EPS = EPS64 ** (1 / 3)  # balances truncation and rounding for one central difference
@@ -60,23 +59,12 @@ CONSISTENT = 0.01
 TINY = float(np.finfo(np.float64).smallest_subnormal)
 
 
-@dataclass(frozen=True)
-class Target:
-    """A value whose derivatives are estimated: a node of the program evaluated, labelled for
-    messages, with the output of the user's program it belongs to (for its kinks)."""
-
-    node: int
-    label: str
-    source_output: int  # node position of the output in the user's program
-
-
 @dataclass
 class Stencil:
     """One target's values at one scale ``step`` of one input: ``plus[q]`` at ``x + up[q]``,
     ``minus[q]`` at ``x - down[q]``, ``up[q]`` and ``down[q]`` about ``step / 2**q``."""
 
     step: float
-    retry: bool
     plus: np.ndarray
     minus: np.ndarray
     up: np.ndarray
@@ -152,9 +140,9 @@ class Differences:
                 for side in SIDES:
                     if stencil.usable(side):
                         tier = 0 if side == "central" else 1
-                        found.append((_extrapolate(stencil, side, self.center, self.noise), tier))
+                        found.append((extrapolate(stencil, side, self.center, self.noise), tier))
                 if stencil.across_kink("central"):
-                    found.append((_extrapolate(stencil, "central", self.center, self.noise), 2))
+                    found.append((extrapolate(stencil, "central", self.center, self.noise), 2))
             self._estimates = found
         return self._estimates
 
@@ -204,7 +192,7 @@ def first_steps(x: float, eps: float, name: str) -> list[float]:
         wanted.append(eps * abs(x))
     steps = []
     for h in map(_power_of_two, wanted):
-        if _moves(x, h) and h not in steps:
+        if moves(x, h) and h not in steps:
             steps.append(h)
     if steps:
         return steps
@@ -229,7 +217,7 @@ def retry_steps(x: float, smallest: float) -> list[float]:
     h = smallest
     for _ in range(RETRIES):
         h *= RETRY_SHRINK
-        if h < floor or not _moves(x, h):
+        if h < floor or not moves(x, h):
             break
         steps.append(h)
     return steps
@@ -242,206 +230,19 @@ def _power_of_two(h: float) -> float:
     return math.inf if exponent > 1023 else math.ldexp(1.0, exponent)
 
 
-def _moves(x: float, h: float) -> bool:
+def moves(x: float, h: float) -> bool:
     quarter = h / 2 ** (HALVINGS - 1)
     return (0.0 < h < math.inf and math.isfinite(x + h) and math.isfinite(x - h)
             and x + quarter != x and x - quarter != x)
 
 
-# --- evaluation -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Scale:
-    input: int  # position in the list of inputs differentiated
-    step: float
-    retry: bool
-    first: int  # its first column
-
-
-class Estimator:
-    """Finite differences of ``targets`` of ``program`` at ``point`` (the inputs' values, in
-    program order) in the inputs at node positions ``wrt_nodes``.
-
-    ``center`` holds every node's value at the point. Kinks are looked for at the positions
-    ``kink_nodes`` (nodes of the user's program, which come first in ``program``), where
-    ``reach(target)`` says which of them lie on the way to a target's output.
-    """
-
-    def __init__(self, program: Program, point: Sequence[float], wrt_nodes: Sequence[int],
-                 targets: Sequence[Target], center: Sequence, kink_nodes: Sequence[int],
-                 reach: Callable[[Target], Sequence[bool]], describe: Callable[[int], str]):
-        self.program, self.point = program, list(point)
-        self.wrt_nodes, self.targets, self.center = list(wrt_nodes), list(targets), center
-        self.kink_nodes, self.reach, self.describe = list(kink_nodes), reach, describe
-        inputs = {node: k for k, node in enumerate(program.input_index)}
-        self.wrt_k = [inputs[node] for node in self.wrt_nodes]
-        self.deps = _Dependence(program, self.wrt_nodes)
-        self.reduces = any(op is not None and op.reduces for op in program.ops)
-        noise, ad_noise = _noise(program, point, center, self.targets, self.wrt_k, self.deps)
-        self.kink_center = {i: float(self._kink_value(i, center)) for i in self.kink_nodes}
-        self.found = {(t, j): Differences(float(center[target.node]), float(noise[t, j]),
-                                          float(ad_noise[t, j]), self._on_kink(target, j))
-                      for t, target in enumerate(self.targets)
-                      for j in range(len(self.wrt_nodes))}
-
-    def _on_kink(self, target: Target, j: int) -> bool:
-        reach = self.reach(target)
-        return any(self.kink_center[i] == 0.0 and reach[i] and self.deps.depends(i, j)
-                   for i in self.kink_nodes)
-
-    def run(self, steps: Sequence[Sequence[float]], why: str) -> None:
-        """Evaluate the stencils of ``steps[j]`` for each input j, in one pass (the first steps,
-        whose size is checked against the limit with ``why``), then smaller steps where no
-        settled central difference was found, in passes that fit the limit."""
-        scales = [(j, h) for j, hs in enumerate(steps) for h in hs]
-        check_size(self.program, steps, why)
-        self._pass(scales, retry=False)
-        retries = []
-        for j in range(len(self.wrt_nodes)):
-            if any(self.found[t, j].needs_smaller_steps() for t in range(len(self.targets))):
-                x = self.point[self.wrt_k[j]]
-                retries += [(j, h) for h in retry_steps(x, min(steps[j]))]
-        self._passes(retries)
-
-    def confirm(self, pairs: Sequence[tuple[int, int]]) -> None:
-        """Another step for each (target, input) in ``pairs``, near its best estimate's: a
-        disagreement with AD seen at one step only may be the step's (a function sampled at
-        steps far beyond its period looks smooth), so it needs a second."""
-        wanted = []
-        for t, j in pairs:
-            best = self.found[t, j].choose()
-            x = self.point[self.wrt_k[j]]
-            tried = {s.step for s in self.found[t, j].stencils}
-            for factor in CONFIRM:
-                h = best.step * factor
-                if h not in tried and _moves(x, h) and h >= SMALLEST * float(np.spacing(abs(x))):
-                    if (j, h) not in wanted:
-                        wanted.append((j, h))
-                    break
-        self._passes(wanted)
-
-    def _passes(self, scales: list[tuple[int, float]]) -> None:
-        per_pass = max(1, MAX_SWEEP_NUMBERS // (COLUMNS * max(1, len(self.program))))
-        for start in range(0, len(scales), per_pass):
-            self._pass(scales[start:start + per_pass], retry=True)
-
-    def _pass(self, scales: list[tuple[int, float]], retry: bool) -> None:
-        layout = [_Scale(j, h, retry, COLUMNS * n) for n, (j, h) in enumerate(scales)]
-        columns = COLUMNS * len(layout)
-        if not columns:
-            return
-        inputs: list = list(self.point)
-        for s in layout:
-            k = self.wrt_k[s.input]
-            if not np.ndim(inputs[k]):
-                inputs[k] = np.full(columns, self.point[k])
-            x = self.point[k]
-            for q in range(HALVINGS):
-                h = s.step / 2 ** q
-                inputs[k][s.first + 2 * q] = x + h
-                inputs[k][s.first + 2 * q + 1] = x - h
-        values = self._forward(inputs, columns)
-        with np.errstate(all="ignore"):
-            self._sort(layout, inputs, values, columns, retry)
-
-    def _forward(self, inputs: list, columns: int) -> list:
-        """Every node's value at every column. A reduction (sum, mean) at one point sees one
-        row, so a program with one is evaluated a column at a time: its columns are separate
-        points, not rows."""
-        if not self.reduces:
-            return forward(self.program, inputs)
-        each = [forward(self.program, [x[c] if np.ndim(x) else x for x in inputs])
-                for c in range(columns)]
-        return [np.array([one[i] for one in each]) for i in range(len(self.program))]
-
-    def _sort(self, layout, inputs, values, columns: int, retry: bool) -> None:
-        """Each target's stencils from the values of a pass, classified."""
-        self.columns = columns
-        kinks = {i: np.broadcast_to(self._kink_value(i, values), (columns,))
-                 for i in self.kink_nodes}
-        for s in layout:
-            k = self.wrt_k[s.input]
-            x = self.point[k]
-            cols = np.arange(s.first, s.first + COLUMNS)
-            up, down = inputs[k][cols[0::2]] - x, x - inputs[k][cols[1::2]]
-            for t, target in enumerate(self.targets):
-                found = self.found[t, s.input]
-                row = np.broadcast_to(values[target.node], (columns,))
-                stencil = Stencil(s.step, retry, row[cols[0::2]].astype(float),
-                                  row[cols[1::2]].astype(float), up, down)
-                self._classify(stencil, found, target, s, values, kinks, cols)
-                found.add(stencil)
-
-    def _classify(self, stencil: Stencil, found: Differences, target: Target, scale: _Scale,
-                  values, kinks, cols) -> None:
-        center = found.center
-        sides = {"central": np.concatenate((stencil.minus, [center], stencil.plus[::-1])),
-                 "forward": np.concatenate(([center], stencil.plus[::-1])),
-                 "backward": np.concatenate((stencil.minus, [center]))}
-        for side, row in sides.items():
-            stencil.rough[side] = False
-            if not np.isfinite(row).all():
-                stencil.problems[side] = self._culprit(target, scale, values, cols, side,
-                                                       "nonfinite")
-            elif found.on_kink:  # its shape is the kink's, and the entry is a kink anyway
-                stencil.problems[side] = None
-            else:
-                rough = _rough(row, _stencil_noise(found.noise, row))
-                stencil.problems[side] = rough and self._culprit(target, scale, values, cols,
-                                                                 side, rough)
-                stencil.rough[side] = bool(rough)
-        reach = self.reach(target)
-        crossed: dict[str, list[int]] = {side: [] for side in SIDES}
-        for i in self.kink_nodes:
-            here = self.kink_center[i]
-            # a kink at the point itself makes the entry a kink whatever the step
-            if here == 0.0 or not (reach[i] and self.deps.depends(i, scale.input)):
-                continue
-            plus, minus = float(kinks[i][cols[0]]), float(kinks[i][cols[1]])  # at x + h, x - h
-            for side, ends in (("central", (plus, minus)), ("forward", (here, plus)),
-                               ("backward", (here, minus))):
-                if _crosses(*ends):
-                    crossed[side].append(i)
-        stencil.crossed = {side: tuple(found) for side, found in crossed.items()}
-
-    def _culprit(self, target: Target, scale: _Scale, values, cols, side: str,
-                 kind: str) -> str:
-        """Why the ``side`` of a stencil cannot be used: the first node of the user's program on
-        the way to the target that is not finite there (or jumps), else the target itself."""
-        order = {"central": [1, 3, 5, None, 4, 2, 0], "forward": [None, 4, 2, 0],
-                 "backward": [1, 3, 5, None]}[side]  # the side's points along the input
-        reach = self.reach(target)
-        for i in range(len(reach)):
-            if not (reach[i] and self.deps.depends(i, scale.input)) or self.program.is_input(i):
-                continue
-            here = float(self.center[i])
-            at = np.broadcast_to(values[i], (self.columns,))
-            row = np.array([here if p is None else float(at[cols[p]]) for p in order])
-            if kind == "nonfinite" and math.isfinite(here) and not np.isfinite(row).all():
-                bad = float(row[~np.isfinite(row)][0])
-                if math.isnan(bad):
-                    return f"it leaves the domain of {self.describe(i)} (nan)"
-                return f"{self.describe(i)} overflows or meets a pole there ({number(bad)})"
-            if kind != "nonfinite" and np.isfinite(row).all() and _rough(row, 0.0) == kind:
-                return _ROUGH[kind].format(self.describe(i))
-        if kind == "nonfinite":
-            return f"{target.label} is not finite there"
-        return _ROUGH[kind].format(target.label)
-
-    def _kink_value(self, i: int, values) -> object:
-        rule = kink_for(self.program.ops[i])
-        with np.errstate(all="ignore"):
-            return rule.fn(*[values[a] for a in self.program.args[i]], values[i])
-
-
-def _crosses(a: float, b: float) -> bool:
+def crosses(a: float, b: float) -> bool:
     if not (math.isfinite(a) and math.isfinite(b)):
         return False
     return a == 0.0 or b == 0.0 or (a > 0) != (b > 0)
 
 
-_ROUGH = {"pole": "it crosses a pole of {}",
+ROUGH = {"pole": "it crosses a pole of {}",
           "jump": "{} jumps inside it (it varies faster than the step can follow)",
           "peak": "{} peaks inside it (a pole, or a feature narrower than the step)",
           "wiggle": "{} goes up and down inside it (it varies faster than the step can follow)",
@@ -461,7 +262,7 @@ _RESIDUAL = {len(_CENTRAL): _residual_projector(_CENTRAL, 3),
 SMOOTH = 0.01  # what a low-degree polynomial leaves, as a share of the values' spread
 
 
-def _rough(row: np.ndarray, noise: float) -> str | None:
+def rough(row: np.ndarray, noise: float) -> str | None:
     """Values at points in order along one input that a smooth function would not give, or None:
     "jump", a sign change that grows towards it from both sides (where a smooth function's zero
     shrinks towards it), "pole" if the values also peak there; "peak", a value inside more than
@@ -491,7 +292,7 @@ def _rough(row: np.ndarray, noise: float) -> str | None:
     return None
 
 
-def _stencil_noise(noise: float, row: np.ndarray) -> float:
+def stencil_noise(noise: float, row: np.ndarray) -> float:
     """The rounding bound of one evaluation anywhere on a stencil: the bound at the point, and
     the rounding of the target's own value where it is larger than at the point."""
     return noise + EPS64 * float(np.max(np.abs(row)))
@@ -500,7 +301,7 @@ def _stencil_noise(noise: float, row: np.ndarray) -> float:
 # --- extrapolation ----------------------------------------------------------------------------
 
 
-def _extrapolate(stencil: Stencil, side: str, center: float, noise: float) -> Estimate:
+def extrapolate(stencil: Stencil, side: str, center: float, noise: float) -> Estimate:
     """Richardson extrapolation of the stencil's three differences on ``side``."""
     with np.errstate(all="ignore"):  # differences of huge values overflow: then not settled
         return _richardson(stencil, side, center, noise)
@@ -544,62 +345,3 @@ def _richardson(stencil: Stencil, side: str, center: float, noise: float) -> Est
     value, truncation, rounding = value * unit, truncation * unit, rounding * unit
     return Estimate(value, stencil.step, side, truncation, rounding,
                     settled and math.isfinite(value), stencil.crossed[side])
-
-
-# --- rounding ---------------------------------------------------------------------------------
-
-
-class _Dependence:
-    """Which of the inputs at ``wrt_nodes`` each node depends on, as bit sets."""
-
-    def __init__(self, program: Program, wrt_nodes: Sequence[int]):
-        bits = [0] * len(program)
-        for j, node in enumerate(wrt_nodes):
-            bits[node] |= 1 << j
-        for i, args in enumerate(program.args):
-            for a in args:
-                bits[i] |= bits[a]
-        self.bits, self.count = bits, len(wrt_nodes)
-
-    def depends(self, i: int, j: int) -> bool:
-        return bool(self.bits[i] >> j & 1)
-
-    def matrix(self, nodes: Sequence[int]) -> np.ndarray:
-        """(len(nodes), inputs) booleans."""
-        width = (self.count + 7) // 8
-        raw = b"".join(self.bits[i].to_bytes(width, "little") for i in nodes)
-        table = np.frombuffer(raw, dtype=np.uint8).reshape(len(nodes), width)
-        return np.unpackbits(table, axis=1, bitorder="little")[:, :self.count].astype(bool)
-
-
-def _noise(program: Program, point: Sequence[float], values: Sequence,
-           targets: Sequence[Target], wrt_k: Sequence[int], deps: _Dependence):
-    """Two (targets, inputs) arrays: the bound on the rounding error of one evaluation of each
-    target that changes as the input moves, the sum of |adjoint| * (half an ulp of the value, and
-    no less than half the smallest subnormal) over the nodes that depend on it; and the bound on
-    the rounding error of the AD derivative, twice eps64 * sum of |adjoint * tangent| (each
-    operation of a derivative sweep rounds its result, moved by the adjoint)."""
-    noise = np.zeros((len(targets), len(wrt_k)))
-    ad_noise = np.zeros_like(noise)
-    if not wrt_k:
-        return noise, ad_noise
-    wrt_nodes = [program.input_index[k] for k in wrt_k]
-    tangents = sweep(program, point, seeds_for(program, list(point), wrt_k), len(wrt_k)).tangents
-    for t, target in enumerate(targets):
-        with np.errstate(all="ignore"):
-            adjoint = adjoints(program, list(values), target.node, wrt_nodes)
-        nodes = [i for i, a in enumerate(adjoint) if a is not None and not program.is_input(i)]
-        if not nodes:
-            continue
-        with np.errstate(all="ignore"):
-            size = np.abs(np.array([float(adjoint[i]) for i in nodes]))
-            weight = size * (EPS64 * np.abs(np.array([float(values[i]) for i in nodes])) + TINY)
-            slope = np.zeros((len(nodes), len(wrt_k)))
-            for row, i in enumerate(nodes):
-                if tangents[i] is not None:
-                    slope[row] = tangents[i]
-            slope = np.abs(slope)
-            ad_noise[t] = 2 * EPS64 * np.nan_to_num(size @ slope, nan=0.0, posinf=0.0)
-        weight[~np.isfinite(weight)] = 0.0
-        noise[t] = weight @ deps.matrix(nodes)
-    return noise, ad_noise
