@@ -19,7 +19,7 @@ PACKAGE = Path(slpdiff.__file__).resolve().parent
 
 # Bottom first; a module may import from its own layer and any layer before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("foundation", ["version", "errors", "limits", "formats"]),
+    ("foundation", ["version", "errors", "limits", "formats", "htmlformat"]),
     ("the primitive table", ["language.primitives"]),
     ("derivative rules", ["language.rules"]),
     ("the program tape", ["language.program"]),
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("API", ["var", "differences", "stencils", "check", "rows.*", "teach.*", "optimize.*",
              # the paths slpdiff 0.1 documented, kept as re-exports
              "adjoint", "batch", "emit_python", "hessian", "points", "records"]),
-    ("commands", ["cli.*", "__init__", "__main__"]),
+    ("commands", ["cli.*", "__init__", "__main__", "notebook"]),
 ]
 PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach"]  # a docstring only
 
@@ -61,7 +61,11 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
     package = module.split(".")[:-1] if not module.endswith("__init__") else \
         module.split(".")[:-1]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package[:len(package) - (node.level - 1)]
             target = ".".join(base + ([node.module] if node.module else []))
@@ -82,6 +86,16 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
             elif f"{name}.__init__" in modules and f"{name}.__init__" != module:
                 found.add(f"{name}.__init__")
     found.discard(module)
+    return found
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """The nodes inside ``if TYPE_CHECKING:`` blocks: imports for type checkers, never run."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                found.update(id(n) for n in ast.walk(child))
     return found
 
 

@@ -8,10 +8,13 @@ into tables and :func:`trace_json` into a list of row objects with numbers as nu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..formats import derivative_label, json_number, number, point_text
 from .labels import INTERMEDIATE
-from .trace import Trace
+
+if TYPE_CHECKING:  # a Trace displays itself with these tables (Trace._repr_html_)
+    from .trace import Trace
 
 FORMATS = ("text", "markdown", "latex", "json")
 
