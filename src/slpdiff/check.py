@@ -52,13 +52,15 @@ class Entry:
     output: str
     wrt: tuple[str, ...]
     ad: float
-    fd: float  # the extrapolated finite difference (nan when none could be taken)
-    error: float  # |AD - FD| / max(|AD|, |FD|); 0 when equal, inf or nan when not finite
-    allowance: float  # what the finite difference may be off by: truncation plus rounding
-    tolerance: float  # the relative error accepted: rtol + allowance / max(|AD|, |FD|)
-    step: float  # the largest of the steps h, h/2, h/4 whose differences decided (nan: none)
-    side: str | None  # "central", "forward" or "backward" (None: no difference)
-    status: str  # "ok", "FAIL", "kink" or "unchecked"
+    fd: float = math.nan  # the extrapolated finite difference (nan when none could be taken)
+    error: float = math.nan  # |AD - FD| / max(|AD|, |FD|); 0 when equal, inf or nan if not finite
+    # what the two numbers' own errors can explain: the difference's truncation and rounding,
+    # and the AD value's rounding
+    allowance: float = math.nan
+    tolerance: float = math.nan  # the relative error accepted: rtol + allowance / max(|AD|, |FD|)
+    step: float = math.nan  # the largest of the steps h, h/2, h/4 whose differences decided
+    side: str | None = None  # "central", "forward" or "backward" (None: no difference)
+    status: str = ""  # "ok", "FAIL", "kink" or "unchecked"
     reason: str | None = None  # why "unchecked"
     # Stencils not used, (step, why): they left the domain, crossed a pole or a kink
     rejected: list[tuple[float, str]] = field(default_factory=list)
@@ -145,14 +147,11 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     targets = [Target(program.output_index[o], out, program.output_index[o])
                for o, out in zip(chosen.outputs, outs, strict=True)]
     judge.judge(program, center.node_values, point, steps, [
-        (Entry(out, (x,), float(center.gradient[out][x]), *_EMPTY), targets[t], t, j)
+        (Entry(out, (x,), float(center.gradient[out][x])), targets[t], t, j)
         for t, out in enumerate(outs) for j, x in enumerate(names)])
     if hessian:
         _check_hessian(program, judge, point, steps, chosen)
     return result
-
-
-_EMPTY = (math.nan, math.nan, math.nan, math.nan, math.nan, None, "")
 
 
 def _check_hessian(program: Program, judge: _Judge, point: list[float], steps, chosen) -> None:
@@ -170,13 +169,12 @@ def _check_hessian(program: Program, judge: _Judge, point: list[float], steps, c
     gradient = adj.program
     position = dict(zip(gradient.output_names, gradient.output_index, strict=True))
     items = []
-    for o, out in zip(chosen.outputs, outs, strict=True):
-        for x in names:
-            t = len(items) // max(1, len(names))
-            target = Target(position[adj.derivatives[out][x]], f"d {out}/d {x}",
-                            program.output_index[o])
-            items += [(Entry(out, (x, w), float(h_ad[out][x][w]), *_EMPTY), target, t, j)
-                      for j, w in enumerate(names)]
+    pairs = [(o, out, x) for o, out in zip(chosen.outputs, outs, strict=True) for x in names]
+    for t, (o, out, x) in enumerate(pairs):  # a target per gradient entry: d out/d x
+        target = Target(position[adj.derivatives[out][x]], f"d {out}/d {x}",
+                        program.output_index[o])
+        items += [(Entry(out, (x, w), float(h_ad[out][x][w])), target, t, j)
+                  for j, w in enumerate(names)]
     judge.judge(gradient, forward(gradient, point), point, steps, items)
 
 
@@ -206,7 +204,6 @@ class _Judge:
                                  True, [], hit.conventions)
         result.kinks = list(self.kinks.values())
         self.center = center
-        self.kink_nodes = kinks.candidates(program, chosen.wrt_nodes, chosen.output_nodes)
 
     def judge(self, evaluated: Program, center, point, steps, items) -> None:
         """Finite differences of ``evaluated`` (the program, or its adjoint program) for
