@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("second order, emitters", ["core.hessian", "core.emit_python"]),
     ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),
     ("evaluate", ["evaluation"]),
-    ("API", ["var", "check", "rows.*", "teach.*", "optimize.*",
+    ("API", ["var", "differences", "stencils", "check", "rows.*", "teach.*", "optimize.*",
              # the paths slpdiff 0.1 documented, kept as re-exports
              "adjoint", "batch", "emit_python", "hessian", "points", "records"]),
     ("commands", ["cli.*", "__init__", "__main__", "notebook"]),
