@@ -124,7 +124,7 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     check_sweep(len(program), 2 * len(wrt_k),
                 "finite differences evaluate two points per input")
     shifted = _shifted(program, point, wrt_k, steps)  # 2 points per input: x + h, x - h
-    values = forward(program, shifted)
+    values = _at_points(program, shifted, lambda at: forward(program, at))
     result.kinks = _kinks(program, center.node_values, values, chosen)
 
     def compare(output: str, wrt_names: tuple[str, ...], ad: float, plus, minus, h) -> None:
@@ -143,8 +143,8 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
         from .core.hessian import hessian as ad_hessian
 
         h_ad = ad_hessian(program, result.at, names, outs)
-        grads = evaluate(program, dict(zip(program.input_names, shifted, strict=True)),
-                         names, outs).gradient
+        grads = _at_points(program, shifted, lambda at: evaluate(
+            program, dict(zip(program.input_names, at, strict=True)), names, outs).gradient)
         for out in outs:
             for x in names:
                 for j, w in enumerate(names):
@@ -180,6 +180,25 @@ def _shifted(program: Program, point: list[float], wrt_k: list[int], steps: list
         shifted[k][2 * j] = point[k] + h
         shifted[k][2 * j + 1] = point[k] - h
     return shifted
+
+
+def _at_points(program: Program, shifted: list, run):
+    """``run(inputs)`` at the shifted points, as rows of one array: a single pass. A program
+    that reduces over rows (``sum``, ``mean``) would combine the points, so there each point is
+    its own run, and the results are stacked (nested dicts and lists of values alike)."""
+    if not any(op is not None and op.reduces for op in program.ops):
+        return run(shifted)
+    count = len(shifted[0]) if shifted else 0
+    return _stacked([run([x[j] for x in shifted]) for j in range(count)])
+
+
+def _stacked(results: list):
+    first = results[0]
+    if isinstance(first, dict):
+        return {k: _stacked([r[k] for r in results]) for k in first}
+    if isinstance(first, list):
+        return [_stacked([r[i] for r in results]) for i in range(len(first))]
+    return np.array(results)
 
 
 def _at(values, row: int) -> float:

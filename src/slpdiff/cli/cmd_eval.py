@@ -91,11 +91,12 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
     constants, ranges = split_grid(merge_points(at))
     wrt = merge_names(wrt)
     if is_batch(ranges, fmt, points, output):
-        if mode != "reverse" or direction or hessian or hvp:
-            raise click.UsageError("--mode forward, --direction, --hessian and --hvp work at a "
-                                   "single point, not with --points, a grid or a record format")
+        from ..rows.stream import Asked
+
+        asked = Asked(mode, None if direction is None else one_point([direction], "--direction"),
+                      hessian, None if hvp is None else one_point([hvp], "--hvp"))
         eval_points(prog, constants, ranges, wrt, fmt, strict, points, points_format, keep,
-                    output, force, chunk_rows)
+                    output, force, chunk_rows, asked)
         return
     evaluation = run(prog, constants, wrt)
     report_nonfinite(evaluation, strict)
