@@ -12,18 +12,19 @@ import csv
 import io
 import json
 import random
-import shlex
 
 import numpy as np
 import pytest
 
 import slpdiff
-from helpers import ROOT, assert_shows, console_examples, invoke, run_slpdiff, same_bits
+from helpers import ROOT, console_examples, invoke, run_slpdiff, same_bits
 from slpdiff.check import check
 from slpdiff.core import rows
 from slpdiff.core.hessian import cached_adjoint
 from slpdiff.core.schedule import select
 from slpdiff.evaluation import evaluate_inputs
+from slpdiff.hessian import hessian as api_hessian
+from slpdiff.hessian import hvp as api_hvp
 from slpdiff.language.primitives import PRIMITIVES, Primitive
 from slpdiff.language.program import ProgramBuilder
 from slpdiff.rows.points import Chunk
@@ -183,6 +184,7 @@ def test_random_programs_first_derivatives_match_differences_over_the_row_vector
     reverse = evaluate_rows(program, at)
     summed = slpdiff.evaluate(program, at)
     forward = rows.evaluate_forward(program, at, shared="row")
+    forward_summed = slpdiff.evaluate_forward(program, at)
     one_number = {out: np.ndim(v) == 0 for out, v in reverse.values.items()}
     for name in program.input_names:
         fd = row_differences(program, at, name)
@@ -196,6 +198,10 @@ def test_random_programs_first_derivatives_match_differences_over_the_row_vector
                 assert_close(summed.gradient[out][name], want.sum(), (out, "sum"))
             else:
                 assert_close(per_row(summed.gradient[out][name], n), want, (out, name))
+            assert np.shape(forward_summed.gradient[out][name]) == \
+                np.shape(summed.gradient[out][name])
+            assert_close(forward_summed.gradient[out][name], summed.gradient[out][name],
+                         (out, name, "forward, summed"), rtol=1e-12, atol=1e-13)
 
 
 def test_the_random_programs_catch_the_old_meaning():
@@ -220,7 +226,7 @@ def test_random_programs_second_derivatives_match_differences_of_the_row_gradien
     n = len(at["x"])
     hessian = rows.hessian(program, at, shared="row")
     vector = {"x": 0.5, "y": -1.25, "a": 2.0}
-    hvp = rows.hvp(program, at, vector)
+    hvp = rows.hvp(program, at, vector, shared="row")
     for w in program.input_names:
         fd = row_differences(program, at, w, row_gradients, h=1e-5)
         for out in program.output_names:
@@ -237,6 +243,43 @@ def test_random_programs_second_derivatives_match_differences_of_the_row_gradien
     for out in program.output_names:
         want = sum(per_row(first[out][x], n) * v for x, v in direction.items())
         assert_close(per_row(along[out], n), want, out, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_second_derivatives_in_a_number_given_once_summed_as_the_api_does(seed):
+    program = slpdiff.parse(random_program(seed))
+    at = random_rows(seed)
+    n = len(at["x"])
+    per_row_h = rows.hessian(program, at, shared="row")
+    summed_h = api_hessian(program, at)
+    vector = {"x": 0.5, "y": -1.25, "a": 2.0}
+    per_row_hv = rows.hvp(program, at, vector, shared="row")
+    summed_hv = api_hvp(program, at, vector)
+    gradient_a = slpdiff.evaluate(program, at).gradient
+
+    def moved(step):  # every row moves along the vector, and the number a
+        return slpdiff.evaluate(program, {k: at[k] + step * v for k, v in vector.items()}
+                                ).gradient
+
+    plus, minus = moved(1e-5), moved(-1e-5)
+    for out in program.output_names:
+        one_number = np.ndim(gradient_a[out]["a"]) == 0 and np.ndim(
+            slpdiff.evaluate(program, at, derivatives=False).values[out]) == 0
+        for x in program.input_names:
+            assert_close(per_row(summed_h[out][x]["x"], n), per_row_h[out][x]["x"], (out, x),
+                         rtol=1e-15, atol=0)
+        if one_number:  # the derivative of d out/d a (one number) as every row moves
+            want = (plus[out]["a"] - minus[out]["a"]) / 2e-5
+            assert_close(summed_hv[out]["a"], want, (out, "hvp"), rtol=1e-5, atol=1e-6)
+            assert_close(summed_h[out]["a"]["a"], per_row_h[out]["a"]["a"], out, rtol=1e-15,
+                         atol=0)
+        else:
+            assert_close(summed_hv[out]["a"], np.sum(per_row(per_row_hv[out]["a"], n)), out,
+                         rtol=1e-14, atol=1e-14)
+            assert_close(summed_h[out]["a"]["a"], np.sum(per_row(per_row_h[out]["a"]["a"], n)),
+                         out, rtol=1e-14, atol=1e-14)
+        assert_close(per_row(summed_hv[out]["x"], n), per_row_hv[out]["x"], out, rtol=1e-15,
+                     atol=0)
 
 
 # --- nested reductions, several outputs, a number given once -------------------------------------
@@ -435,20 +478,13 @@ def test_trace_refuses_rows_that_meet_and_check_differences_points_apart():
     assert report.ok and [e.status for e in report.entries] == ["ok", "ok"]
 
 
-# --- the documentation page -------------------------------------------------------------------
-
-EXAMPLES = console_examples(DOC)
+# --- the documentation page (its commands run in test_docs.py) ------------------------------------
 
 
-def test_the_page_explains_the_three_row_example():
-    section = DOC.split("## Derivatives over rows")[1]
+def test_the_page_explains_the_three_row_example_and_the_cost():
+    section = DOC.split("## Derivatives over rows")[1].split("\n## ")[0]
     assert "[[7, 1, 1], [2, 8, 2], [3, 3, 9]]" in section
     assert "rows × program size × (outputs + reductions)" in section
-    assert {shlex.split(c)[1] for c, _ in EXAMPLES} == {"eval"}
-
-
-@pytest.mark.parametrize("command, shown", EXAMPLES, ids=[c for c, _ in EXAMPLES])
-def test_the_page_commands_print_what_it_shows(command, shown):
-    proc = run_slpdiff(*shlex.split(command)[1:], cwd=ROOT)
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    assert_shows(proc.stdout.splitlines(), shown)
+    shown = console_examples(section)
+    assert ("slpdiff eval examples/row_sum.slp --at x=1:3:1",
+            ["x,m,d m/d x", "1.0,6.0,7.0", "2.0,12.0,8.0", "3.0,18.0,9.0"]) in shown

@@ -586,24 +586,40 @@ def hessian(program: Program, at: Mapping[str, object], wrt: Sequence[str] | Non
 
 
 def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, object],
-        wrt: Sequence[str] | None = None,
-        outputs: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
+        wrt: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
+        shared: str = "sum") -> dict[str, dict[str, object]]:
     """The Hessian-vector product ``H v`` of each output, ``v`` given by ``direction`` (input
     name -> component; inputs not named are 0): ``result[out][x] = sum over w of H[x][w] v[w]``,
-    in one forward sweep through the adjoint program. On arrays of rows, each row's own (where
-    rows meet through a reduction, from each row's Hessian)."""
+    in one forward sweep through the adjoint program (where rows meet through a reduction, from
+    each row's Hessian). On arrays of rows each row's own; an entry for a number given with
+    arrays is summed over the rows (``shared="sum"``, as gradients are) or given per row
+    (``"row"``)."""
+    _check_shared(shared)
     inputs = _bound(program, at)
     chosen = select(program, wrt, outputs)
     second.check_vector(direction, program, chosen.wrt_names)
-    rows = meeting(program, inputs, chosen.wrt_nodes, chosen.output_nodes, "row", always=True)
+    rows = meeting(program, inputs, chosen.wrt_nodes, chosen.output_nodes, shared, always=True)
     if rows is None:
+        if shared == "row":
+            at = spread(program, at, chosen.wrt)
         return second.hvp(program, at, direction, wrt, outputs)
     found = _hessian_rows(program, inputs, chosen.wrt, chosen.output_nodes, rows)
     names = chosen.wrt_names
+    numbers = [np.ndim(inputs[k]) == 0 for k in chosen.wrt]
     component = [as_value(direction.get(x, 0.0)) for x in names]
     result = {}
     for o, name in zip(chosen.output_nodes, chosen.output_names, strict=True):
-        h = found[o]
-        result[name] = {x: sum((h[:, a, b] * v for b, v in enumerate(component)),
-                               np.zeros(rows.n)) for a, x in enumerate(names)}
+        h, entries = found[o], {}
+        for a, x in enumerate(names):
+            by_columns = sum((h[:, a, b] * v for b, v in enumerate(component) if not numbers[b]),
+                             np.zeros(rows.n))
+            by_numbers = sum((h[:, a, b] * v for b, v in enumerate(component) if numbers[b]),
+                             np.zeros(rows.n))
+            if not numbers[a] or shared == "row":
+                entries[x] = by_columns + by_numbers
+            elif rows.row[o]:  # the sum over the rows of each row's own
+                entries[x] = np.sum(by_columns + by_numbers)
+            else:  # one number's: every row's columns move, the numbers once
+                entries[x] = np.sum(by_columns) + by_numbers[0]
+        result[name] = entries
     return result

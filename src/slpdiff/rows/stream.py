@@ -126,7 +126,7 @@ def _beyond_first(program, at, wrt, asked: Asked) -> dict:
         extra["hessian"] = row_math.hessian(program, at, wrt, shared="row")
     if asked.hvp is not None:
         extra["hvp_direction"] = dict(asked.hvp)
-        extra["hvp"] = row_math.hvp(program, at, asked.hvp, wrt)
+        extra["hvp"] = row_math.hvp(program, at, asked.hvp, wrt, shared="row")
     return extra
 
 
