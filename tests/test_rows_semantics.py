@@ -172,6 +172,13 @@ def random_rows(seed: int, n: int = 4) -> dict:
     return {"x": rng.uniform(-1, 1, n), "y": rng.uniform(-1, 1, n), "a": 0.7}
 
 
+def random_case(seed: int):
+    """A random program, its rows, their number, and a vector over its inputs."""
+    at = random_rows(seed)
+    return slpdiff.parse(random_program(seed)), at, len(at["x"]), {"x": 0.5, "y": -1.25,
+                                                                   "a": 2.0}
+
+
 def assert_close(got, want, what, rtol=1e-6, atol=1e-7):
     assert np.allclose(got, want, rtol=rtol, atol=atol), (what, got, want)
 
@@ -221,11 +228,8 @@ def test_the_random_programs_catch_the_old_meaning():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_programs_second_derivatives_match_differences_of_the_row_gradients(seed):
-    program = slpdiff.parse(random_program(seed))
-    at = random_rows(seed)
-    n = len(at["x"])
+    program, at, n, vector = random_case(seed)
     hessian = rows.hessian(program, at, shared="row")
-    vector = {"x": 0.5, "y": -1.25, "a": 2.0}
     hvp = rows.hvp(program, at, vector, shared="row")
     for w in program.input_names:
         fd = row_differences(program, at, w, row_gradients, h=1e-5)
@@ -247,12 +251,9 @@ def test_random_programs_second_derivatives_match_differences_of_the_row_gradien
 
 @pytest.mark.parametrize("seed", range(6))
 def test_second_derivatives_in_a_number_given_once_summed_as_the_api_does(seed):
-    program = slpdiff.parse(random_program(seed))
-    at = random_rows(seed)
-    n = len(at["x"])
+    program, at, n, vector = random_case(seed)
     per_row_h = rows.hessian(program, at, shared="row")
     summed_h = api_hessian(program, at)
-    vector = {"x": 0.5, "y": -1.25, "a": 2.0}
     per_row_hv = rows.hvp(program, at, vector, shared="row")
     summed_hv = api_hvp(program, at, vector)
     gradient_a = slpdiff.evaluate(program, at).gradient

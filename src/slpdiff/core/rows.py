@@ -200,12 +200,12 @@ def row_gradient(program: Program, inputs: list, chosen: Selection, rows: Meetin
                             [*map(frozen_name, frozen), *(name for _, name in whole)])
     first = evaluate_inputs(reduced, inputs, Selection(reduced, chosen.wrt,
                                                        tuple(range(len(reduced.output_names)))))
-    warnings = first.warnings
     local = None
     if each:
         local = _frozen_sweep(program, inputs, chosen, rows, [o for o, _ in each],
                               [name for _, name in each], first.values, evaluate_inputs)
-        warnings = _merged(program, first.warnings, local.warnings, frozen)
+    warnings = _merged(program, first.warnings, [] if local is None else local.warnings, frozen,
+                       reaches(program, chosen.output_nodes))
     values, gradient = {}, {}
     columns = [np.ndim(inputs[k]) == 1 for k in chosen.wrt]
     for o, name in outs:
@@ -244,13 +244,16 @@ def _frozen_sweep(program, inputs, chosen, rows, outputs, names, reduced_values,
 
 
 def _merged(program: Program, first: list[NonFinite], local: list[NonFinite],
-            frozen: Sequence[int]) -> list[NonFinite]:
-    """The earliest warning of each kind from both sweeps, about ``program``. A frozen input's
-    non-finite value is the reduction's, which the first sweep reports where it began."""
+            frozen: Sequence[int], reach: Sequence[bool]) -> list[NonFinite]:
+    """The earliest warning of each kind from both sweeps, about ``program``, among the nodes
+    that ``reach`` a chosen output (the first sweep starts from every reduction). A frozen
+    input's non-finite value is the reduction's, which the first sweep reports where it began."""
     cut = set(frozen)
     found: dict[str, NonFinite] = {}
     for w in [*first, *(replace(w, program=program) for w in local
                         if not (w.kind == "value" and w.position in cut))]:
+        if not reach[w.position]:
+            continue
         known = found.get(w.kind)
         if known is None or w.position < known.position:
             found[w.kind] = w
@@ -277,8 +280,11 @@ class _Tangents:
 
 def _tangents(program: Program, inputs: list, wrt_k: Sequence[int], outputs: Sequence[int],
               rows: Meeting) -> _Tangents:
+    """One forward sweep through the frozen program (outputs: ``outputs`` and the carrying
+    reductions' arguments) with a tangent per chosen input (``wrt_k``) and per carrying
+    reduction, and each reduction's change as each row sees it."""
     carrying = rows.carrying
-    p, n = len(wrt_k), rows.n
+    p = len(wrt_k)
     q = p + len(carrying)
     check_sweep(len(program), q, "forward mode over rows carries one tangent per input and per "
                 "reduction")
@@ -298,9 +304,26 @@ def _tangents(program: Program, inputs: list, wrt_k: Sequence[int], outputs: Seq
     # the node is, and nothing in the frozen program sums over rows.
     frozen_inputs = [*inputs, *(values[r] for r in rows.frozen)]
     result = tangent.sweep(frozen, frozen_inputs, seeds, q)
+
+    def again(check: Sequence[bool]):
+        return tangent.sweep(frozen, frozen_inputs, seeds, q, check).first_bad
+
     columns = np.array([np.ndim(inputs[k]) == 1 for k in wrt_k], dtype=bool)
+    changes, coupling, weights = _changes(program, values, result, columns, rows)
+    return _Tangents(values, frozen, result, p, again, changes, coupling, weights)
+
+
+def _changes(program: Program, values: list, result: tangent.TangentSweep, columns: np.ndarray,
+             rows: Meeting) -> tuple[list, list, list]:
+    """Per carrying reduction, in program order: its change per unit of each chosen input as row
+    i sees it ((n, p): row i's own contribution for a column, every row's for a number, plus the
+    earlier reductions' changes through its argument), its coupling to the earlier reductions
+    (the sum over rows of weight * d argument / d r'), and its weight."""
+    n, p = rows.n, len(columns)
+    q = p + len(rows.carrying)
     changes, coupling, weights = [], [], []
-    for r, e in zip(carrying, args, strict=True):
+    for r in rows.carrying:
+        e = program.args[r][0]
         w = _weight(program, values, r)
         t = _tangent_of(result, e, q)
         if rows.row[e]:  # a column's reduction: row i moves alone, or all rows move with a number
@@ -317,10 +340,7 @@ def _tangents(program: Program, inputs: list, wrt_k: Sequence[int], outputs: Seq
         changes.append(change)
         coupling.append(total[p:])
         weights.append(w)
-    def again(check: Sequence[bool]):
-        return tangent.sweep(frozen, frozen_inputs, seeds, q, check).first_bad
-
-    return _Tangents(values, frozen, result, p, again, changes, coupling, weights)
+    return changes, coupling, weights
 
 
 def _weight(program: Program, values: list, r: int):
@@ -391,46 +411,59 @@ def _hessian_rows(program: Program, inputs: list, wrt_k: Sequence[int], outputs:
         if not _linear(program, r):
             raise InputError(f"second derivatives over rows through {program.ops[r].name} are "
                              "not defined: it is not linear in its argument")
-    n, carrying = rows.n, rows.carrying
+    n, p = rows.n, len(wrt_k)
+    q = p + len(rows.carrying)
     tangents = _tangents(program, inputs, wrt_k, outputs, rows)
-    p, count = len(wrt_k), len(carrying)
-    q = p + count
-    check_hessian(len(outputs) + count, q)
+    check_hessian(len(outputs) + len(rows.carrying), q)
     curvature = _frozen_hessians(tangents, inputs, wrt_k, outputs, rows)
-    columns = [np.ndim(inputs[k]) == 1 for k in wrt_k]
-    # tau[:, u]: the change of (chosen inputs, reductions) per unit of input u, as row i sees it
-    # on its own row; away[:, u]: as another row sees it (a column moves on row i only).
-    tau = np.zeros((n, p, q))
-    tau[:, range(p), range(p)] = 1.0
-    for k, change in enumerate(tangents.changes):
-        tau[:, :, p + k] = change
-    away = tau.copy()
-    for u, column in enumerate(columns):
-        if column:
-            away[:, u, u] = 0.0
-    second_changes: list[np.ndarray] = []  # per reduction: (n, p, p)
-    for k, r in enumerate(carrying):
-        e = program.args[r][0]
-        h, w = curvature[f"%a{r}"], tangents.weights[k]
-        if rows.row[e]:
-            w_rows = w[:, None, None] if np.ndim(w) else w
-            mixed = _quadratic(away, np.sum(w_rows * h, axis=0), away)
-            own = w_rows * (_quadratic(tau, h, tau) - _quadratic(away, h, away))
-            total = mixed + own
-        else:
-            total = _quadratic(away, w * h[0], away)
-        for before, c in enumerate(tangents.coupling[k][:k]):
-            if c != 0.0:
-                total = total + c * second_changes[before]
-        second_changes.append(total)
+    own, away = _moves(tangents, [np.ndim(inputs[k]) == 1 for k in wrt_k], n)
+    second_changes = _second_changes(program, rows, tangents, curvature, own, away)
     result = {}
-    for j, o in enumerate(outputs):
+    for j, o in enumerate(outputs):  # the second-order chain rule through F_o
         t = np.broadcast_to(_tangent_of(tangents.sweep, o, q), (n, q))
-        h = _quadratic(tau, curvature[f"%o{j}"], tau)
+        h = _quadratic(own, curvature[f"%o{j}"], own)
         for k, change in enumerate(second_changes):
             h = h + t[:, p + k, None, None] * change
         result[o] = h
     return result
+
+
+def _moves(tangents: _Tangents, columns: Sequence[bool], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, p, q) twice: per unit of chosen input u, the change of the frozen program's variables
+    (the chosen inputs, then the carrying reductions) on row i itself, and on any other row (a
+    column moves on row i only; a number and the reductions move everywhere)."""
+    p = tangents.p
+    own = np.zeros((n, p, p + len(tangents.changes)))
+    own[:, range(p), range(p)] = 1.0
+    for k, change in enumerate(tangents.changes):
+        own[:, :, p + k] = change
+    away = own.copy()
+    for u, column in enumerate(columns):
+        if column:
+            away[:, u, u] = 0.0
+    return own, away
+
+
+def _second_changes(program: Program, rows: Meeting, tangents: _Tangents, curvature: dict,
+                    own: np.ndarray, away: np.ndarray) -> list[np.ndarray]:
+    """Per carrying reduction, in program order: (n, p, p), its second derivative in each pair
+    of chosen inputs as row i sees it. A reduction is linear, so this is the sum over rows of
+    its weight times its argument's curvature along each row's move (row i's own move on row i,
+    ``away`` elsewhere), plus the earlier reductions' second changes through the argument."""
+    changes: list[np.ndarray] = []
+    for k, r in enumerate(rows.carrying):
+        h, w = curvature[f"%a{r}"], tangents.weights[k]
+        if rows.row[program.args[r][0]]:
+            w_rows = w[:, None, None] if np.ndim(w) else w
+            total = _quadratic(away, np.sum(w_rows * h, axis=0), away) + w_rows * (
+                _quadratic(own, h, own) - _quadratic(away, h, away))
+        else:  # the argument is one number: one row's worth
+            total = _quadratic(away, w * h[0], away)
+        for before, c in enumerate(tangents.coupling[k][:k]):
+            if c != 0.0:
+                total = total + c * changes[before]
+        changes.append(total)
+    return changes
 
 
 def _frozen_hessians(tangents: _Tangents, inputs, wrt_k, outputs, rows) -> dict[str, np.ndarray]:
