@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the reference engine", ["core.engine"]),
     ("built on the engine", ["core.tangent", "core.kinks", "core.adjoint"]),
     ("second order, emitters", ["core.hessian", "core.emit_python"]),
+    ("derivatives over rows", ["core.rows"]),
     ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),
     ("evaluate", ["evaluation"]),
     ("API", ["var", "differences", "stencils", "check", "rows.*", "teach.*", "optimize.*",

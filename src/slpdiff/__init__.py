@@ -31,7 +31,7 @@ from .version import __version__  # noqa: F401 - slpdiff.__version__
 # numpy nor the parser, and `slpdiff eval` not the adjoint program or the optimizer.
 _LAZY = {"AdjointProgram": "core.adjoint", "adjoint_program": "core.adjoint",
          "Evaluation": "core.engine", "evaluate": "evaluation",
-         "evaluate_forward": "core.tangent", "jvp": "core.tangent",
+         "evaluate_forward": "core.rows", "jvp": "core.rows", "evaluate_rows": "rows.stream",
          "InputError": "errors", "ProgramError": "errors", "RunError": "errors",
          "SlpError": "errors",
          "OptimizeResult": "optimize.descent", "gradient_descent": "optimize.descent",

@@ -64,7 +64,9 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
     "directional", "hessian", "hvp".
 
     With --points FILE, or a grid (--at x=0:1:0.25), one record per point: CSV, TSV or JSON
-    Lines, evaluated a chunk of rows at a time.
+    Lines, evaluated a chunk of rows at a time. Each row's derivatives are its own, also through
+    sum and mean (docs/rows.md), and --mode forward, --direction, --hessian and --hvp give them
+    per row too (columns "d2 m/d x d w", "(H m v)[x]", "d m/d direction").
 
     \b
     Examples:
@@ -78,6 +80,7 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
       seq 0 4 | awk 'BEGIN {print "x"} {print $1/4}' \\
           | slpdiff eval examples/seed.slp --points - --points-format csv --at w=4
       slpdiff eval examples/seed.slp --at x=0:1:0.25,w=4 --format jsonl -o grid.jsonl
+      slpdiff eval examples/row_mean.slp --at x=1:3:1,a=2 --hessian
       slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\
           --lr 0.5 --steps 3000 --format json | tail -n 1 \\
           | slpdiff eval examples/decay_model.slp --at @- --at t=0:2:0.5
@@ -91,11 +94,12 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
     constants, ranges = split_grid(merge_points(at))
     wrt = merge_names(wrt)
     if is_batch(ranges, fmt, points, output):
-        if mode != "reverse" or direction or hessian or hvp:
-            raise click.UsageError("--mode forward, --direction, --hessian and --hvp work at a "
-                                   "single point, not with --points, a grid or a record format")
+        from ..rows.stream import Asked
+
+        asked = Asked(mode, None if direction is None else one_point([direction], "--direction"),
+                      hessian, None if hvp is None else one_point([hvp], "--hvp"))
         eval_points(prog, constants, ranges, wrt, fmt, strict, points, points_format, keep,
-                    output, force, chunk_rows)
+                    output, force, chunk_rows, asked)
         return
     evaluation = run(prog, constants, wrt)
     report_nonfinite(evaluation, strict)

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.engine import Evaluation, adjoints
+from ..core.engine import Evaluation, adjoints, as_value
+from ..core.schedule import bind_inputs
 from ..core.tangent import column, evaluate_forward, sweep
+from ..errors import InputError
 from ..evaluation import evaluate
 from ..language.program import Program
 from .labels import Labels
@@ -127,6 +129,7 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     for the inputs in ``wrt`` and the outputs in ``outputs`` (default: all)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    _refuse_rows_that_meet(program, at)
     # The values and derivatives eval prints (with --mode forward in forward mode), bit for bit.
     ev = (evaluate if mode == "reverse" else evaluate_forward)(program, at, wrt, outputs)
     labels = Labels(program)
@@ -216,3 +219,18 @@ def _sum_text(terms: list) -> str:
         else:
             text += f" {sign} {product}"
     return text
+
+
+def _refuse_rows_that_meet(program: Program, at: Mapping[str, object]) -> None:
+    """A trace shows one sweep's own numbers. Rows (arrays) that meet through a reduction have
+    each row's own derivatives from several sweeps (:mod:`slpdiff.core.rows`), not one: say so
+    rather than show a sweep whose sums are not the derivatives reported."""
+    from ..core.rows import meeting
+
+    if not any(op is not None and op.reduces for op in program.ops):
+        return
+    inputs = [as_value(x) for x in bind_inputs(program, at)]
+    if meeting(program, inputs, program.input_index, program.output_index, "row") is not None:
+        raise InputError("trace shows the sweeps at one point; these rows meet through a "
+                         "reduction (sum, mean), where each row's own derivatives are not one "
+                         "sweep's: trace one point, or see docs/rows.md")
