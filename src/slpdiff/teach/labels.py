@@ -166,17 +166,17 @@ def tokens(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def _atom_text(text: str) -> bool:
-    """Is ``text`` one name, one call or one parenthesized expression (an atom)?"""
-    pieces = tokens(text)
-    if len(pieces) == 1:
-        return pieces[0][1] != "other"
-    if pieces[0][1] == "name" and pieces[1][0].startswith("(") or pieces[0][0].startswith("("):
-        depth = 0
-        for n, ch in enumerate(text):
-            depth += {"(": 1, ")": -1}.get(ch, 0)
-            if depth == 0 and ch == ")":
-                return n == len(text) - 1
-    return False
+    """Is ``text`` an atom: a name, a number, a call or a parenthesized expression (no operator
+    or space outside parentheses and brackets)?"""
+    depth = 0
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in "+-*/^ ":
+            return False
+    return bool(text)
 
 
 def grouped(text: str) -> str:

@@ -1,9 +1,12 @@
-"""The method made visible: the evaluation trace (Wengert list), the reverse sweep's adjoint updates
-and the forward (tangent) sweep, as rows of numbers.
+"""The method made visible, as rows of numbers: the evaluation trace (Wengert list), the reverse
+sweep's adjoint updates, the forward (tangent) sweep, and the second-order sweep (forward over
+reverse).
 
 Every number is the engine's own: values are :func:`slpdiff.evaluate`'s ``node_values``,
 adjoint updates are reported by the one reverse sweep as it makes them (its ``record`` hook), and
-tangents by forward mode's sweep (:func:`slpdiff.core.tangent.sweep`, the same hook). Nothing here
+tangents by forward mode's sweep (:func:`slpdiff.core.tangent.sweep`, the same hook). The
+second-order sweep is forward mode run through the unfolded adjoint program
+(:mod:`slpdiff.core.unfolded`), each of whose statements is one adjoint update. Nothing here
 evaluates a rule itself.
 """
 
@@ -14,13 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.engine import Evaluation, adjoints
+from ..core.engine import Evaluation, adjoints, as_value
+from ..core.schedule import resolve_names
 from ..core.tangent import column, evaluate_forward, sweep
+from ..errors import InputError
 from ..evaluation import evaluate
+from ..formats import number
 from ..language.program import Program
 from .labels import Labels
 
-MODES = ("reverse", "forward")
+MODES = ("reverse", "forward", "second")
 
 
 @dataclass
@@ -53,6 +59,8 @@ class AdjointRow:
     contribution: object  # adjoint(source) * partial
     adjoint: object  # the adjoint of ``node`` after the update
     line: int  # the line of ``source`` (of the output, for the seed)
+    position: int = -1  # the node whose adjoint changes (its position in the program)
+    source_position: int | None = None  # the node whose adjoint is passed down
 
 
 @dataclass
@@ -63,6 +71,27 @@ class Term:
     rule: str
     partial: object
     value: object
+    position: int = -1  # the argument's position in the program
+    sign: str = "+"  # how the term is added in the update's text
+    number: int = -1  # which argument of the node (0-based)
+
+
+@dataclass
+class SecondRow:
+    """One adjoint update of the second-order sweep (forward over reverse): the update, and the
+    tangents (along the sweep's direction) of its local partial and of the adjoint after it."""
+
+    step: int
+    node: str
+    update: str  # "v4_bar += v6_bar * w"
+    partial: object  # the local partial (None for the seed)
+    partial_tangent: object  # its tangent
+    adjoint: object  # the adjoint of ``node`` after the update
+    adjoint_tangent: object  # its tangent: the second-order adjoint
+    line: int
+    position: int = -1
+    source_position: int | None = None
+    argument: int | None = None  # which argument of the source node (0-based)
 
 
 @dataclass
@@ -75,18 +104,21 @@ class TangentRow:
     terms: list[Term]
     value: object
     line: int
+    position: int = -1  # the node's position in the program
 
 
 @dataclass
 class SweepTable:
     """The derivative sweep for one output (reverse mode) or one input (forward mode)."""
 
-    kind: str  # "reverse" or "tangent"
-    of: str  # the output (reverse) or input (tangent) it is for
+    kind: str  # "reverse", "tangent" or "second"
+    of: str  # the output (reverse, second) or input (tangent) it is for, or "direction"
     node: str  # that output's or input's node name (an output may be an alias)
     rows: list
-    # reverse: input -> d of/d input; tangent: output -> d output/d of
+    # reverse: input -> d of/d input; tangent: output -> d output/d of; second: input -> the
+    # derivative of d of/d input along the direction (a Hessian-vector product)
     derivatives: dict[str, object]
+    direction: dict[str, object] | None = None  # a tangent sweep's or second-order sweep's
 
 
 @dataclass
@@ -108,14 +140,20 @@ class Trace:
 
 
 def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None = None,
-          outputs: Sequence[str] | None = None, mode: str = "reverse") -> Trace:
+          outputs: Sequence[str] | None = None, mode: str = "reverse",
+          direction: Mapping[str, object] | None = None) -> Trace:
     """Trace ``program`` at ``at``: every node's value, then every adjoint update (``mode``
-    "reverse", one sweep per output) or every tangent (``mode`` "forward", one sweep per input),
-    for the inputs in ``wrt`` and the outputs in ``outputs`` (default: all)."""
+    "reverse", one sweep per output), every tangent (``mode`` "forward", one sweep per input, or
+    one along ``direction``), or forward over reverse (``mode`` "second": the tangent sweep and,
+    for each output, every adjoint update with its tangent, along ``direction`` or along each
+    input), for the inputs in ``wrt`` and the outputs in ``outputs`` (default: all)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if direction is not None and mode == "reverse":
+        raise InputError("a direction is for forward mode and the second-order sweep "
+                         "(--mode forward or --mode second)")
     # The values and derivatives eval prints (with --mode forward in forward mode), bit for bit.
-    ev = (evaluate if mode == "reverse" else evaluate_forward)(program, at, wrt, outputs)
+    ev = (evaluate if mode != "forward" else evaluate_forward)(program, at, wrt, outputs)
     labels = Labels(program)
     values = ev.node_values
     forward = [_value_row(program, labels, values, i) for i in range(len(program))
@@ -126,17 +164,37 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     out_names = list(ev.values)
     input_node = dict(zip(program.input_names, program.input_index, strict=True))
     output_node = dict(zip(program.output_names, program.output_index, strict=True))
+    inputs = list(ev.at.values())  # in input order
     if mode == "reverse":
         wrt_pos = [input_node[n] for n in wrt_names]
         sweeps = [_reverse(program, labels, values, name, output_node[name], wrt_pos,
                            ev.gradient[name]) for name in out_names]
-    else:
-        inputs = list(ev.at.values())  # in input order
-        number = {name: k for k, name in enumerate(program.input_names)}
-        sweeps = [_tangent(program, labels, inputs, name, number[name],
+    elif mode == "forward" and direction is not None:
+        seeds = direction_seeds(program, direction)
+        sweeps = [_tangent(program, labels, inputs, "direction", seeds, out_names, direction)]
+    elif mode == "forward":
+        sweeps = [_tangent(program, labels, inputs, name, _unit_seed(program, inputs, name),
                            {out: ev.gradient[out][name] for out in out_names})
                   for name in wrt_names]
+    else:
+        from .second import second_order_sweeps
+
+        sweeps = second_order_sweeps(program, labels, inputs, wrt_names, out_names, direction,
+                                     _tangent)
     return Trace(program, labels, mode, ev.at, forward, sweeps, ev)
+
+
+def direction_seeds(program: Program, direction: Mapping[str, object]) -> dict[int, object]:
+    """The forward sweep's seeds for ``direction`` (input name -> component; inputs not named
+    are 0), exactly as :func:`slpdiff.core.tangent.jvp` makes them."""
+    positions = resolve_names(list(direction), program.input_names, "input")
+    return {program.input_index[k]: np.asarray(as_value(direction[name]))[..., None]
+            for k, name in zip(positions, direction, strict=True)}
+
+
+def _unit_seed(program: Program, inputs: list, name: str) -> dict[int, object]:
+    k = program.input_names.index(name)
+    return {program.input_index[k]: np.ones(np.shape(inputs[k]) + (1,))}
 
 
 def _value_row(program: Program, labels: Labels, values: list, i: int) -> ValueRow:
@@ -150,44 +208,58 @@ def _reverse(program: Program, labels: Labels, values: list, output: str, o: int
              wrt: list[int], gradient: dict) -> SweepTable:
     lines = program.lines
     rows = [AdjointRow(0, labels.name(o), f"{labels.adjoint(o)} = 1", None, None, None, None,
-                       None, np.ones_like(values[o])[()], lines[o])]
+                       None, np.ones_like(values[o])[()], lines[o], o)]
 
     def record(i, k, partial, contribution, after):
         c = program.args[i][k]
         sign, product = labels.term(labels.adjoint(i), i, k)
         rows.append(AdjointRow(len(rows), labels.name(c), f"{labels.adjoint(c)} {sign}= {product}",
                                labels.name(i), k, labels.rule(i, k), partial, contribution, after,
-                               lines[i]))
+                               lines[i], c, i))
 
     adjoints(program, values, o, wrt, record=record)
     return SweepTable("reverse", output, labels.name(o), rows, dict(gradient))
 
 
-def _tangent(program: Program, labels: Labels, inputs: list, input_name: str, k: int,
-             derivatives: dict) -> SweepTable:
-    """The forward sweep seeded with input number ``k`` alone (one direction: tangents have a
-    last axis of length 1), recorded term by term."""
-    x = program.input_index[k]
+def _tangent(program: Program, labels: Labels, inputs: list, of: str, seeds: dict,
+             outputs: list[str] | dict, direction: Mapping[str, object] | None = None
+             ) -> SweepTable:
+    """The forward sweep seeded with ``seeds`` (one direction: tangents have a last axis of
+    length 1), recorded term by term; ``of`` names the input seeded, or is "direction".
+    ``outputs``: the outputs whose derivatives end the table, or those derivatives by output
+    (as ``eval --mode forward`` computes them)."""
     terms: dict[int, list[tuple[str, str, Term]]] = {}
 
     def record(i, k, partial, term, total):
         c = program.args[i][k]
         sign, product = labels.term(labels.tangent(c), i, k)
         terms.setdefault(i, []).append((sign, product, Term(labels.name(c), labels.rule(i, k),
-                                                            partial, _first(term))))
+                                                            partial, _first(term), c, sign,
+                                                            k)))
 
-    result = sweep(program, inputs, {x: np.ones(np.shape(inputs[k]) + (1,))}, 1, record=record)
+    result = sweep(program, inputs, seeds, 1, record=record)
     tangent, values = result.tangents, result.values
-    rows = [TangentRow(0, labels.name(x), f"{labels.tangent(x)} = 1", [],
-                       column(tangent[x], 0, values[x]), program.lines[x])]
+    rows = []
+    for x in program.input_index:
+        if x in seeds:
+            seed = _first(seeds[x])
+            text = "1" if direction is None else number(seed)
+            rows.append(TangentRow(len(rows), labels.name(x), f"{labels.tangent(x)} = {text}", [],
+                                   column(tangent[x], 0, values[x]), program.lines[x], x))
     for i, node_terms in terms.items():  # in node order: the sweep records in that order
         if tangent[i] is None:
             continue
         rows.append(TangentRow(len(rows), labels.name(i),
                                f"{labels.tangent(i)} = {_sum_text(node_terms)}",
                                [t for _, _, t in node_terms], column(tangent[i], 0, values[i]),
-                               program.lines[i]))
-    return SweepTable("tangent", input_name, labels.name(x), rows, derivatives)
+                               program.lines[i], i))
+    output_node = dict(zip(program.output_names, program.output_index, strict=True))
+    derivatives = outputs if isinstance(outputs, dict) else {
+        out: column(tangent[output_node[out]], 0, values[output_node[out]]) for out in outputs}
+    node = of if direction is not None else labels.name(program.input_index[
+        program.input_names.index(of)])
+    return SweepTable("tangent", of, node, rows, derivatives,
+                      None if direction is None else dict(direction))
 
 
 def _first(t):
