@@ -1,6 +1,7 @@
 """Tables as text: aligned columns, GitHub markdown, a LaTeX ``tabular``; and traces as tables.
 
-A :class:`Table` is a title, column headers, rows of cells (already text) and closing lines; the
+A :class:`Table` is a title, column headers, rows of cells (text, or :class:`Math`, or an object
+with ``rendered(fmt)`` for markdown and LaTeX and ``str()`` for text) and closing lines; the
 renderers only lay text out. :func:`trace_tables` turns a :class:`~slpdiff.teach.trace.Trace`
 into tables and :func:`trace_json` into a list of row objects with numbers as numbers.
 """
@@ -335,6 +336,8 @@ def _markdown(t: Table) -> str:
     def cell(text, code):
         if isinstance(text, Math):
             return f"${text.tex}$"
+        if hasattr(text, "rendered"):
+            return text.rendered("markdown")
         if not text:
             return ""
         return f"`{text}`" if code else text.replace("|", "\\|")
@@ -378,6 +381,8 @@ def _latex(t: Table) -> str:
     def cell(text, code):
         if isinstance(text, Math):
             return f"${text.tex}$"
+        if hasattr(text, "rendered"):
+            return text.rendered("latex")
         if not text:
             return ""
         # Numbers and program text in monospace: they are exact, to be read character by character.
@@ -408,7 +413,7 @@ def _width_em(text, code: bool) -> float:
     if isinstance(text, Math):
         return 0.55 * len(re.sub(r"(?:bar|dot)*\[(-?\d+)\]|\s", lambda m: m.group(1) or "",
                                  text.text))
-    if code or _numeric(str(text)):
+    if code or _numeric(str(text)) or hasattr(text, "rendered"):
         return _TT_EM * len(str(text))
     return 0.5 * len(str(text))
 
