@@ -373,7 +373,7 @@ def _latex_structure_errors(tex: str) -> list[str]:
     """Problems that would stop a tabular from compiling: unbalanced braces or environments,
     rows with the wrong number of cells, special characters left unescaped."""
     errors = []
-    body = re.sub(r"^%.*$", "", tex, flags=re.M)  # comment lines
+    body = re.sub(r"(?<!\\)%.*$", "", tex, flags=re.M)  # comments
     math = re.findall(r"(?<!\\)\$(.*?)(?<!\\)\$", body)
     body = re.sub(r"(?<!\\)\$(.*?)(?<!\\)\$", "MATH", body)  # formulas: checked by TeX itself
     depth = 0
@@ -402,11 +402,11 @@ def _latex_structure_errors(tex: str) -> list[str]:
     commands = set(re.findall(r"\\([A-Za-z]+)", body + " ".join(math)))
     allowed = {"begin", "end", "hline", "multicolumn", "texttt", "textbackslash",
                "textasciicircum", "textasciitilde", "textless", "textgreater", "par",
-               "noindent", "smallskip", "parbox", "raggedright",
+               "noindent", "smallskip", "parbox", "raggedright", "setlength", "tabcolsep",
                # in formulas: plain LaTeX's own
                "bar", "dot", "cdot", "mathrel", "mathrm", "mathtt", "partial", "sqrt", "left",
                "right", "vert", "sin", "cos", "tan", "exp", "log", "sinh", "cosh", "tanh",
-               "arcsin", "arccos", "arctan"}
+               "arcsin", "arccos", "arctan", "allowbreak"}
     if commands - allowed:
         errors.append(f"commands that need a package or are unknown: {commands - allowed}")
     return errors

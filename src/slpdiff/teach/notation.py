@@ -95,6 +95,8 @@ def to_tex(text: str) -> str:
                 out.append(r"\cdot")
             elif ch == "^":
                 k = _exponent(tokens, k, out, closers)
+            elif ch == ",":
+                out.append(r",\allowbreak")  # a long call may break after a comma
             else:
                 out.append(_escape(ch))
     return re.sub(r" +", " ", "".join(out)).strip()
@@ -114,6 +116,8 @@ def _call(name: str) -> tuple[str, str]:
 
 def _exponent(tokens, k: int, out: list[str], closers: list[str]) -> int:
     """Write ``^`` and its operand as ``^{...}``; return the next token's index."""
+    while k < len(tokens) and tokens[k].group(6):
+        k += 1  # "a ^ b": the spaces around the operator
     if k < len(tokens) and tokens[k].group(7) == "(":
         out.append("^{")
         closers.append("}")  # the parentheses of an exponent are its braces

@@ -132,8 +132,8 @@ class _ProgramTables:
 
     def second(self, sweep: SweepTable) -> Table:
         table = Table(self.second_title(sweep),
-                      ["#", "adjoint update", "partial", "its tangent", "adjoint after",
-                       "its tangent"], "rlrrrr", [False, True, False, False, False, False])
+                      ["#", "adjoint update", "partial", "tangent", "adjoint", "tangent"],
+                      "rlrrrr", [False, True, False, False, False, False])
         for row in sweep.rows:
             table.rows.append([str(row.step), self.update(row), self.number(row.partial),
                                self.number(row.partial_tangent), self.number(row.adjoint),
@@ -369,10 +369,11 @@ def latex_escape(text: str) -> str:
 
 
 # A slide's text is 30.7 em wide (beamer at 10 pt: 128 mm paper, 1 cm margins); a table wider than
-# this budget gets its widest column of program text or formulas wrapped in a \parbox.
-LATEX_WIDTH_EM = 30.0
-_COLUMN_SEPARATION_EM = 1.2  # LaTeX's \tabcolsep (6 pt) on each side of a column, at 10 pt
+# this budget gets its widest columns of program text or formulas wrapped in a \parbox.
+LATEX_WIDTH_EM = 28.0
+_COLUMN_SEPARATION_EM = 0.8  # \tabcolsep, set to 4 pt on each side of a column (0.4 em at 10 pt)
 _TT_EM = 0.525  # the width of a character of \texttt (cmtt10), in em
+_NARROWEST_EM = 5.0  # a wrapped column is never narrower
 
 
 def _latex(t: Table) -> str:
@@ -391,18 +392,17 @@ def _latex(t: Table) -> str:
     rows = [[cell(c, code) for c, code in zip(r, t.code, strict=True)] for r in t.rows]
     widths = [max([_width_em(h, False), *(_width_em(r[j], t.code[j]) for r in t.rows)])
               for j, h in enumerate(t.headers)]
-    wrap = _column_to_wrap(t, widths)
-    if wrap is not None:
-        j, em = wrap
+    for j, em in _columns_to_wrap(t, widths).items():
         for r in rows:
             if r[j]:
                 r[j] = rf"\parbox[t]{{{em:.1f}em}}{{\raggedright {r[j]}}}"
     title = t.title.tex if isinstance(t.title, Math) else latex_escape(t.title)
     out = [f"% {_one_line(str(t.title))}", rf"\par\noindent {title}\par\smallskip",
+           r"{\setlength{\tabcolsep}{4pt}%",
            rf"\noindent\begin{{tabular}}{{{t.align}}}", r"\hline",
            " & ".join(latex_escape(h) for h in t.headers) + r" \\", r"\hline"]
     out += [" & ".join(r) + r" \\" for r in rows]
-    out += [r"\hline", r"\end{tabular}\par"]
+    out += [r"\hline", r"\end{tabular}}\par"]
     out += [rf"\noindent\texttt{{{latex_escape(line)}}}\par" for line in t.footer]
     return "\n".join(out) + "\n"
 
@@ -418,18 +418,25 @@ def _width_em(text, code: bool) -> float:
     return 0.5 * len(str(text))
 
 
-def _column_to_wrap(t: Table, widths: list[float]) -> tuple[int, float] | None:
-    """The column of program text or formulas to wrap, and its width, when the table is wider
-    than ``LATEX_WIDTH_EM``; None when it fits (or nothing can be wrapped)."""
+def _columns_to_wrap(t: Table, widths: list[float]) -> dict[int, float]:
+    """The columns of program text or formulas to wrap, and their widths in em, so that the
+    table fits ``LATEX_WIDTH_EM``: the widest are narrowed first, to no less than
+    ``_NARROWEST_EM``. Empty when it fits (or nothing can be wrapped)."""
     budget = LATEX_WIDTH_EM - _COLUMN_SEPARATION_EM * len(widths)
-    if sum(widths) <= budget:
-        return None
     candidates = [j for j in range(len(widths)) if t.align[j] == "l" and (
         t.code[j] or any(isinstance(r[j], Math) for r in t.rows))]
-    if not candidates:
-        return None
-    j = max(candidates, key=lambda c: widths[c])
-    return j, max(6.0, budget - (sum(widths) - widths[j]))
+    width = dict(enumerate(widths))
+    wrapped: dict[int, float] = {}
+    while sum(width.values()) > budget:
+        open_ = [j for j in candidates if width[j] > _NARROWEST_EM]
+        if not open_:
+            break
+        j = max(open_, key=width.__getitem__)
+        others = sorted((width[c] for c in open_ if c != j), reverse=True)
+        target = max(budget - (sum(width.values()) - width[j]), others[0] if others else 0.0,
+                     _NARROWEST_EM)
+        width[j] = wrapped[j] = min(target, width[j] - 0.5)
+    return wrapped
 
 
 def _numeric(text: str) -> bool:
