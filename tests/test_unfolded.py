@@ -108,3 +108,29 @@ def test_grad_unfolded_through_the_command():
     python = run_slpdiff("grad", SEED, "--unfolded", "--emit", "python")
     assert python.returncode == 0 and "def value_and_gradient(x, w):" in python.stdout
     assert "--unfolded" in invoke("grad", "--help").stdout
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_unfolded_text_reads_back_to_the_engines_derivatives(seed):
+    """The text, with its += and -=, parses back to the same computation: bit for bit."""
+    program = slpdiff.parse(random_program(25, n_outputs=2, seed=seed))
+    unfolded = unfolded_adjoint_program(program)
+    again = slpdiff.parse(unfolded.text())
+    at = {"x": 0.7, "y": -0.4, "z": 1.9}
+    with np.errstate(all="ignore"):
+        ev = slpdiff.evaluate(program, at)
+        got = slpdiff.evaluate(again, at, wrt=[]).values
+    for out, row in unfolded.derivatives.items():
+        for x, name in row.items():
+            assert same_bits(got[name], ev.gradient[out][x]), (out, x)
+
+
+def test_grad_unfolded_pipes_into_eval():
+    proc = run_slpdiff("grad", SEED, "--unfolded")
+    again = run_slpdiff("eval", "-", "--at", "x=1,w=4", "--no-derivatives", input=proc.stdout)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    ev = slpdiff.evaluate(slpdiff.parse_file(SEED), AT)
+    assert lines == ["v7 = 27.906496678143885",
+                     f"d_v7_d_x = {float(ev.gradient['v7']['x'])!r}",
+                     f"d_v7_d_w = {float(ev.gradient['v7']['w'])!r}"]

@@ -48,7 +48,8 @@ def check_adjoint_command(program, mine, at, of, count, seed, fmt):
         click.echo(json_line(_json(result)))
     elif result.ok:
         click.echo(f"{name}: every adjoint agrees with slpdiff's ({result.statements} statements "
-                   f"computing {', '.join(result.adjoints)}) {where}")
+                   f"computing {', '.join(result.adjoints)})")
+        click.echo(where)
     else:
         p = result.problem
         location = f"{name}:{p.line}: " if p.line else f"{name}: "
@@ -63,7 +64,7 @@ def check_adjoint_command(program, mine, at, of, count, seed, fmt):
 
 def _points_text(result, prog, point_words) -> str:
     n = len(result.points)
-    return f"at {n} point{'s' if n != 1 else ''}: " + "; ".join(
+    return f"checked at {n} point{'s' if n != 1 else ''}: " + "; ".join(
         point_words(p, prog.input_names) for p in result.points)
 
 

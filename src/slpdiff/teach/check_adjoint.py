@@ -81,14 +81,14 @@ class AdjointCheck:
 
 
 def statements_of(program: Program) -> list[Statement]:
-    """The assignments of ``program`` in text order (``+=`` and aliases included where the parser
-    recorded them; else each named statement)."""
-    recorded = getattr(program, "assignments", None)
-    if recorded is not None:
-        return [Statement(a.name, a.node, a.line, a.column, a.op, a.term) for a in recorded]
-    found = [Statement(name, i, program.lines[i], program.columns[i])
-             for i, name in enumerate(program.names)
-             if name is not None and not program.is_input(i)]
+    """The assignments of ``program`` in text order: each named statement, and the aliases,
+    ``+=`` and ``-=`` the parser recorded (``Program.assignments``)."""
+    recorded = program.assignments or []
+    updated = {a.node for a in recorded if a.op != "="}
+    found = [Statement(a.name, a.node, a.line, a.column, a.op, a.term) for a in recorded]
+    found += [Statement(name, i, program.lines[i], 0, "=", i)
+              for i, name in enumerate(program.names)
+              if name is not None and not program.is_input(i) and i not in updated]
     return sorted(found, key=lambda s: (s.line, s.column))
 
 
@@ -161,13 +161,14 @@ def _adjoint_statements(statements: list[Statement], node_of: dict[str, int],
                         output: str) -> list[tuple[Statement, int]]:
     """The statements that assign an adjoint, with the PROGRAM node whose adjoint it is."""
     found = []
+    prefix = f"d_{output}_d_"  # as slpdiff grad names them
     for s in statements:
         target = None
         m = re.fullmatch(r"(.+?)_bar_*", s.name)
         if m and m.group(1) in node_of:
             target = node_of[m.group(1)]
-        elif s.name.startswith(f"d_{output}_d_") and s.name[len(output) + 4:] in node_of:
-            target = node_of[s.name[len(output) + 4:]]
+        elif s.name.startswith(prefix) and s.name[len(prefix):] in node_of:
+            target = node_of[s.name[len(prefix):]]
         if target is not None:
             found.append((s, target))
     return found
@@ -199,9 +200,13 @@ def _check_at(program, mine, labels, o, output, point, statements, adjoint_of, n
     last_statement: dict[int, Statement] = {}
     source_text = mine.source.text.splitlines() if mine.source is not None else []
     seed_done = False
+    history: list[tuple[Statement, float]] = []  # each adjoint statement and its value so far
     for s, c in adjoint_of:
         value = float(got[s.node])
+        history.append((s, value))
         before = so_far.get(c, 0.0)
+        if s.op == "=" and c in so_far and abs(value - before) <= rtol * max(abs(value), 1e-300):
+            continue  # the adjoint again under another name (d_y_d_x = x_bar): nothing added
         added = value - before if s.op != "-=" else before - value
         sign = -1.0 if s.op == "-=" else 1.0
         so_far[c] = value
@@ -216,8 +221,8 @@ def _check_at(program, mine, labels, o, output, point, statements, adjoint_of, n
             continue
         matched = _match(sign * added, remaining.get(c, []), rtol, abs(before) + abs(value))
         if matched is None:
-            return _wrong(program, mine, labels, s, c, text, point, sign * added, remaining,
-                          terms, got, adjoint, output)
+            return _wrong(program, labels, s, c, text, point, sign * added, remaining, terms,
+                          history, adjoint, output)
         for term in matched:
             remaining[c].remove(term)
     for c, left in remaining.items():
@@ -248,7 +253,7 @@ def _match(added: float, left: list, rtol: float, size: float = 0.0) -> list | N
     return None
 
 
-def _wrong(program, mine, labels, s, c, text, point, added, remaining, terms, got, adjoint,
+def _wrong(program, labels, s, c, text, point, added, remaining, terms, history, adjoint,
            output) -> Problem:
     name_c, bar_c = labels.name(c), labels.adjoint(c)
     verb = "gets" if s.op == "=" else "adds"
@@ -269,7 +274,7 @@ def _wrong(program, mine, labels, s, c, text, point, added, remaining, terms, go
             lines.append(f"the term from {labels.name(i)} = {labels.operation(i)} is "
                          f"{labels.adjoint(i)} times the local partial d {labels.name(i)}/d "
                          f"{name_c} = {labels.rule(i, k)}: {product} = {number(value)}")
-            student = _student_value(mine, got, labels.name(i), s.node)
+            student = _student_value(history, labels.name(i))
             if student is not None and adjoint[i] is not None and \
                     abs(student - float(adjoint[i])) > RTOL * max(1.0, abs(float(adjoint[i]))):
                 lines.append(f"{labels.name(i)}_bar is {number(student)} here but "
@@ -302,11 +307,12 @@ def _adjoints_read(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in re.finditer(r"\b(\w+?)_bar_*\b", right)))
 
 
-def _student_value(mine: Program, got, name: str, before: int) -> float | None:
-    """The value MINE's ``NAME_bar`` has when the statement at node ``before`` runs."""
-    for i in range(min(before, len(mine)) - 1, -1, -1):
-        if mine.names[i] is not None and re.fullmatch(rf"{re.escape(name)}_bar_*", mine.names[i]):
-            return float(got[i])
+def _student_value(history: list[tuple[Statement, float]], name: str) -> float | None:
+    """The value MINE's ``NAME_bar`` has so far (its latest statement before this one)."""
+    pattern = re.compile(rf"{re.escape(name)}_bar_*")
+    for statement, value in reversed(history[:-1]):
+        if pattern.fullmatch(statement.name):
+            return value
     return None
 
 

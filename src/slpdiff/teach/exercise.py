@@ -86,7 +86,7 @@ def exercise(program: Program, at: Mapping[str, float], mode: str = "reverse",
     tables = trace_tables(tr, digits, notation)
     key = trace_tables(tr, digits, notation)
     rng = random.Random(f"slpdiff exercise blanks {seed}")
-    cells = _number_cells(tables, tr)
+    cells = _number_cells(tables, tr, notation)
     chosen = set(rng.sample(cells, round(blank * len(cells)))) if cells else set()
     for t, r, j in chosen:
         key[t].rows[r][j] = Answer(str(key[t].rows[r][j]))
@@ -99,9 +99,10 @@ def exercise(program: Program, at: Mapping[str, float], mode: str = "reverse",
     return Exercise(tr.at, tables, key, count)
 
 
-def _number_cells(tables: list[Table], tr) -> list[tuple[int, int, int]]:
+def _number_cells(tables: list[Table], tr, notation: str) -> list[tuple[int, int, int]]:
     """(table, row, column) of every cell that holds a number to compute: not a step number, a
     line number, an input's given value or an empty cell."""
+    shown = [row for row in tr.forward if notation == "program" or row.kind != "alias"]
     cells = []
     for t, table in enumerate(tables):
         columns = [j for j, h in enumerate(table.headers)
@@ -110,7 +111,7 @@ def _number_cells(tables: list[Table], tr) -> list[tuple[int, int, int]]:
         # give the inputs' values and tangents: they are the question, not the answer.
         per_node = table.headers[0] in ("node", "v")
         for r, row in enumerate(table.rows):
-            given = per_node and tr.forward[r].kind == "input"
+            given = per_node and shown[r].kind in ("input", "alias")
             given = given or (table.headers[0] == "#" and row[0] == "0")  # a sweep's seed
             for j in columns:
                 if row[j] and not given:

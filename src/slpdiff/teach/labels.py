@@ -1,6 +1,7 @@
 """What nodes, operations and local partial derivatives are called in traces and pictures.
 
-A node that a program names keeps its name. An intermediate of a nested expression (the ``x*w``
+A node that a program names keeps its name (a name that ``+=`` gives to several nodes is
+``a``, then ``a@2``, ``a@3``, ...). An intermediate of a nested expression (the ``x*w``
 in ``sin(x*w) + x``) gets a generated name ``%1``, ``%2``, ...: ``%`` cannot appear in a program's
 names, so a generated name never collides with one and is visibly not from the program. A
 constant that the program does not name is written as its number. Adjoints are written ``v7_bar``
@@ -23,6 +24,7 @@ from ..language.program import Program
 from ..language.rules import rules_for
 
 INTERMEDIATE = "%"  # generated names are INTERMEDIATE + a number; no program name contains it
+VERSION = "@"  # a name's later values (after `+=`) are name@2, name@3, ...; no name contains it
 
 # Numbers first, so that the "e5" of "1e5" is not taken for a name.
 _TOKEN = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|([A-Za-z_][A-Za-z0-9_]*)")
@@ -36,11 +38,14 @@ class Labels:
         names: list[str] = []
         count = 0
         input_name = dict(zip(program.input_index, program.input_names, strict=True))
+        seen: dict[str, int] = {}
         for i, own in enumerate(program.names):
             if i in input_name:
                 names.append(input_name[i])
             elif own is not None:
-                names.append(own)
+                # `a += x` gives the name a to a second node: it is shown as a@2, a@3, ...
+                seen[own] = seen.get(own, 0) + 1
+                names.append(own if seen[own] == 1 else f"{own}{VERSION}{seen[own]}")
             elif program.consts[i] is not None:
                 names.append(number(program.consts[i]))
             else:

@@ -160,9 +160,14 @@ class _BookTables(_ProgramTables):
                            f"Evaluation trace{latex_escape(point)}"),
                       ["v", "operation", "value", "program"], "llrl",
                       [False, False, False, True])
+        aliases: dict[int, list[str]] = {}
         for row in tr.forward:
+            if row.kind == "alias":
+                aliases.setdefault(row.position, []).append(row.name)
+        for row in _nodes(tr):
+            names = ", ".join([tr.labels.name(row.position), *aliases.get(row.position, [])])
             table.rows.append([self.math(book.name(row.position)), self.operation(row.position),
-                               self.number(row.value), tr.labels.name(row.position)])
+                               self.number(row.value), names])
         table.footer.append("v[i]: Griewank and Walther's names, inputs first; the program's "
                             "own in the last column")
         return table
@@ -225,7 +230,7 @@ class _BookTables(_ProgramTables):
         table = Table(self.tangent_title(sweep),
                       ["v", "operation", "value", "tangent", "tangent value"], "llrlr",
                       [False] * 5)
-        for row in tr.forward:
+        for row in _nodes(tr):
             i = row.position
             found = by_position.get(i)
             if found is None:
@@ -244,6 +249,11 @@ class _BookTables(_ProgramTables):
                     rf"Second-order sweep for \texttt{{{latex_escape(of)}}} along "
                     rf"\texttt{{{latex_escape(along)}}} (forward over reverse): each adjoint "
                     r"$\bar v_i$ and its tangent $\dot{\bar v}_i$")
+
+
+def _nodes(tr: Trace) -> list:
+    """The forward rows that are nodes (in the book, an alias is one more name of its node)."""
+    return [row for row in tr.forward if row.kind != "alias"]
 
 
 def _along(direction, number) -> str:

@@ -35,8 +35,8 @@ class ValueRow:
 
     position: int
     name: str
-    kind: str  # "input", "constant" or "operation"
-    operation: str  # "x * w", "sin(v1)", "input", or the constant's number
+    kind: str  # "input", "constant", "operation" or "alias" (vm1 = x1: the node of x1)
+    operation: str  # "x * w", "sin(v1)", "input", the constant's number, or the alias's name
     value: object
     line: int  # where the node comes from in the program's text (0: not from text)
     generated: bool  # an intermediate the program does not name (%1, %2, ...)
@@ -156,8 +156,9 @@ def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     ev = (evaluate if mode != "forward" else evaluate_forward)(program, at, wrt, outputs)
     labels = Labels(program)
     values = ev.node_values
-    forward = [_value_row(program, labels, values, i) for i in range(len(program))
-               if labels.shows_as_row(i)]
+    forward = _with_aliases(program, labels, values,
+                            [_value_row(program, labels, values, i) for i in range(len(program))
+                             if labels.shows_as_row(i)])
     # evaluate() has checked the names; keep the program's order, as eval does.
     chosen = None if wrt is None else set(wrt)
     wrt_names = [name for name in program.input_names if chosen is None or name in chosen]
@@ -195,6 +196,22 @@ def direction_seeds(program: Program, direction: Mapping[str, object]) -> dict[i
 def _unit_seed(program: Program, inputs: list, name: str) -> dict[int, object]:
     k = program.input_names.index(name)
     return {program.input_index[k]: np.ones(np.shape(inputs[k]) + (1,))}
+
+
+def _with_aliases(program: Program, labels: Labels, values: list,
+                  rows: list[ValueRow]) -> list[ValueRow]:
+    """``rows`` with a row for each alias statement (``vm1 = x1``: a name for a node that has
+    one already), placed at its line: the same value, under the name the program gives it."""
+    aliases = [a for a in (program.assignments or ()) if a.op == "="]
+    if not aliases:
+        return rows
+    keyed = [((0, 0, 0) if row.kind == "input" else (row.line, 0, row.position), row)
+             for row in rows]
+    keyed += [((a.line, 1, a.column), ValueRow(a.node, a.name, "alias", labels.name(a.node),
+                                                 values[a.node], a.line, False))
+              for a in aliases]
+    keyed.sort(key=lambda pair: pair[0])
+    return [row for _, row in keyed]
 
 
 def _value_row(program: Program, labels: Labels, values: list, i: int) -> ValueRow:
