@@ -18,7 +18,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def test_tutorial_covers_the_commands_it_is_about():
     commands = {shlex.split(c)[1] for c, _ in EXAMPLES_SHOWN}
-    assert {"eval", "trace", "graph", "explain", "grad", "optimize"} <= commands
+    assert {"eval", "trace", "graph", "explain", "grad", "optimize", "check-adjoint", "exercise",
+            "cost", "eliminate"} <= commands
 
 
 def test_tutorial_program_listing_is_the_example_file():

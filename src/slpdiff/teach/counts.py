@@ -116,7 +116,8 @@ def count_table(program: Program, counts: Counts):
 
     f = counts.forward or 1
     table = Table(f"Operations of the engine's sweeps (one per call of a function of the table); "
-                  f"{len(program.input_names)} inputs, {len(program.output_names)} outputs",
+                  f"{_count(len(program.input_names), 'input')}, "
+                  f"{_count(len(program.output_names), 'output')}",
                   ["sweep", "operations", "ratio to f", "tape", "adjoints"], "lrrrr",
                   [False] * 5)
     table.rows.append(["f: the forward sweep", str(counts.forward), "1", "", ""])
@@ -143,3 +144,9 @@ def count_table(program: Program, counts: Counts):
 
 def _ratio(ops: int, forward: int) -> str:
     return f"{ops / forward:.2f}"
+
+
+def _count(n: int, noun: str) -> str:
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun[:-2]}ices" if noun.endswith("ex") else f"{n} {noun}s"

@@ -182,8 +182,11 @@ def elimination_table(graph: Graph, results: list[Elimination]):
     """The orders side by side: multiplications, additions, fill-in, and the order itself."""
     from .tables import Table
 
-    table = Table(f"Vertex elimination: {len(graph.intermediates)} intermediate vertices, "
-                  f"{len(graph.inputs)} inputs, {len(graph.outputs)} outputs",
+    from .counts import _count
+
+    table = Table(f"Vertex elimination: {_count(len(graph.intermediates), 'intermediate vertex')}"
+                  f", {_count(len(graph.inputs), 'input')}, "
+                  f"{_count(len(graph.outputs), 'output')}",
                   ["order", "multiplications", "additions", "fill-in", "vertices eliminated"],
                   "lrrrl", [False, False, False, False, True])
     for r in results:
