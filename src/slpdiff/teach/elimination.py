@@ -180,9 +180,8 @@ def order_from_names(graph: Graph, names: Sequence[str]) -> list[int]:
 
 def elimination_table(graph: Graph, results: list[Elimination]):
     """The orders side by side: multiplications, additions, fill-in, and the order itself."""
-    from .tables import Table
-
     from .counts import _count
+    from .tables import Table
 
     table = Table(f"Vertex elimination: {_count(len(graph.intermediates), 'intermediate vertex')}"
                   f", {_count(len(graph.inputs), 'input')}, "

@@ -19,6 +19,7 @@ from ..core.tangent import column, sweep
 from ..core.unfolded import unfolded_adjoint_program
 from ..language.program import Program
 from .labels import Labels
+from .sweeps import SecondRow, SweepTable, direction_seeds, unit_seed
 
 
 def second_order_sweeps(program: Program, labels: Labels, inputs: list, wrt: Sequence[str],
@@ -26,8 +27,6 @@ def second_order_sweeps(program: Program, labels: Labels, inputs: list, wrt: Seq
                         tangent_table: Callable) -> list:
     """For the direction (or each input in ``wrt`` alone): the tangent sweep, then for each
     output the adjoint updates with their tangents, ending with ``H d``."""
-    from .trace import SecondRow, SweepTable, _unit_seed, direction_seeds
-
     unfolded = unfolded_adjoint_program(program, wrt, outputs)
     adjoint_program = unfolded.program
     output_node = dict(zip(adjoint_program.output_names, adjoint_program.output_index,
@@ -35,7 +34,7 @@ def second_order_sweeps(program: Program, labels: Labels, inputs: list, wrt: Seq
     original_output = dict(zip(program.output_names, program.output_index, strict=True))
     directions = [("direction", direction_seeds(program, direction), dict(direction))] \
         if direction is not None else \
-        [(name, _unit_seed(program, inputs, name), None) for name in wrt]
+        [(name, unit_seed(program, inputs, name), None) for name in wrt]
     tables = []
     for of, seeds, given in directions:
         tables.append(tangent_table(program, labels, inputs, of, seeds, list(outputs), given))
