@@ -288,12 +288,9 @@ def explanation_text(e: Explanation, input_names, digits: int | None = None) -> 
     else:
         head += (f" There are {n} paths; the {len(e.paths)} with the largest products are "
                  "shown (raise --max-paths to see more).")
-    lines = textwrap.wrap(head, 79, break_long_words=False, break_on_hyphens=False)
+    lines = _wrapped(head)
     for number_, path in enumerate(e.paths, 1):
-        lines.append("")
-        lines += textwrap.wrap(f"path {number_}: {' -> '.join(path.nodes)}", 79,
-                               subsequent_indent="    ", break_long_words=False,
-                               break_on_hyphens=False)
+        lines += ["", *_wrapped(f"path {number_}: {' -> '.join(path.nodes)}", "    ")]
         rows = [(derivative_label(f.node, f.argument), f.rule, _factor_value(f, number))
                 for f in path.factors]
         w1 = max((len(a) for a, _, _ in rows), default=0)
@@ -323,12 +320,9 @@ def _symbolic_text(e: Explanation) -> list[str]:
     head += (f" {n} path{'s' if e.count != 1 else ''}:" if e.complete else
              f" There are {n} paths; the first {len(e.paths)} are shown (raise --max-paths to "
              "see more).")
-    lines = textwrap.wrap(head, 79, break_long_words=False, break_on_hyphens=False)
+    lines = _wrapped(head)
     for number_, path in enumerate(e.paths, 1):
-        lines.append("")
-        lines += textwrap.wrap(f"path {number_}: {' -> '.join(path.nodes)}", 79,
-                               subsequent_indent="    ", break_long_words=False,
-                               break_on_hyphens=False)
+        lines += ["", *_wrapped(f"path {number_}: {' -> '.join(path.nodes)}", "    ")]
         width = max((len(derivative_label(f.node, f.argument)) for f in path.factors), default=0)
         for f in path.factors:
             lines.append(f"  {derivative_label(f.node, f.argument):<{width}} = {f.rule}")
@@ -336,9 +330,14 @@ def _symbolic_text(e: Explanation) -> list[str]:
     lines.append("")
     total = " + ".join(p.rule_product for p in e.paths) or "0"
     more = "" if e.complete else " + ... (the other paths)"
-    lines += textwrap.wrap(f"{d} = {total}{more}", 79, subsequent_indent="    ",
-                           break_long_words=False, break_on_hyphens=False)
+    lines += _wrapped(f"{d} = {total}{more}", "    ")
     return lines
+
+
+def _wrapped(text: str, indent: str = "") -> list[str]:
+    """``text`` in lines of at most 79 characters, names and numbers never broken."""
+    return textwrap.wrap(text, 79, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def _factor_value(f: Factor, number=shown) -> str:
