@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("program text", ["language.syntax_errors", "language.parser", "language.printer"]),
     ("the shared schedule", ["core.schedule"]),
     ("the reference engine", ["core.engine"]),
-    ("built on the engine", ["core.tangent", "core.kinks", "core.adjoint"]),
+    ("built on the engine", ["core.tangent", "core.kinks", "core.adjoint", "core.unfolded"]),
     ("second order, emitters", ["core.hessian", "core.emit_python"]),
     ("derivatives over rows", ["core.rows"]),
     ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),

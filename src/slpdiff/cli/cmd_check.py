@@ -38,6 +38,11 @@ from .options import (
 def check_command(program, at, wrt, rtol, eps, hessian, fmt):
     """Compare every derivative with central finite differences; exit 1 if any disagrees.
 
+    This checks slpdiff's own derivatives of PROGRAM, whatever PROGRAM computes: given a
+    student's hand-written adjoint program, it differentiates that program and says its
+    derivatives agree even when the student's adjoints are wrong. To check a hand-written
+    reverse sweep, use slpdiff check-adjoint PROGRAM MINE.slp.
+
     Prints one line per derivative: the AD value, the finite difference (f(x+h) - f(x-h)) / 2h,
     their relative difference, and ok, FAIL, or kink. Where the program is not differentiable
     at the point or between the points a difference uses (abs at 0, a tie in max, sqrt at 0...),

@@ -29,7 +29,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 from ..errors import Diagnostic, ProgramError, Source
 from ..limits import check_program
 from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
-from .program import Program, ProgramBuilder
+from .program import Assignment, Program, ProgramBuilder
 from .syntax_errors import at_offset, statement_start, syntax_error_at
 
 MAX_ERRORS = 20  # a run reports at most this many errors in one program
@@ -236,6 +236,8 @@ class _ProgramTransformer(Transformer):
         self.unassigned: dict[str, int] = {}  # names used or declared, not (yet) assigned -> leaf
         self.declared: dict[str, int] = {}  # input name -> line of its declaration
         self.outputs: dict[str, tuple[int, int]] = {}  # output name -> (line, column)
+        # The assignments the tape's names do not show: aliases (`y = x`), `+=` and `-=`.
+        self.assignments: list[Assignment] = []
         self.errors: list[Diagnostic] = []
         self.suggest: dict[int, tuple[str, str]] = {}  # id(diagnostic) -> (name, kind): see finish
         self.stopped_at: int | None = None  # the line where reading stopped (too many errors)
@@ -340,7 +342,7 @@ class _ProgramTransformer(Transformer):
             return
         if name in self.assigned:
             self.error(f"'{name}' is already assigned on line {self.assigned[name][1]}: "
-                       "each name is assigned once", token)
+                       f"each name is assigned once (to add to it: {name} += ...)", token)
             return
         if name in self.declared:
             self.error(f"'{name}' is an input (declared on line {self.declared[name]}) and "
@@ -351,12 +353,45 @@ class _ProgramTransformer(Transformer):
             self.errors.append(Diagnostic(
                 f"'{name}' is used before its assignment on line {token.line}",
                 self.source, self.tape.lines[use], self.tape.columns[use]))
+        if not self._bind(name, node, token):  # an alias: the tape's names do not show it
+            self.assignments.append(Assignment(name, node, token.line, token.column, "=", node))
+
+    def _bind(self, name: str, node: int, token) -> bool:
+        """Let ``name`` mean ``node``; True if the node takes the name (it has no other)."""
         tape = self.tape
+        self.assigned[name] = (node, token.line)
         if tape.names[node] is None and (tape.ops[node] is not None
                                          or tape.consts[node] is not None):
             tape.names[node] = name  # the node the expression built is the one this name means
+            return True
         # else: an alias such as `y = x`; outputs and later uses find x's node under the name y.
-        self.assigned[name] = (node, token.line)
+        return False
+
+    def accumulate(self, token, op, node: int) -> None:
+        """``name += expr`` (``-=``): a new node ``name + expr`` under the name; a name not
+        assigned before starts at 0, so its first ``+=`` assigns ``expr`` (``-=``: ``-expr``)."""
+        name = str(token)
+        if self._reserved(name, token, "assigned"):
+            return
+        if name in self.declared:
+            self.error(f"'{name}' is an input (declared on line {self.declared[name]}): '{op}' "
+                       "adds to a name the program assigns, and inputs are not assigned", token)
+            return
+        if name in self.unassigned:
+            use = self.unassigned[name]
+            self.errors.append(Diagnostic(
+                f"'{name}' is used before the '{op}' on line {token.line} that starts it (a name "
+                "that '+=' starts is 0 before it)", self.source, self.tape.lines[use],
+                self.tape.columns[use]))
+            return
+        before = self.assigned.get(name)
+        if before is None:
+            value = node if op.value == "+=" else self._apply("negative", op, node)
+        else:
+            value = self._apply("add" if op.value == "+=" else "subtract", op, before[0], node)
+            self.tape.names[value] = name
+        self._bind(name, value, token)
+        self.assignments.append(Assignment(name, value, token.line, token.column, str(op), node))
 
     def input_decl(self, *tokens) -> None:
         for token in tokens:
@@ -433,10 +468,15 @@ class _ProgramTransformer(Transformer):
             raise ProgramError(_limit(shown, len(errors), stopped_at))
         input_names = [self.tape.names[i] for i in inputs]
         moved = _move_inputs_first(self.tape, inputs)
+        assignments = self.assignments
         if moved is not None:
             outputs = [moved[o] for o in outputs]
-        return self.tape.build(range(len(inputs)), outputs, input_names, output_names,
-                               self.source)
+            assignments = [Assignment(a.name, moved[a.node], a.line, a.column, a.op, moved[a.term])
+                           for a in assignments]
+        program = self.tape.build(range(len(inputs)), outputs, input_names, output_names,
+                                  self.source)
+        program.assignments = assignments
+        return program
 
     def _error_about(self, name: str, kind: str, diagnostic: Diagnostic) -> None:
         # The did-you-mean part ("{}" in the message) is filled in only for the errors shown:

@@ -26,6 +26,21 @@ T = TypeVar("T")
 SHOWN_NODES = 500  # the nodes a notebook shows of a program
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment statement of a program's text, as written: ``name op expr`` at ``line``,
+    ``column``. ``node`` holds the name's value after it; ``term`` the expression's value (the
+    same node for ``=``; for ``+=`` and ``-=``, what is added or subtracted). An alias
+    (``vm1 = x1``) has the node of the name it repeats."""
+
+    name: str
+    node: int
+    line: int
+    column: int
+    op: str = "="  # "=", "+=" or "-="
+    term: int = -1
+
+
 @dataclass(frozen=True, eq=False)
 class Memo:
     """A kind of fact kept with a program by :meth:`Program.memo`: declared once, as a module
@@ -71,6 +86,10 @@ class Program:
         self.output_names = list(output_names) if output_names is not None else [
             self.names[i] or f"y{k}" for k, i in enumerate(self.output_index)]
         self.source = source
+        # The assignments of the text that the names above do not show, in text order: aliases
+        # (`vm1 = x1`: no node of their own), `+=` and `-=` (a name on several nodes). The
+        # parser records them (None for a program built otherwise); traces show the aliases.
+        self.assignments: list[Assignment] | None = None
         self._inputs = frozenset(self.input_index)
         self._memos: dict[Memo, dict] = {}
 
