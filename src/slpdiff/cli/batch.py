@@ -64,6 +64,7 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                 output, force, chunk_rows) -> None:
     """``slpdiff eval`` at many points: every row of --points, or every point of a grid."""
     from ..core.schedule import bind_inputs, resolve_names
+    from ..rows.ahead import read_ahead
     from ..rows.records import writer_for
     from ..rows.stream import evaluate_stream, rows_per_pass
 
@@ -77,22 +78,22 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
     rows = chunk_rows or rows_per_pass(program)
     with _source(program, constants, ranges, points, points_format, keep) as reader:
         if reader is not None:
-            chunks, kept, progress = reader.chunks(rows), reader.extra if keep else [], \
-                RowProgress(reader.size if reader.name != "<stdin>" else None,
-                            lambda: reader.bytes_read)
+            chunks, kept = read_ahead(reader.chunks(rows)), reader.extra if keep else []
+            progress = RowProgress(reader.size if reader.name != "<stdin>" else None,
+                                   lambda: reader.bytes_read)
         else:
             chunks, kept, progress = _grid(ranges, keep, force, rows)
         writer = writer_for(fmt, program, wrt_names, kept)
         with output_stream(output) as out:
             out.write(writer.header())
             out.flush()
+            write_bytes = _bytes_writer(out)
 
             warned = len(kept) if keep else len(reader.extra) if reader is not None else 0
 
             def write(chunk, ev):
                 nonlocal warned
-                out.write(writer.records(chunk, ev))
-                out.flush()
+                write_bytes(writer.record_bytes(chunk, ev))
                 progress.update(chunk.rows)
                 if reader is not None and not keep and len(reader.extra) > warned:
                     _warn_ignored(reader, reader.extra[warned:])  # JSON Lines: a new field
@@ -109,6 +110,21 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
         warning(d.format())
     for hit, where in zip(result.kinks, result.kink_where, strict=True):
         warning(hit.diagnostic(program, where).format())
+
+
+def _bytes_writer(out):
+    """A function that writes UTF-8 bytes to the text stream ``out`` at once (records are
+    formatted as bytes; decoding them only to have them encoded again would cost time)."""
+    binary = getattr(out, "buffer", None)
+    if binary is None:
+        def write(data):
+            out.write(bytes(data).decode("utf-8"))
+            out.flush()
+    else:
+        def write(data):
+            binary.write(data)
+            binary.flush()
+    return write
 
 
 def _grid(ranges, keep, force, rows):

@@ -31,11 +31,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+TEXT = pa.large_string()  # 64-bit offsets: the text of a chunk of rows may pass 2 GiB
 
-def float_text(values) -> pa.StringArray:
-    """``[repr(float(x)) for x in values]`` as an Arrow string array, without a Python loop."""
+
+def float_text(values) -> pa.LargeStringArray:
+    """``[repr(float(x)) for x in values]`` as an Arrow array of text, without a Python loop."""
     x = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
-    text = pc.cast(pa.array(x), pa.string())
+    text = pc.cast(pa.array(x), TEXT)
     a = np.abs(x)
     with np.errstate(invalid="ignore"):
         whole = (x == np.trunc(x)) & (a < 1e16)  # inf and nan are not whole
@@ -46,7 +48,7 @@ def float_text(values) -> pa.StringArray:
     return _replace(text, [f for f in fixes if f is not None])
 
 
-def json_float_text(values) -> pa.StringArray:
+def json_float_text(values) -> pa.LargeStringArray:
     """As :func:`float_text`, with ``nan``, ``inf`` and ``-inf`` in quotes (JSON has no such
     numbers: slpdiff writes them as strings)."""
     x = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
@@ -54,7 +56,8 @@ def json_float_text(values) -> pa.StringArray:
     bad = ~np.isfinite(x)
     if not bad.any():
         return text
-    quoted = pc.binary_join_element_wise('"', text.filter(pa.array(bad)), '"', "")
+    quote = _literal('"')
+    quoted = pc.binary_join_element_wise(quote, text.filter(pa.array(bad)), quote, _literal(""))
     return _replace(text, [(np.flatnonzero(bad), quoted)])
 
 
@@ -80,14 +83,18 @@ def _whole_numbers(x: np.ndarray, whole: np.ndarray):
     if not where.size:
         return None
     values = x[where]
-    digits = pc.cast(pa.array(values.astype(np.int64)), pa.string())
+    digits = pc.cast(pa.array(values.astype(np.int64)), TEXT)
     minus = np.signbit(values) & (values == 0)  # -0.0: the integer 0 has no sign
     if minus.any():
-        digits = pc.if_else(pa.array(minus), "-0", digits)
-    return where, pc.binary_join_element_wise(digits, ".0", "")
+        digits = pc.if_else(pa.array(minus), _literal("-0"), digits)
+    return where, pc.binary_join_element_wise(digits, _literal(".0"), _literal(""))
 
 
-def _rewritten(text: pa.StringArray, mask: np.ndarray, rules):
+def _literal(text: str) -> pa.Scalar:
+    return pa.scalar(text, TEXT)
+
+
+def _rewritten(text: pa.LargeStringArray, mask: np.ndarray, rules):
     where = np.flatnonzero(mask)
     if not where.size:
         return None
@@ -97,15 +104,12 @@ def _rewritten(text: pa.StringArray, mask: np.ndarray, rules):
     return where, part
 
 
-def _replace(text: pa.StringArray, fixes: list) -> pa.StringArray:
+def _replace(text: pa.LargeStringArray, fixes: list) -> pa.LargeStringArray:
     """``text`` with the rows ``where`` of each ``(where, new text)`` replaced (no row twice)."""
     if not fixes:
         return text
     where = np.concatenate([w for w, _ in fixes])
-    new = pa.concat_arrays([t for _, t in fixes])
-    if len(fixes) > 1:
-        order = np.argsort(where, kind="stable")
-        where, new = where[order], new.take(pa.array(order))
-    mask = np.zeros(len(text), dtype=bool)
-    mask[where] = True
-    return pc.replace_with_mask(text, pa.array(mask), new)
+    index = np.arange(len(text))
+    index[where] = len(text) + np.arange(len(where))
+    # One gather from the old text and the new (4 times as fast as pc.replace_with_mask).
+    return pa.concat_arrays([text, *(t for _, t in fixes)]).take(pa.array(index))

@@ -399,7 +399,7 @@ class PointReader:
         Arrow reads as a number and Python does not."""
         if not block or b"\0" in block or b"(" in block or (self.format == "csv" and b'"' in block):
             return None
-        if block.count(b"\r") != block.count(b"\r\n"):
+        if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
             return None
         if not block.isascii():
             try:
@@ -592,7 +592,7 @@ def _float_array(column) -> np.ndarray:
     """A float64 Arrow column without nulls as a numpy array (one buffer: no copy)."""
     if column.num_chunks == 1:
         return column.chunk(0).to_numpy()
-    return column.to_numpy()
+    return np.concatenate([c.to_numpy() for c in column.chunks])  # (pyarrow's would load pandas)
 
 
 def _numbers_of_text(fields) -> np.ndarray:
