@@ -156,3 +156,15 @@ def test_hvp_names_must_be_differentiated_inputs():
         hvp(SEED, {"x": 1.0, "w": 4.0}, {"q": 1.0})
     with pytest.raises(slpdiff.InputError, match="not among the inputs differentiated"):
         hvp(SEED, {"x": 1.0, "w": 4.0}, {"x": 1.0}, wrt=["w"])
+
+
+def test_hvp_sums_a_scalar_inputs_entries_over_rows_as_the_hessian_does():
+    # (GradBench's kmeans found hvp returning one entry per row for a scalar input.)
+    program = slpdiff.parse("input p, c1, c2; d1 = (p-c1)^2; d2 = (p-c2)^2; f = sum(min(d1, d2))")
+    at = {"p": np.array([0, 0.1, 0.9, 1, 1.2]), "c1": 0.0, "c2": 1.0}
+    whole = hessian(program, at, wrt=["c1", "c2"])["f"]
+    product = hvp(program, at, {"c1": 1.0, "c2": 1.0}, wrt=["c1", "c2"])["f"]
+    for x in ("c1", "c2"):
+        assert np.ndim(product[x]) == 0
+        assert product[x] == whole[x]["c1"] + whole[x]["c2"]
+    assert (product["c1"], product["c2"]) == (4.0, 6.0)  # 2 per row nearer c1 (2), c2 (3)
