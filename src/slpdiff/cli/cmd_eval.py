@@ -55,7 +55,7 @@ from .options import (
                    "forming the Hessian; inputs not named are 0.")
 @points_options
 def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, points,
-                 points_format, keep, output, force, chunk_rows):
+                 points_format, keep, output, force, chunk_rows, scheduler):
     """Print each output's value and its partial derivatives (reverse mode by default).
 
     With several outputs, text output shows the values, then the Jacobian as a matrix (row:
@@ -95,7 +95,7 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
             raise click.UsageError("--mode forward, --direction, --hessian and --hvp work at a "
                                    "single point, not with --points, a grid or a record format")
         eval_points(prog, constants, ranges, wrt, fmt, strict, points, points_format, keep,
-                    output, force, chunk_rows)
+                    output, force, chunk_rows, scheduler=scheduler)
         return
     evaluation = run(prog, constants, wrt)
     report_nonfinite(evaluation, strict)

@@ -47,7 +47,8 @@ class Chunk:
     """Consecutive rows: float64 ``columns`` by name, and ``kept`` extra fields (lists) by name.
 
     Row ``r`` is line ``first + r`` of ``source`` (or ``numbers[r]`` when blank lines were left
-    out); a grid's rows are its points, counted from 1.
+    out); a grid's rows are its points, counted from 1; a Parquet file's rows (``unit="row
+    index"``) are counted from 0.
     """
 
     columns: dict[str, np.ndarray]
@@ -56,6 +57,7 @@ class Chunk:
     source: str = ""
     numbers: Sequence[int] | None = None
     kept: dict[str, list] = field(default_factory=dict)
+    unit: str = "line"
 
     def line(self, row: int) -> int:
         """The line number (or point number) of row ``row``."""
@@ -65,6 +67,8 @@ class Chunk:
         """``points.csv:57``, or ``grid point 12``: where row ``row`` came from."""
         if self.source == "grid point":
             return f"grid point {self.line(row)}"
+        if self.unit != "line":
+            return f"{self.source} {self.unit} {self.line(row)}"
         return f"{self.source}:{self.line(row)}"
 
 
@@ -85,7 +89,7 @@ def concatenate(chunks: Iterable[Chunk]) -> Chunk:
     plain = all(c.numbers is None for c in chunks) and all(
         b.first == a.first + a.rows for a, b in zip(chunks, chunks[1:], strict=False))
     numbers = None if plain else [c.line(r) for c in chunks for r in range(c.rows)]
-    return Chunk(columns, rows, first.first, first.source, numbers, kept)
+    return Chunk(columns, rows, first.first, first.source, numbers, kept, first.unit)
 
 
 # --- lines as they arrive -------------------------------------------------------------------------
