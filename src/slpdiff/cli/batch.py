@@ -98,7 +98,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                                    lambda: reader.bytes_read)
         else:
             chunks, kept, progress = _grid(ranges, keep, force, rows)
-        with record_sink(fmt, output, program, wrt_names, kept) as write_records:
+        with record_sink(fmt, output, program, wrt_names, kept) as sink:
+            write_records = sink.write
             warned = len(kept) if keep else len(reader.extra) if reader is not None else 0
 
             def write(chunk, ev):
@@ -122,10 +123,19 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
         warning(hit.diagnostic(program, where).format())
 
 
+class _Sink:
+    """Where records go: ``write(chunk, evaluation)`` formats and writes them;
+    ``write_made(records)`` writes records already made (bytes, or an Arrow table for Parquet:
+    a partition's, from a worker)."""
+
+    def __init__(self, write, write_made):
+        self.write, self.write_made = write, write_made
+
+
 @contextmanager
 def record_sink(fmt, output, program, wrt_names, kept):
-    """``write(chunk, evaluation)``, writing records as ``fmt`` to ``output`` (standard output,
-    or a file written atomically); the text formats' header first."""
+    """A :class:`_Sink` writing records as ``fmt`` to ``output`` (standard output, or a file
+    written atomically); the text formats' header first."""
     if fmt == "parquet":
         from ..rows.atomic import atomic_path
         from ..rows.parquet import ParquetRecords, ParquetSink
@@ -135,7 +145,12 @@ def record_sink(fmt, output, program, wrt_names, kept):
         records = ParquetRecords(program, wrt_names, kept)
         with atomic_path(output) as temporary:
             sink = ParquetSink(temporary, records.names())
-            yield lambda chunk, ev: sink.write(records.table(chunk, ev))
+
+            def made(table):
+                if table is not None:
+                    sink.write(table)
+
+            yield _Sink(lambda chunk, ev: sink.write(records.table(chunk, ev)), made)
             sink.close()
         return
     from ..rows.records import writer_for
@@ -145,7 +160,7 @@ def record_sink(fmt, output, program, wrt_names, kept):
         out.write(writer.header())
         out.flush()
         write_bytes = _bytes_writer(out)
-        yield lambda chunk, ev: write_bytes(writer.record_bytes(chunk, ev))
+        yield _Sink(lambda chunk, ev: write_bytes(writer.record_bytes(chunk, ev)), write_bytes)
 
 
 def _bytes_writer(out):

@@ -223,22 +223,22 @@ class Partitioned:
         return at
 
 
-def totals(part: Partitioned, each, constants: Mapping[str, float],
+def totals(part: Partitioned, each,
            shared: Sequence[str]) -> tuple[dict, np.ndarray | None, int | None]:
     """Passes 1 and 2 over every partition: the reductions' values, the sums of partial
     derivatives (None without reductions) and the number of rows. ``each(name, *args)`` runs
-    ``part.name(chunk, constants, *args)`` on every partition and returns the results in
-    partition order (in this process, or on a cluster)."""
+    ``part.name(chunk, constants, *args)`` on every partition (with the numbers given once) and
+    returns the results in partition order (in this process, or on a cluster)."""
     known: dict[int, float] = {}
     rows = None
     for level in part.levels:
-        partials = each("partial_sums", constants, dict(known), level)
+        partials = each("partial_sums", dict(known), level)
         known.update(part.combine(level, partials))
         rows = sum(p[0][1] for p in partials)
     if not part.reductions:
         return known, None, rows
     sums = None
-    for piece in each("derivative_sums", constants, known, list(shared)):
+    for piece in each("derivative_sums", known, list(shared)):
         sums = piece if sums is None else sums + piece  # partition order: the same bits
     return known, sums, rows
 

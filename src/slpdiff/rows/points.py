@@ -265,7 +265,9 @@ class PointReader:
 
     def __init__(self, stream, name: str, fmt: str, inputs: Iterable[str],
                  given: Iterable[str] = (), keep: bool = False, required: bool = True,
-                 read_size: int = READ_SIZE):
+                 read_size: int = READ_SIZE, fields: Sequence[str] | None = None):
+        """``fields``: the header's names when ``stream`` starts after the header (a part of a
+        file split between workers); its lines are then counted from 1."""
         self.name = name
         self.format = fmt
         self.keep = keep
@@ -275,7 +277,8 @@ class PointReader:
         self._blocks = self._lines.blocks()
         self._head: tuple[int, bytes] | None = None  # read but not yet parsed
         self.delimiter = "\t" if fmt == "tsv" else ","
-        self.fields, self.header_line = self._read_fields()
+        self.fields, self.header_line = (list(fields), 0) if fields is not None else \
+            self._read_fields()
         self.columns = [f for f in self.fields if f in self._inputs]
         self.extra = [f for f in self.fields if f not in self._inputs]
         self._check_names(required)
