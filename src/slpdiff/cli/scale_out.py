@@ -49,14 +49,14 @@ class PartProgress(Progress):
             self.draw(f"{self.done}/{self.total} partitions  {self.rows:,} rows{link}")
 
 
-def _job(program, constants, wrt, columns, keep):
+def _job(program, constants, wrt, columns, keep, required=True):
     from ..language.printer import to_slp
     from ..rows.distributed import Job
 
     source = program.source
     return Job(source.text if source is not None else to_slp(program),
                source.name if source is not None else "<program>",
-               tuple(constants.items()), tuple(wrt), tuple(columns), keep)
+               tuple(constants.items()), tuple(wrt), tuple(columns), keep, required)
 
 
 def _paths(path: str, option: str, given_format: str | None):
@@ -203,3 +203,55 @@ def _finished(total):
     total.kinks = [total.kinks[k] for k in order]
     total.kink_where = [total.kink_where[k] for k in order]
     return total
+
+
+@contextmanager
+def fit_on_cluster(scheduler, program, data, data_format, point, batch_size, seed):
+    """``optimize --data ... --scheduler ...``: the data loaded once into the workers' memory;
+    yields the data's column names and an evaluator for
+    :func:`slpdiff.optimize.descent.optimize` that computes the objective and its gradient by a
+    map-reduce over the partitions (of a minibatch of each, with ``batch_size``)."""
+    import numpy as np
+
+    from ..rows import distributed as dist
+    from ..rows.partitioned import Partitioned, totals
+    from .batch import _reader, _warn_ignored
+
+    paths, fmt_in = _paths(data, "--data", data_format)
+    with _reader(program, data, data_format, point, False, "--data", required=False) as reader:
+        columns = list(reader.columns)
+        if reader.extra:
+            _warn_ignored(reader, reader.extra)
+    if not columns:
+        raise click.UsageError(f"{reader.name} has no column named after an input of the "
+                               f"program (inputs: {', '.join(program.input_names)})")
+    parts = dist.plan(paths, fmt_in)
+    job = _job(program, {}, (), columns, False, required=False)
+    partitioned = Partitioned(program, columns)
+    with cluster(scheduler) as client:
+        loaded = client.map(dist.load_task, [job] * len(parts), parts, pure=False)
+        sizes = np.array(client.gather(client.map(dist.rows_task, loaded, pure=False)))
+        if not sizes.sum():
+            raise click.UsageError(f"{reader.name} has no rows of data")
+        draws = iter(range(1 << 62))
+
+        def evaluate_at(at, names, objective):
+            chunks = loaded
+            if batch_size:
+                draw = next(draws)
+                counts = np.random.default_rng([seed, draw]).multivariate_hypergeometric(
+                    sizes, min(batch_size, int(sizes.sum())))
+                chunks = client.map(dist.sample_task, loaded, counts, [seed] * len(parts),
+                                    [draw] * len(parts), range(len(parts)), pure=False)
+            params = {k: float(v) for k, v in at.items() if k not in columns}
+
+            def each(name, *args):
+                n = len(chunks)
+                return client.gather(client.map(
+                    dist.chunk_method_task, [job] * n, chunks, [params] * n, [name] * n,
+                    *[[a] * n for a in args], pure=False))
+
+            return partitioned.objective(totals(partitioned, each, names), at, objective,
+                                         names)
+
+        yield columns, evaluate_at

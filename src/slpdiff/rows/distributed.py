@@ -75,6 +75,7 @@ class Job:
     wrt: tuple[str, ...]
     columns: tuple[str, ...]
     keep: bool = False
+    required: bool = True  # every input a column or given once (false for a fit's data)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -161,7 +162,7 @@ def read_part(job: Job, part: Part, rows: int = 1 << 16):
     if part.format == "parquet":
         from .parquet import ParquetReader
 
-        yield from ParquetReader(part.path, inputs, given, keep=job.keep,
+        yield from ParquetReader(part.path, inputs, given, keep=job.keep, required=job.required,
                                  row_groups=[part.start]).chunks(rows)
         return
     with open(part.path, "rb") as f:
@@ -171,7 +172,7 @@ def read_part(job: Job, part: Part, rows: int = 1 << 16):
     import io
 
     reader = PointReader(io.BytesIO(data), part.path, part.format, inputs, given,
-                         keep=job.keep, fields=part.fields)
+                         keep=job.keep, required=job.required, fields=part.fields)
     offset = (part.first_line - 1) if part.first_line is not None else None
     try:
         for chunk in reader.chunks(rows):
@@ -252,10 +253,11 @@ def method_task(job: Job, part: Part, name: str, *args):
     return total
 
 
-def chunk_method_task(job: Job, chunk: Chunk, name: str, *args):
-    """``Partitioned.name`` on a chunk already in the worker's memory (a fit's data)."""
-    worker = _worker(job)
-    return getattr(worker.partitioned, name)(chunk, worker.constants, *args)
+def chunk_method_task(job: Job, chunk: Chunk, constants: Mapping[str, float], name: str,
+                      *args):
+    """``Partitioned.name`` on a chunk already in the worker's memory (a fit's data), at the
+    parameters ``constants``."""
+    return getattr(_worker(job).partitioned, name)(chunk, constants, *args)
 
 
 def load_task(job: Job, part: Part) -> Chunk:
@@ -268,11 +270,17 @@ def load_task(job: Job, part: Part) -> Chunk:
     return chunk
 
 
-def sample_task(job: Job, chunk: Chunk, seed: int, step: int, part: int, count: int) -> Chunk:
-    """``count`` rows of ``chunk`` drawn without replacement, the same for the same seed, step
-    and partition."""
-    rng = np.random.default_rng([seed, step, part])
-    take = np.sort(rng.choice(chunk.rows, size=min(count, chunk.rows), replace=False))
+def rows_task(chunk: Chunk) -> int:
+    """How many rows a chunk in a worker's memory has."""
+    return chunk.rows
+
+
+def sample_task(chunk: Chunk, count: int, seed: int, draw: int, part: int) -> Chunk:
+    """``count`` rows of ``chunk`` (partition ``part``) drawn without replacement, the same for
+    the same seed and draw (:func:`slpdiff.optimize.descent.sample_rows`)."""
+    from ..optimize.descent import sample_rows
+
+    take = sample_rows(chunk.rows, count, seed, draw, part)
     return Chunk({name: values[take] for name, values in chunk.columns.items()}, len(take))
 
 

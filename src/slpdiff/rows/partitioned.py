@@ -130,6 +130,13 @@ class Partitioned:
                 sums[i, j] = np.sum(np.broadcast_to(ev.gradient[g][name], (chunk.rows,)))
         return sums
 
+    def first_pass(self, chunk: Chunk, constants: Mapping[str, float],
+                   shared: Sequence[str]) -> tuple[list[tuple[float, int]], np.ndarray]:
+        """Passes 1 and 2 at once, for a program whose reductions are all of level 0 (no
+        argument uses a reduction): one map-reduce per evaluation."""
+        return (self.partial_sums(chunk, constants, {}, 0),
+                self.derivative_sums(chunk, constants, {}, shared))
+
     # --- pass 3 -------------------------------------------------------------------------------
 
     def evaluate(self, chunk: Chunk, constants: Mapping[str, float],
@@ -231,6 +238,13 @@ def totals(part: Partitioned, each,
     returns the results in partition order (in this process, or on a cluster)."""
     known: dict[int, float] = {}
     rows = None
+    if part.levels == [0]:
+        pieces = each("first_pass", list(shared))
+        partials = [p for p, _ in pieces]
+        sums = None
+        for _, piece in pieces:
+            sums = piece if sums is None else sums + piece  # partition order: the same bits
+        return part.combine(0, partials), sums, sum(p[0][1] for p in partials)
     for level in part.levels:
         partials = each("partial_sums", dict(known), level)
         known.update(part.combine(level, partials))
