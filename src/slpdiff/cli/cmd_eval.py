@@ -36,9 +36,11 @@ from .options import (
 @program_argument
 @at_option
 @wrt_option("Differentiate with respect to these inputs only (default: all).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "tsv", "jsonl"]),
-              help="Output format: text or json for one point (default text); csv, tsv or "
-                   "jsonl, one record per point (default: from -o's or --points' extension).")
+@click.option("--format", "fmt",
+              type=click.Choice(["text", "json", "csv", "tsv", "jsonl", "parquet"]),
+              help="Output format: text or json for one point (default text); csv, tsv, jsonl "
+                   "or parquet (to -o FILE), one record per point (default: from -o's or "
+                   "--points' extension).")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 1) if a value or derivative is not finite.")
 @click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse",

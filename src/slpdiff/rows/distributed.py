@@ -18,6 +18,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -45,13 +46,35 @@ def connect(scheduler: str):
         workers = int(local[1] or os.cpu_count() or 1)
         if workers < 1:
             raise InputError("local:N needs at least 1 worker")
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.CRITICAL)
+        with _interrupt_after() as interrupted:  # a cluster half started cannot be stopped
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=logging.CRITICAL)
+        if interrupted():
+            cluster.close()
+            raise KeyboardInterrupt
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout="20s"), None
     except (OSError, TimeoutError, ValueError) as e:
         raise RunError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+
+
+@contextmanager
+def _interrupt_after():
+    """Ctrl-C is held while the block runs (in the main thread), and then reported by the
+    callable yielded, so that what the block starts can be stopped whole."""
+    import signal
+    import threading
+
+    pressed = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dashboard(client) -> str:

@@ -32,6 +32,7 @@ every parameter given once give its value and gradient (:meth:`Partitioned.objec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -228,6 +229,23 @@ class Partitioned:
         for name in spread:
             at[name] = np.full(n, at[name], dtype=np.float64)
         return at
+
+
+def partition_sum_bound(rows: int, partitions: int, chunks: int) -> float:
+    """A bound on ``|computed - exact| / sum(|x|)`` for a sum (or mean) of ``rows`` numbers
+    added as a cluster adds them: numpy's pairwise sum within each chunk, the chunk sums of a
+    partition one after the other (at most ``chunks`` per partition), then the partition sums one
+    after the other (``partitions``).
+
+    Each number's path to the total has at most ``d`` additions: numpy's blocks of 128 add 8
+    running sums of 16 terms (15), combine them (3) and add up to 7 more (7), its pairwise
+    recursion adds ``ceil(log2(rows / 128))`` levels, then ``chunks`` and ``partitions``
+    additions, and a mean divides once. The classic bound for any order of addition is then
+    ``gamma_d = d u / (1 - d u)``, ``u = 2**-53`` (Higham, Accuracy and Stability of Numerical
+    Algorithms, 4.2). Relative to the sum itself it is ``gamma_d * sum(|x|) / |sum(x)|``."""
+    u = 2.0 ** -53
+    depth = 25 + max(0, math.ceil(math.log2(max(rows, 1) / 128))) + chunks + partitions + 1
+    return depth * u / (1 - depth * u)
 
 
 def totals(part: Partitioned, each,
