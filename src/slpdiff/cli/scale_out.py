@@ -86,14 +86,14 @@ def eval_distributed(scheduler, program, constants, wrt, fmt, strict, points, po
     """``slpdiff eval --points ... --scheduler ...``."""
     from ..rows import distributed as dist
     from ..rows.partitioned import totals
-    from .batch import _reader, _warn_ignored
+    from .rows_io import data_reader, warn_ignored
 
     paths, fmt_in = _paths(points, "--points", points_format)
-    with _reader(program, points, points_format, constants, keep, "--points") as reader:
+    with data_reader(program, points, points_format, constants, keep, "--points") as reader:
         kept = list(reader.extra) if keep else []
         columns = list(reader.columns)
         if reader.extra and not keep:
-            _warn_ignored(reader, reader.extra)
+            warn_ignored(reader, reader.extra)
     directory = output if output is not None and (output.endswith(os.sep) or
                                                   os.path.isdir(output)) else None
     if directory is not None:
@@ -146,7 +146,7 @@ def _write_parts(futures, program, wrt, fmt, kept, output, directory, progress):
                     os.replace(temporary, final)
                 moves = []
             return _finished(total)
-        from .batch import record_sink
+        from .rows_io import record_sink
 
         with record_sink(fmt, output, program, wrt, kept) as sink:
             for future in futures:
@@ -215,13 +215,13 @@ def fit_on_cluster(scheduler, program, data, data_format, point, batch_size, see
 
     from ..rows import distributed as dist
     from ..rows.partitioned import Partitioned, totals
-    from .batch import _reader, _warn_ignored
+    from .rows_io import data_reader, warn_ignored
 
     paths, fmt_in = _paths(data, "--data", data_format)
-    with _reader(program, data, data_format, point, False, "--data", required=False) as reader:
+    with data_reader(program, data, data_format, point, False, "--data", required=False) as reader:
         columns = list(reader.columns)
         if reader.extra:
-            _warn_ignored(reader, reader.extra)
+            warn_ignored(reader, reader.extra)
     if not columns:
         raise click.UsageError(f"{reader.name} has no column named after an input of the "
                                f"program (inputs: {', '.join(program.input_names)})")
