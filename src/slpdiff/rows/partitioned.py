@@ -121,22 +121,33 @@ class Partitioned:
                         reductions: Mapping[int, float], shared: Sequence[str]) -> np.ndarray:
         """Over the rows of ``chunk``: the sum of each reduction argument's partial derivative in
         each reduction and each number given once in ``shared``; a matrix (reduction, that)."""
-        names = [r.name for r in self.reductions] + list(shared)
-        out = [argument_name(r.position) for r in self.reductions]
-        ev = evaluate(self.frozen, self._at(chunk, constants, reductions, spread=names),
-                      wrt=names, outputs=out)
-        sums = np.zeros((len(out), len(names)))
-        for i, g in enumerate(out):
-            for j, name in enumerate(names):
-                sums[i, j] = np.sum(np.broadcast_to(ev.gradient[g][name], (chunk.rows,)))
-        return sums
+        ev, names, out = self._arguments(chunk, constants, reductions, shared)
+        return self._sums(ev, names, out, chunk.rows)
 
     def first_pass(self, chunk: Chunk, constants: Mapping[str, float],
                    shared: Sequence[str]) -> tuple[list[tuple[float, int]], np.ndarray]:
         """Passes 1 and 2 at once, for a program whose reductions are all of level 0 (no
-        argument uses a reduction): one map-reduce per evaluation."""
-        return (self.partial_sums(chunk, constants, {}, 0),
-                self.derivative_sums(chunk, constants, {}, shared))
+        argument uses a reduction): one evaluation of the arguments and their derivatives, one
+        map-reduce per evaluation of a fit."""
+        ev, names, out = self._arguments(chunk, constants, {}, shared)
+        partials = [(float(np.sum(np.broadcast_to(ev.values[g], (chunk.rows,)))), chunk.rows)
+                    for g in out]
+        return partials, self._sums(ev, names, out, chunk.rows)
+
+    def _arguments(self, chunk, constants, reductions, shared):
+        names = [r.name for r in self.reductions] + list(shared)
+        out = [argument_name(r.position) for r in self.reductions]
+        ev = evaluate(self.frozen, self._at(chunk, constants, reductions, spread=names),
+                      wrt=names, outputs=out)
+        return ev, names, out
+
+    @staticmethod
+    def _sums(ev: Evaluation, names, out, rows: int) -> np.ndarray:
+        sums = np.zeros((len(out), len(names)))
+        for i, g in enumerate(out):
+            for j, name in enumerate(names):
+                sums[i, j] = np.sum(np.broadcast_to(ev.gradient[g][name], (rows,)))
+        return sums
 
     # --- pass 3 -------------------------------------------------------------------------------
 
