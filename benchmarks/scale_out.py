@@ -175,6 +175,7 @@ def worker_peak(client) -> int:
 
 
 def measure(name, scheduler, eval_data, fit_data, out, rows, short, long):
+    out.mkdir()
     seconds, rss = slpdiff_eval(eval_data, out, scheduler)
     lbfgs = per_step(lambda n: slpdiff_fit(fit_data, "lbfgs", n, scheduler), short, long)
     gd = per_step(lambda n: slpdiff_fit(fit_data, "gd", n, scheduler), short, long)
