@@ -80,13 +80,14 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
     if unknown:  # said now, even if there is no row to evaluate: the engine's message
         bind_inputs(program, dict.fromkeys(unknown, 0.0))
     fmt = _record_format(fmt, output, points, points_format)
-    scheduler = chosen_scheduler(scheduler)
+    if scheduler is not None and points is None:
+        raise click.UsageError("--scheduler evaluates the rows of --points on a cluster; a "
+                               "grid is evaluated here")
+    if scheduler is not None or points not in (None, "-"):  # $SLPDIFF_SCHEDULER: files only
+        scheduler = chosen_scheduler(scheduler)
     if scheduler is not None:
         from .scale_out import eval_distributed
 
-        if points is None:
-            raise click.UsageError("--scheduler evaluates the rows of --points on a cluster; a "
-                                   "grid is evaluated here")
         eval_distributed(scheduler, program, constants, wrt_names, fmt, strict, points,
                          points_format, keep, output, chunk_rows)
         return

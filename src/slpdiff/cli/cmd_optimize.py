@@ -157,10 +157,11 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
     bounds = _merge_bounds(bounds)
     if save is not None:
         _check_writable(save)
-    scheduler = chosen_scheduler(scheduler)
     if data is None and (batch_size or scheduler):
         raise click.UsageError(f"{'--batch-size' if batch_size else '--scheduler'} takes the "
                                "rows of --data; there is no --data here")
+    if scheduler is not None or data not in (None, "-"):  # $SLPDIFF_SCHEDULER: files only
+        scheduler = chosen_scheduler(scheduler)
     if batch_size and method not in FIRST_ORDER:
         raise click.UsageError(f"--batch-size is for {', '.join(FIRST_ORDER)}: {method} needs "
                                "the whole objective at every step")

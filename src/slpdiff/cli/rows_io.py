@@ -143,7 +143,8 @@ def scheduler_option(f):
 
 
 def chosen_scheduler(given: str | None) -> str | None:
-    """``--scheduler``, else ``$SLPDIFF_SCHEDULER``, else None (the embedded path)."""
+    """``--scheduler``, else ``$SLPDIFF_SCHEDULER``, else None (the embedded path). The
+    variable applies to files only: rows from standard input and grids stay here."""
     chosen = given if given is not None else os.environ.get("SLPDIFF_SCHEDULER") or None
     return chosen.strip() if chosen is not None and chosen.strip() else None
 
