@@ -167,6 +167,14 @@ def test_eval_on_the_cluster_writes_what_the_embedded_path_writes(scheduler, tmp
                  "jsonl", "--wrt", "w")
     assert jsonl.stdout == run_slpdiff("eval", SEED, "--points", points, "--format", "jsonl",
                                        "--wrt", "w").stdout
+    # $SLPDIFF_SCHEDULER sends files to the cluster; a grid stays in this process
+    env = {**os.environ, "SLPDIFF_SCHEDULER": scheduler[0], "SLPDIFF_PARTITION_BYTES": "2000"}
+    by_variable = subprocess.run([SLPDIFF, "eval", SEED, "--points", points],
+                                 capture_output=True, text=True, env=env, timeout=300)
+    assert by_variable.stdout == embedded.stdout
+    grid = subprocess.run([SLPDIFF, "eval", SEED, "--at", "x=0:1:0.5,w=1"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert grid.returncode == 0 and len(grid.stdout.splitlines()) == 4
 
 
 def test_reductions_are_over_all_rows_of_all_partitions(scheduler, tmp_path):

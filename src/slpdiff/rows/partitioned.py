@@ -135,10 +135,12 @@ class Partitioned:
         return partials, self._sums(ev, names, out, chunk.rows)
 
     def _arguments(self, chunk, constants, reductions, shared):
+        # The reductions and the numbers given once are numbers here, not repeated on every
+        # row: the reverse sweep then sums their adjoints over the rows itself (numpy's sum).
         names = [r.name for r in self.reductions] + list(shared)
         out = [argument_name(r.position) for r in self.reductions]
-        ev = evaluate(self.frozen, self._at(chunk, constants, reductions, spread=names),
-                      wrt=names, outputs=out)
+        ev = evaluate(self.frozen, self._at(chunk, constants, reductions), wrt=names,
+                      outputs=out)
         return ev, names, out
 
     @staticmethod
@@ -146,7 +148,8 @@ class Partitioned:
         sums = np.zeros((len(out), len(names)))
         for i, g in enumerate(out):
             for j, name in enumerate(names):
-                sums[i, j] = np.sum(np.broadcast_to(ev.gradient[g][name], (rows,)))
+                total = ev.gradient[g][name]
+                sums[i, j] = total if not np.ndim(total) else np.sum(total)
         return sums
 
     # --- pass 3 -------------------------------------------------------------------------------
