@@ -19,7 +19,7 @@ PACKAGE = Path(slpdiff.__file__).resolve().parent
 
 # Bottom first; a module may import from its own layer and any layer before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("foundation", ["version", "errors", "limits", "formats"]),
+    ("foundation", ["version", "errors", "limits", "formats", "htmlformat"]),
     ("the primitive table", ["language.primitives"]),
     ("derivative rules", ["language.rules"]),
     ("the program tape", ["language.program"]),
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("API", ["var", "check", "rows.*", "teach.*", "optimize.*",
              # the paths slpdiff 0.1 documented, kept as re-exports
              "adjoint", "batch", "emit_python", "hessian", "points", "records"]),
-    ("commands", ["cli.*", "__init__", "__main__"]),
+    ("commands", ["cli.*", "__init__", "__main__", "notebook"]),
 ]
 PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach"]  # a docstring only
 

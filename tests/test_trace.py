@@ -487,7 +487,7 @@ def test_wrt_and_of_choose_the_sweeps():
     (["--at", "x=1,w=4", "--wrt", "v"], "'v' is not input; the program's inputs are: x, w"),
     (["--at", "x=1,w=4", "--of", "v1"], "'v1' is not output; the program's outputs are: v7"),
     (["--at", "x=1,w=4", "--mode", "sideways"], "'sideways' is not one of"),
-    (["--at", "x=1,w=4", "--format", "html"], "'html' is not one of"),
+    (["--at", "x=1,w=4", "--format", "xml"], "'xml' is not one of"),
 ])
 def test_bad_options_exit_2_with_one_message(args, message):
     proc = run_slpdiff("trace", SEED, *args)

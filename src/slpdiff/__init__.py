@@ -59,6 +59,17 @@ def _function_names():
     return importlib.import_module(".language.primitives", __name__).PRIMITIVES
 
 
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext slpdiff`` in IPython or Jupyter: the ``%%slp`` magic (see slpdiff.notebook;
+    IPython is imported only now)."""
+    importlib.import_module(".notebook", __name__).load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext slpdiff``."""
+    importlib.import_module(".notebook", __name__).unload_ipython_extension(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, *_function_names()})
 

@@ -28,10 +28,10 @@ from .options import (
               show_default=True,
               help="reverse: the adjoint updates, one sweep per output; forward: the tangents, "
                    "one sweep per input.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json", "html"]),
               default="text", show_default=True,
               help="text: aligned columns; markdown: GitHub tables; latex: tabulars; json: a "
-                   "list of row objects.")
+                   "list of row objects; html: tables to put in a web page (or a notebook).")
 def trace_command(program, at, wrt, of, mode, fmt):
     """Show the method: every node's value (the forward sweep), then every adjoint update of the
     reverse sweep in the order it makes them, ending with the gradient.
@@ -56,5 +56,9 @@ def trace_command(program, at, wrt, of, mode, fmt):
     if fmt == "json":
         rows = trace_json(result)
         click.echo("[\n" + ",\n".join(json_line(r) for r in rows) + "\n]")
+    elif fmt == "html":
+        from ..teach.html import trace_html
+
+        click.echo(trace_html(result))
     else:
         click.echo(render(trace_tables(result), fmt), nl=False)

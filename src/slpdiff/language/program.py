@@ -23,6 +23,7 @@ from typing import TypeVar
 from .primitives import Primitive
 
 T = TypeVar("T")
+SHOWN_NODES = 500  # the nodes a notebook shows of a program
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +81,30 @@ class Program:
         where = f" from {self.source.name}" if self.source is not None else ""
         return (f"<Program{where}: {len(self)} nodes, inputs {self.input_names}, "
                 f"outputs {self.output_names}>")
+
+    def _repr_html_(self) -> str:
+        """The tape as a table (the first ``SHOWN_NODES`` nodes), as a notebook shows a Program."""
+        from ..formats import number
+        from ..htmlformat import block, table
+
+        def atom(c: int) -> str:
+            if self.names[c] is not None:
+                return self.names[c]
+            return number(self.consts[c]) if self.consts[c] is not None else f"#{c}"
+
+        rows = []
+        for i in range(min(len(self), SHOWN_NODES)):
+            op = self.ops[i]
+            operation = ("input" if self.is_input(i) else number(self.consts[i])
+                         if op is None else f"{op.name}({', '.join(map(atom, self.args[i]))})")
+            rows.append([f"#{i}", self.names[i] or "", operation, str(self.lines[i] or "")])
+        more = [f"... and {len(self) - SHOWN_NODES:,} more nodes"] if len(self) > SHOWN_NODES \
+            else []
+        where = f" from {self.source.name}" if self.source is not None else ""
+        caption = (f"Program{where}: {len(self):,} nodes; inputs {', '.join(self.input_names)};"
+                   f" outputs {', '.join(self.output_names)}")
+        return block(table(caption, ["#", "name", "operation", "line"], rows, align="lllr",
+                           code=[False, True, True, False], footer=more))
 
     @classmethod
     def from_outputs(cls, outputs: Iterable, inputs: Sequence | None = None) -> Program:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from ..formats import derivative_label, json_number, number, point_text
 from .labels import INTERMEDIATE
-from .trace import Trace
 
 FORMATS = ("text", "markdown", "latex", "json")
 
@@ -31,7 +30,7 @@ class Table:
 
 # --- traces as tables --------------------------------------------------------------------------
 
-def trace_tables(tr: Trace) -> list[Table]:
+def trace_tables(tr) -> list[Table]:  # tr: a teach.trace.Trace (it displays itself with these)
     """The forward sweep, then one table per derivative sweep, each ending with its derivatives."""
     program = tr.program
     at = f" at {point_text(tr.at, program.input_names)}" if program.input_names else ""
@@ -73,7 +72,7 @@ def _line(line: int) -> str:
     return str(line) if line else ""
 
 
-def trace_json(tr: Trace) -> list[dict]:
+def trace_json(tr) -> list[dict]:  # tr: a teach.trace.Trace
     """Every row as an object: ``"table"`` is "forward", "reverse", "tangent" or "derivative"."""
     rows: list[dict] = []
     for r in tr.forward:

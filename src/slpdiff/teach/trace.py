@@ -106,6 +106,19 @@ class Trace:
         """True if some row names an intermediate the program does not name."""
         return any(row.generated for row in self.forward)
 
+    def _repr_html_(self) -> str:
+        """The trace's tables, as a notebook shows a Trace."""
+        from .html import trace_html
+
+        return trace_html(self)
+
+    def _repr_svg_(self) -> str | None:
+        """The graph at the end of the sweeps (None when too large to draw)."""
+        from .lesson_model import LIMIT_NODES, Model
+        from .lesson_svg import end_svg
+
+        return end_svg(Model(self)) if len(self.forward) <= LIMIT_NODES else None
+
 
 def trace(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None = None,
           outputs: Sequence[str] | None = None, mode: str = "reverse") -> Trace:
