@@ -9,6 +9,7 @@ from .cmd_eval import eval_command
 from .cmd_explain import explain_command
 from .cmd_functions import functions_command
 from .cmd_grad import grad_command
+from .cmd_gradbench import gradbench_command
 from .cmd_graph import graph_command
 from .cmd_optimize import optimize_command
 from .cmd_trace import trace_command
@@ -17,5 +18,6 @@ from .main import cli, main
 for _command in (eval_command, optimize_command, functions_command, grad_command, check_command,
                  trace_command, graph_command, explain_command):
     cli.add_command(_command)
+cli.add_command(gradbench_command)
 
 __all__ = ["cli", "main"]
