@@ -30,12 +30,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("second order, emitters", ["core.hessian", "core.emit_python"]),
     ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),
     ("evaluate", ["evaluation"]),
-    ("API", ["var", "check", "rows.*", "teach.*", "optimize.*",
+    ("API", ["var", "check", "rows.*", "teach.*", "optimize.*", "gradbench.*",
              # the paths slpdiff 0.1 documented, kept as re-exports
              "adjoint", "batch", "emit_python", "hessian", "points", "records"]),
     ("commands", ["cli.*", "__init__", "__main__"]),
 ]
-PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach"]  # a docstring only
+# a docstring only
+PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach", "gradbench"]
 
 
 def module_names() -> dict[str, Path]:
