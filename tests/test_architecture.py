@@ -32,11 +32,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),
     ("evaluate", ["evaluation"]),
     ("API", ["var", "differences", "stencils", "check", "rows.*", "teach.*", "optimize.*",
+             "gradbench.*",
              # the paths slpdiff 0.1 documented, kept as re-exports
              "adjoint", "batch", "emit_python", "hessian", "points", "records"]),
     ("commands", ["cli.*", "__init__", "__main__", "notebook"]),
 ]
-PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach"]  # a docstring only
+# a docstring only
+PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach", "gradbench"]
 
 
 def module_names() -> dict[str, Path]:

@@ -12,6 +12,7 @@ from .cmd_exercise import exercise_command
 from .cmd_explain import explain_command
 from .cmd_functions import functions_command
 from .cmd_grad import grad_command
+from .cmd_gradbench import gradbench_command
 from .cmd_graph import graph_command
 from .cmd_lesson import lesson_command
 from .cmd_optimize import optimize_command
@@ -23,5 +24,6 @@ for _command in (eval_command, optimize_command, functions_command, grad_command
                  exercise_command, cost_command, eliminate_command):
     cli.add_command(_command)
 cli.add_command(lesson_command)
+cli.add_command(gradbench_command)
 
 __all__ = ["cli", "main"]
