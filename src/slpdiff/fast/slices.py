@@ -614,9 +614,16 @@ def _slices(code: SliceCode, Z: list, blocks: list, size: int, arrays: list, poo
         return False
 
 
+# Called with the first row of each slice, in the thread that runs it (tests: which threads
+# ran slices).
+observe_slice = None
+
+
 def _slice(code: SliceCode, Z: list, arrays: list, pool: list, lo: int, hi: int,
            P: list) -> bool:
     """The rows ``lo:hi``: their values and adjoints, each sum over them appended to ``P``."""
+    if observe_slice is not None:
+        observe_slice(lo)
     X = [a[lo:hi] for a in arrays]
     for k in code.checked:
         if not _all_finite(X[k]):
@@ -628,8 +635,6 @@ def _slice(code: SliceCode, Z: list, arrays: list, pool: list, lo: int, hi: int,
     return True
 
 
-# Called with the number of each slice as a thread starts it (tests: which threads ran slices).
-observe_slice = None
 
 
 class _Shared:
@@ -658,8 +663,6 @@ def _on_threads(code: SliceCode, Z: list, blocks: list, arrays: list, pools: lis
                     s = next(shared.next)
                     if s >= shared.count:
                         return
-                    if observe_slice is not None:
-                        observe_slice(s)
                     P: list[list] = [[] for _ in range(shared.sums)]
                     lo, hi = blocks[s]
                     if not _slice(code, Z, arrays, pool, lo, hi, P):
