@@ -30,15 +30,45 @@ np = run.np
 THREADS = [1, 2]
 
 
-def alternating(functions: dict, repeat: int) -> dict:
-    """Median time of each function, the functions run in turn ``repeat`` times."""
+CPU: dict = {}  # (workload, who) -> median CPU seconds of this process (every thread's)
+
+
+def alternating(functions: dict, repeat: int, workload: str = "") -> dict:
+    """Median wall time of each function, the functions run in turn ``repeat`` times (the median
+    CPU time goes to ``CPU``)."""
     times: dict = {name: [] for name in functions}
+    cpu: dict = {name: [] for name in functions}
     for _ in range(repeat):
         for name, f in functions.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             f()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    for name, c in cpu.items():
+        CPU[(workload, name)] = statistics.median(c)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def yardstick(name: str, n: int, repeat: int) -> dict:
+    """What two threads gain on this machine now: the hand-written numpy forward + adjoint of
+    benchmarks/run.py over slices of 32,768 rows, on 1 and on 2 threads (no slpdiff)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    cuts = [(lo, min(n, lo + 32768)) for lo in range(0, n, 32768)]
+    pool = ThreadPoolExecutor(2)
+
+    def one():
+        for lo, hi in cuts:
+            run.w3_hand(name, a[lo:hi], b[lo:hi])
+
+    def two():
+        list(pool.map(lambda cut: run.w3_hand(name, a[cut[0]:cut[1]], b[cut[0]:cut[1]]), cuts))
+    one(), two()
+    found = alternating({1: one, 2: two}, repeat, f"yardstick {name}")
+    pool.shutdown()
+    return found
 
 
 def on_threads(count: int, f):
@@ -63,7 +93,7 @@ def w3_slpdiff(name: str, n: int, repeat: int) -> dict:
     results = [on_threads(t, lambda: slpdiff.evaluate(program, {x: a, w: b}))() for t in THREADS]
     del results  # warm: compiled, buffers made
     return alternating({t: on_threads(t, lambda: slpdiff.evaluate(program, {x: a, w: b}))
-                        for t in THREADS}, repeat)
+                        for t in THREADS}, repeat, name)
 
 
 def w4_slpdiff(rows: int, steps: int, repeat: int) -> dict:
@@ -77,7 +107,7 @@ def w4_slpdiff(rows: int, steps: int, repeat: int) -> dict:
                                  wrt=["a", "b", "c"], lr=0.5, steps=steps, tol=0.0)
     for count in THREADS:
         on_threads(count, fit)()
-    found = alternating({count: on_threads(count, fit) for count in THREADS}, repeat)
+    found = alternating({count: on_threads(count, fit) for count in THREADS}, repeat, "w4")
     return {count: seconds / steps for count, seconds in found.items()}
 
 
@@ -133,12 +163,24 @@ def jax_time(kind: str, size: int, repeat: int, own_threads: bool) -> float | No
     return float(done.stdout.split()[-1])
 
 
-def report(title: str, unit, ours: dict, peers: dict) -> None:
+def report(title: str, unit, workload: str, ours: dict, peers: dict, floor: dict) -> None:
     base = ours[1]
-    rows = [[f"slpdiff, {t} thread{'s' if t > 1 else ''}", unit(s), f"{base / s:.2f}x"]
+
+    def threads(t):
+        return f"{t} thread{'s' if t > 1 else ''}"
+
+    def cpu(key, t):
+        return f"CPU {CPU[(key, t)] / ours_cpu:.2f}" if (key, t) in CPU else ""
+    ours_cpu = CPU[(workload, 1)]
+    rows = [[f"slpdiff, {threads(t)}", unit(s), f"{base / s:.2f}x", cpu(workload, t)]
             for t, s in ours.items()]
-    rows += [[who, unit(s), f"{base / s:.2f}x"] for who, s in peers.items() if s is not None]
-    run.table(title, ["", "time", "speed vs 1 thread"], rows)
+    rows += [[who, unit(s), f"{base / s:.2f}x", ""] for who, s in peers.items() if s is not None]
+    if floor:
+        rows += [[f"yardstick: numpy by hand over slices, {threads(t)}", unit(s),
+                  f"{base / s:.2f}x (2 vs 1 thread: {floor[1] / floor[2]:.2f}x)" if t == 2
+                  else f"{base / s:.2f}x", cpu(f"yardstick {workload}", t)]
+                 for t, s in floor.items()]
+    run.table(title, ["", "time", "speed vs slpdiff on 1 thread", "CPU time vs it"], rows)
 
 
 def load() -> str:
@@ -166,18 +208,20 @@ def main() -> None:
         run.note("jax is not installed: no jax.jit figures (pip install '.[bench]')")
     for name in ("seed", "tanh network"):
         ours = w3_slpdiff(name, args.points, args.repeat)
+        floor = yardstick(name, args.points, args.repeat)
         peers = {}
         if have_jax:
             peers = {"jax.jit, 1 thread": jax_time(name, args.points, args.repeat, False),
                      "jax.jit, its own threads": jax_time(name, args.points, args.repeat, True)}
         report(f"W3 {name}, {args.points:,} points, value + gradient ({load()})",
-               lambda s: run.ns(s, args.points) + " per point", ours, peers)
+               lambda s: run.ns(s, args.points) + " per point", name, ours, peers, floor)
     ours = w4_slpdiff(args.rows, 100, max(3, args.repeat // 3))
     peers = {}
     if have_jax:
         peers = {"jax.jit, 1 thread": jax_time("w4", args.rows, 3, False),
                  "jax.jit, its own threads": jax_time("w4", args.rows, 3, True)}
-    report(f"W4 fit, {args.rows:,} rows, per gradient step ({load()})", run.us, ours, peers)
+    report(f"W4 fit, {args.rows:,} rows, per gradient step ({load()})", run.us, "w4", ours,
+           peers, {})
     if run.NOTES:
         print("\nNotes:\n" + "\n".join(f"- {n}" for n in dict.fromkeys(run.NOTES)))
 
