@@ -46,7 +46,10 @@ __all__ = ["Evaluation", "evaluate", "fast_path", "force_compile"]
 # on the program (compiling costs about that much).
 COMPILE_AFTER = 4.0
 
+INTERPRET_FROM = 200
+
 WORK = Memo("evaluations' worth of work done by the engine")
+POINT_RUN = Memo("interpreted code at a point")
 POINT_CODE = Memo("compiled code at a point")
 SLICE_CODE = Memo("compiled slices (False: the program needs all rows at once)")
 ALL_ROWS = Memo("all-rows layout", keep=1)  # one layout at a time: its buffers are large
@@ -103,15 +106,18 @@ def fast_path(program: Program, inputs: list, chosen: Selection):
 
 
 def _at_point(program, inputs, needs, outputs, wrt):
-    key = (tuple(needs), tuple(outputs))
+    key = (needs, tuple(outputs))
     work = program.memo(WORK, None, _Work)
-    if work.done < COMPILE_AFTER:
-        work.done += 1.0
-        if work.done < COMPILE_AFTER:
-            return None
-    from .fast.point import PointCode
+    work.done += 1.0
+    if work.done <= COMPILE_AFTER and len(program) < INTERPRET_FROM:
+        return None  # the engine: preparing a faster path would cost more than it saves
+    from .fast.point import PointCode, PointRun
 
-    code = program.memo(POINT_CODE, key, lambda: PointCode(program, needs, outputs))
+    if work.done <= COMPILE_AFTER:
+        code = program.memo(POINT_RUN, key, lambda: PointRun(program, needs, outputs))
+    else:
+        program.forget(POINT_RUN)
+        code = program.memo(POINT_CODE, key, lambda: PointCode(program, needs, outputs))
     try:
         with np.errstate(all="ignore"):  # numpy's own results (inf, nan), as the engine's
             return code.run([float(x) for x in inputs], outputs, wrt)
@@ -138,11 +144,11 @@ def _on_rows(program, inputs, needs, outputs, wrt):
         except Unsupported:
             return False  # all rows at once, below
 
-    code = program.memo(SLICE_CODE, (tuple(needs), tuple(outputs), shapes), compile_slices)
+    code = program.memo(SLICE_CODE, (bytes(needs), tuple(outputs), shapes), compile_slices)
     if code is not False:
         done = run_slices(code, inputs, outputs, wrt, n)
     else:
-        run = program.memo(ALL_ROWS, (tuple(needs), tuple(outputs), shapes, n),
+        run = program.memo(ALL_ROWS, (bytes(needs), tuple(outputs), shapes, n),
                            lambda: AllRowsRun(program, row, needs, outputs, n))
         done = run.run(inputs, outputs, wrt)
     if done is None:

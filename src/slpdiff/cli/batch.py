@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import click
 
@@ -45,18 +45,24 @@ def points_options(f):
 def is_batch(ranges, fmt, points, output) -> bool:
     """True when ``eval`` writes records: many points, or one point as CSV/TSV/JSON Lines
     (asked for with --format, or by the name of the -o file)."""
+    if points is not None or ranges or fmt in _RECORD_FORMATS:
+        return True
+    if fmt is not None or output in (None, "-"):
+        return False
     from ..rows.points import format_of
 
-    by_name = fmt is None and output not in (None, "-") and format_of(output) is not None
-    return points is not None or bool(ranges) or fmt in _RECORD_FORMATS or by_name
+    return format_of(output) is not None
 
 
 @contextmanager
 def output_stream(path: str | None):
     """Standard output, or the file ``path`` written atomically."""
+    if path in (None, "-"):
+        yield sys.stdout
+        return
     from ..rows.atomic import atomic_output
 
-    with nullcontext(sys.stdout) if path in (None, "-") else atomic_output(path) as stream:
+    with atomic_output(path) as stream:
         yield stream
 
 
