@@ -2,12 +2,15 @@
 
 Nothing in slpdiff recurses over a program, so depth alone never crashes it: an expression nested
 100,000 deep (``((((x))))``, ``-(-(-x))``, ``sin(sin(...))``) parses, evaluates, differentiates and
-prints. What is limited is size, because time and memory grow with it: every operation of a
-program costs about 30 us to parse and 500 bytes to hold (measured: README, "Reliability"). The
+prints. What is limited is size, because time and memory grow with it: every statement of a
+program costs about 10 us to parse (2 MB of text a second, on one core of the machine of
+docs/performance.md) and every node about 36 bytes to hold, 250 bytes while the program is read
+and about 100 more while it is evaluated and differentiated (measured: docs/performance.md). The
 limits are checked on the text before it is parsed (one pass of C-speed counting over the text),
 so a program beyond them fails at once with a message naming the limit, instead of after minutes
 of parsing or when memory runs out. Values are set at about twice the size of the largest case
-slpdiff is meant to handle (a program of 1,000,000 statements), so that such programs always pass.
+slpdiff is meant to handle (a program of 10,000,000 statements, such as the unrolled simulations
+and recurrences other tools generate), so that such programs always pass.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ import numpy as np
 
 from .errors import Diagnostic, InputError, ProgramError, Source
 
-MAX_PROGRAM_CHARS = 64_000_000
-"""Characters in one program. A program of 1,000,000 statements such as ``v7 = sin(v6) + x`` is
-about 27,000,000 characters; 64,000,000 leaves room for longer names and comments while keeping
-the text, and the graph built from it, within a few GB."""
+MAX_PROGRAM_CHARS = 640_000_000
+"""Characters in one program. A program of 10,000,000 statements such as ``v7 = sin(v6) + x`` is
+about 280,000,000 characters; 640,000,000 leaves room for longer names and comments while keeping
+the text (held twice while it is read: its bytes and its characters) within about 1.3 GB."""
 
 MAX_LINE_CHARS = 1_000_000
 """Characters in one line. Generated programs write one statement per line; a line this long is
@@ -29,16 +32,19 @@ one expression of hundreds of thousands of operations (``sin(`` nested 100,000 d
 characters), and a longer one is nearly always a generator's mistake. Keeping lines bounded also
 keeps every message's quoted source line bounded. Split a longer expression into statements."""
 
-MAX_STATEMENTS = 2_000_000
-"""Statements (lines and ``;``-separated statements) in one program: twice the 1,000,000
-statements slpdiff is meant to handle. Parsing takes about 30 us per statement, so this bounds
-the time before any result to about a minute."""
+MAX_STATEMENTS = 20_000_000
+"""Statements (lines and ``;``-separated statements) in one program: twice the 10,000,000
+statements slpdiff is meant to handle. Parsing takes about 10 us per statement, so this bounds
+the time before any result to a few minutes; the names of the statements, held in a dictionary
+while the program is read (about 150 bytes each), stay within 3 GB."""
 
-MAX_OPERATIONS = 4_000_000
+MAX_OPERATIONS = 40_000_000
 """Operations in one program, counted on its text as operators (``+ - * / ^``), calls and
 argument commas, outside comments (a sign in a number's exponent counts too, so the count errs
-high). Each operation becomes a node of about 500 bytes; 4,000,000 of them take about 2 GB and a
-minute to parse. A program of 1,000,000 statements of two operations each uses half of it."""
+high). Each operation becomes a node of the tape, about 36 bytes held, and about 140 bytes while
+it is evaluated and differentiated (its value, its adjoint, its terms of the reverse sweep):
+40,000,000 of them take about 6 GB. A program of 10,000,000 statements of two operations each
+uses half of it."""
 
 MAX_HESSIAN_ENTRIES = 10_000_000
 """Entries of the Hessians that ``eval --hessian`` and ``check --hessian`` compute (outputs times
@@ -54,8 +60,8 @@ column per output) or a choice of inputs (``--wrt``)."""
 
 MAX_REVERSE_WORK = 200_000_000
 """Outputs times nodes for reverse mode, which makes one sweep over the program per output: at
-about 0.3 us per node and sweep, 200,000,000 is about a minute (100 outputs of a program of
-2,000,000 nodes). A program with 100,000 outputs and 100,000 inputs would need hours (and print
+about 0.3 us per node and sweep, 200,000,000 is about a minute (20 outputs of a program of
+10,000,000 nodes). A program with 100,000 outputs and 100,000 inputs would need hours (and print
 10,000,000,000 derivatives): choose outputs, or inputs in forward mode."""
 
 _COMMENT = re.compile(r"#[^\n]*")

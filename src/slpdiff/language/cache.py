@@ -10,8 +10,9 @@ names, numbers), checked for shape before use, in a directory that only this use
 The directory is ``$SLPDIFF_CACHE_DIR``, else ``$XDG_CACHE_HOME/slpdiff`` or ``~/.cache/slpdiff``
 (never beside the installed package, which may be read-only); ``SLPDIFF_CACHE_DIR=""`` turns the
 cache off. A directory that is not the user's own, or that others can write, is not used at all:
-entries are loaded from it. At most ``KEEP_PROGRAMS`` programs are kept (the least recently
-written go first), so a test suite that parses thousands of files leaves a bounded cache.
+entries are loaded from it. At most ``KEEP_PROGRAMS`` programs and ``KEEP_BYTES`` bytes are kept
+(the least recently written go first), so a test suite that parses thousands of files, or a few
+huge ones, leaves a bounded cache.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .program import NO_ARG, Names, Program, ProgramBuilder
 
 FORMAT = 1  # the layout of an entry; changed whenever an entry's contents change
 KEEP_PROGRAMS = 64
+KEEP_BYTES = 2_000_000_000  # an entry is about twice its file's size
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # The files whose contents decide what a program's text parses into.
 _LANGUAGE_FILES = ("parser.py", "statements.py", "replay.py", "primitives.py", "program.py",
@@ -141,17 +143,21 @@ def supported(program: Program) -> bool:
 
 
 def _trim(where: str) -> None:
-    """Keep the ``KEEP_PROGRAMS`` entries written last."""
+    """Keep the entries written last: at most ``KEEP_PROGRAMS``, of ``KEEP_BYTES`` in all."""
     entries = []
     with os.scandir(where) as found:
         for e in found:
             if e.name.startswith("program-"):
                 with contextlib.suppress(OSError):
-                    entries.append((e.stat().st_mtime_ns, e.path))
-    entries.sort()
-    for _, path in entries[:-KEEP_PROGRAMS]:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+                    info = e.stat()
+                    entries.append((info.st_mtime_ns, info.st_size, e.path))
+    entries.sort(reverse=True)
+    total = 0
+    for k, (_, size, path) in enumerate(entries):
+        total += size
+        if k >= KEEP_PROGRAMS or total > KEEP_BYTES and k:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _entry(program: Program) -> tuple:
