@@ -145,10 +145,27 @@ class _Block:
             uses[ref] = uses.get(ref, 0) + 1
         loads = [f"    v{ref} = V[{ref}]" for ref, count in uses.items() if count > 1]
         body = _REF.sub(lambda m: f"v{m[1]}" if uses[m[1]] > 1 else f"V[{m[1]}]", body)
-        return "\n".join([self.head, *self.loads, *loads, body or "    pass"])
+        return _local_names("\n".join([self.head, *self.loads, *loads, body or "    pass"]))
 
 
 _REF = re.compile("\x01([0-9]+)\x02")
+_LOCAL = re.compile(r"\b([va])([0-9]+)\b")
+
+
+def _local_names(source: str) -> str:
+    """``source`` with its locals (``v<position>``, ``a<position>``) numbered from 0 in each
+    block: every block then names its locals with the same (interned, shared) strings, instead of
+    a string of its own per node of the program."""
+    renamed: dict[str, str] = {}
+
+    def local(m) -> str:
+        name = m[0]
+        found = renamed.get(name)
+        if found is None:
+            found = renamed[name] = f"{m[1]}{len(renamed)}"
+        return found
+
+    return _LOCAL.sub(local, source)
 
 
 class PointRun:
