@@ -205,3 +205,30 @@ def test_million_statement_chain_parsed_from_text():
     assert values[-1] == 2.0 * n
     adjoint = adjoints(program, values, len(program) - 1)
     assert adjoint[0] == float(n)
+
+
+def test_values_alone_make_no_reverse_sweep_and_pass_the_reverse_work_limit(monkeypatch):
+    # 3,000 outputs: one sweep each would be 3,000 walks (GradBench's ode primal took minutes).
+    import slpdiff.core.engine as engine
+
+    text = "input x\n" + "".join(f"y{i} = sin(x) * {i}\n" for i in range(3000))
+    program = slpdiff.parse(text + "output " + ", ".join(f"y{i}" for i in range(3000)) + "\n")
+    swept = []
+    monkeypatch.setattr(engine, "reverse_sweep", lambda *a, **k: swept.append(1))
+    result = slpdiff.evaluate(program, {"x": 0.5}, derivatives=False)
+    assert result.gradient == {} and result.values["y2"] == np.sin(0.5) * 2 and swept == []
+    result = slpdiff.evaluate(program, {"x": 0.5}, wrt=[])
+    assert result.gradient["y7"] == {} and swept == []
+
+
+def test_forward_resets_every_nodes_adjoint_as_its_docstring_and_the_seed_promise():
+    # forward, backward, forward again: every deriv is 0 again, intermediates included (a reset
+    # of the inputs alone would leave v1.deriv at its old adjoint).
+    x, w = Var(value=1.0), Var(value=4.0)
+    v1 = x * w
+    v2 = slpdiff.sin(v1) + v1
+    v2.forward()
+    v2.backward()
+    assert v1.deriv != 0.0 and x.deriv != 0.0
+    v2.forward()
+    assert [node.deriv for node in (x, w, v1, v2)] == [0.0, 0.0, 0.0, 0.0]

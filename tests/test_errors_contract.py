@@ -1,6 +1,6 @@
-"""The error contract (README, "Errors"): every failure is ``slpdiff: error: ...`` on stderr, exit
-status 2 for bad programs, options and data, 1 at run time (and for internal errors), 130 on
-Ctrl-C; never a traceback unless ``--debug`` or ``SLPDIFF_DEBUG=1`` asks for one.
+"""The error contract (docs/commands.md, "Errors"): every failure is ``slpdiff: error: ...`` on
+stderr, exit status 2 for bad programs, options and data, 1 at run time (and for internal
+errors), 130 on Ctrl-C; never a traceback unless ``--debug`` or ``SLPDIFF_DEBUG=1`` asks for one.
 
 Most cases run the installed ``slpdiff`` in a subprocess, as a user does; the internal-error cases
 also run in-process through Click's ``CliRunner`` with a library function patched to fail.
@@ -561,18 +561,18 @@ def test_a_failed_graph_leaves_the_output_file_untouched(tmp_path):
     assert out.read_text() == "old graph\n" and _only(tmp_path) == before
 
 
-# --- the README states the contract, and its example is what slpdiff prints ----------------------
+# --- the docs state the contract, and its example is what slpdiff prints ------------------------
 
 def _readme_errors_section() -> str:
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("\n## Errors\n")
-    return readme[start: readme.index("\n## ", start + 1)]
+    page = (ROOT / "docs" / "commands.md").read_text()
+    start = page.index("\n## Errors\n")
+    end = page.find("\n## ", start + 1)
+    return page[start:] if end < 0 else page[start:end]
 
 
-def test_readme_errors_section_comes_before_pipelines():
-    readme = (ROOT / "README.md").read_text()
-    numbers = readme.index("### Numbers, streams and exit status")
-    assert numbers < readme.index("\n## Errors\n") < readme.index("\n## Pipelines")
+def test_docs_say_numbers_and_streams_then_errors():
+    page = (ROOT / "docs" / "commands.md").read_text()
+    assert page.index("\n## Numbers and streams\n") < page.index("\n## Errors\n")
 
 
 def test_readme_errors_section_states_the_contract():

@@ -18,7 +18,7 @@ from slpdiff.language.primitives import PRIMITIVES
 INF, NAN = math.inf, math.nan
 
 # For each function with a kink: a program, a point on the kink, and the derivatives there
-# (the conventions of README "Conventions where a function is not differentiable").
+# (the conventions of docs/language.md, "Conventions where a function is not differentiable").
 CASES = {
     "abs": ("y = abs(x)", {"x": 0.0}, {"x": 0.0}),
     "relu": ("y = relu(x)", {"x": 0.0}, {"x": 0.0}),

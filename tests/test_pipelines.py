@@ -435,9 +435,9 @@ def test_data_fit_errors(tmp_path, program, args, message):
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
-# --- the README's pipelines run as written ------------------------------------------------------
+# --- docs/rows.md's pipelines run as written -----------------------------------------------------
 
-README = (ROOT / "README.md").read_text()
+ROWS_PAGE = (ROOT / "docs" / "rows.md").read_text()
 
 
 def _bash_examples(text: str):
@@ -446,16 +446,16 @@ def _bash_examples(text: str):
     return [(commands, expected or None) for commands, expected in found]
 
 
-def test_the_readme_has_three_pipelines_with_seq_awk_jq_and_a_fit():
-    section = README.partition("\n## Pipelines\n")[2].split("\n## ", 1)[0]
+def test_the_docs_have_three_pipelines_with_seq_awk_jq_and_a_fit():
+    section = ROWS_PAGE.partition("\n## Pipelines\n")[2].split("\n## ", 1)[0]
     pipelines = [commands for commands, _ in _bash_examples(section)]
     assert len(pipelines) == 3 and all("|" in p for p in pipelines)
     assert "seq" in pipelines[0] and "awk" in pipelines[0]
     assert "jq" in pipelines[1] and "--data" in pipelines[2] and "@-" in pipelines[2]
 
 
-@pytest.mark.parametrize("commands, expected", _bash_examples(README))
-def test_readme_bash_examples_print_what_the_readme_shows(commands, expected):
+@pytest.mark.parametrize("commands, expected", _bash_examples(ROWS_PAGE))
+def test_bash_examples_print_what_the_docs_show(commands, expected):
     proc = bash("set -o pipefail\n" + commands)
     assert proc.returncode == 0, proc.stderr
     if expected is not None:
@@ -505,13 +505,13 @@ def test_memory_stays_bounded_however_many_rows_stream_through():
     assert peak < 250 * 2 ** 20, f"peak RSS {peak / 2 ** 20:.0f} MiB"
 
 
-def test_readme_python_api_examples_run(monkeypatch, capsys):
-    section = README.partition("\n## Python API\n")[2].split("\n## ", 1)[0]
+def test_python_api_examples_run(monkeypatch, capsys):
+    section = (ROOT / "docs" / "python-api.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     namespace: dict = {}
     monkeypatch.chdir(ROOT)
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+        exec(compile(block, "python-api.md", "exec"), namespace)  # noqa: S102 - our own docs
     assert namespace["run"].final.at["a"] == pytest.approx(2.5, abs=1e-8)
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["at"]["x"] for r in records] == [1.0, 0.5, -2.0]

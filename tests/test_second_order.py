@@ -9,7 +9,7 @@ import pytest
 from test_engine import seed_by_hand
 
 import slpdiff
-from helpers import EXAMPLES
+from helpers import EXAMPLES, same_bits
 from slpdiff import Var
 from slpdiff.core.hessian import cached_adjoint, hessian, hvp
 from slpdiff.core.tangent import evaluate_forward, jvp
@@ -156,3 +156,33 @@ def test_hvp_names_must_be_differentiated_inputs():
         hvp(SEED, {"x": 1.0, "w": 4.0}, {"q": 1.0})
     with pytest.raises(slpdiff.InputError, match="not among the inputs differentiated"):
         hvp(SEED, {"x": 1.0, "w": 4.0}, {"x": 1.0}, wrt=["w"])
+
+
+def test_hvp_sums_a_scalar_inputs_entries_over_rows_as_the_hessian_does():
+    # (GradBench's kmeans found hvp returning one entry per row for a scalar input.)
+    program = slpdiff.parse("input p, c1, c2; d1 = (p-c1)^2; d2 = (p-c2)^2; f = sum(min(d1, d2))")
+    at = {"p": np.array([0, 0.1, 0.9, 1, 1.2]), "c1": 0.0, "c2": 1.0}
+    whole = hessian(program, at, wrt=["c1", "c2"])["f"]
+    product = hvp(program, at, {"c1": 1.0, "c2": 1.0}, wrt=["c1", "c2"])["f"]
+    for x in ("c1", "c2"):
+        assert np.ndim(product[x]) == 0
+        assert product[x] == whole[x]["c1"] + whole[x]["c2"]
+    assert (product["c1"], product["c2"]) == (4.0, 6.0)  # 2 per row nearer c1 (2), c2 (3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hessian_entries_are_the_hvp_entries_bit_for_bit(seed):
+    # hessian(...)[y][x][w] is d/dw of d y/d x: forward mode (direction w) over the adjoint
+    # program's d_y_d_x, exactly what hvp with the direction e_w computes. The other order
+    # (d/dx of d y/d w) is the same mathematics but differs in the last bits at most points.
+    rng = np.random.default_rng(seed)
+    program = slpdiff.parse("input x, w, z\ny = sin(x * w) * exp(z - x) + w ^ 3 / (1 + z ^ 2)"
+                            "\nu = tanh(x + 2 * w) * log(2 + z * z)\noutput y, u\n")
+    for _ in range(10):
+        at = dict(zip("xwz", rng.uniform(-1.5, 1.5, 3), strict=True))
+        whole = hessian(program, at)
+        for w in "xwz":
+            product = hvp(program, at, {w: 1.0})
+            for y in ("y", "u"):
+                for x in "xwz":
+                    assert same_bits(whole[y][x][w], product[y][x]), (y, x, w, at)

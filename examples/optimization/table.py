@@ -1,5 +1,5 @@
-"""Run SciPy's methods through slpdiff on every problem here and print the README's table of
-steps and evaluations: ``python examples/optimization/table.py [--update README.md]``.
+"""Run SciPy's methods through slpdiff on every problem here and print docs/optimization.md's table
+of steps and evaluations: ``python examples/optimization/table.py [--update docs/optimization.md]``.
 
 With ``--update FILE`` the table between the markers ``<!-- mgh-table -->`` and
 ``<!-- /mgh-table -->`` in FILE is replaced; otherwise it is printed.
@@ -41,7 +41,7 @@ def table() -> str:
         "|---|---|---|" + "---|" * len(METHODS),
     ]
     for problem in load_problems():
-        link = f"[{problem.name}](examples/optimization/{problem.path.name})"
+        link = f"[{problem.name}](../examples/optimization/{problem.path.name})"
         minima = " or ".join(m.text for m in problem.minima)
         cells = [cell(problem, method) for method in METHODS]
         lines.append(f"| {link} | {len(problem.start)} | {minima} | " + " | ".join(cells) + " |")

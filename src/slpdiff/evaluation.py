@@ -35,6 +35,7 @@ out as a program (:mod:`slpdiff.core.adjoint`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -80,7 +81,9 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     """
     inputs = bind_inputs(program, at)
     chosen = select(program, wrt, outputs)
-    if derivatives and len(chosen.outputs) > 1:
+    if not derivatives:
+        chosen = replace(chosen, wrt=())  # values only: no sweep at all
+    if chosen.wrt and len(chosen.outputs) > 1:
         check_reverse(len(chosen.outputs), len(program))
     inputs = [as_value(x) for x in inputs]
     done = fast_path(program, inputs, chosen)

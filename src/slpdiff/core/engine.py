@@ -215,6 +215,9 @@ def evaluate_reference(program: Program, inputs: list, chosen: Selection,
                         {}, node_values=values)
     bad_partial = None
     for name, o in zip(out_names, out_index, strict=True):
+        if not wrt_index:  # nothing to differentiate with respect to: no sweep
+            result.gradient[name] = {}
+            continue
         adjoint, _ = reverse_sweep(program, values, o, needs)
         row = {}
         for name_x, i in zip(wrt_names, wrt_index, strict=True):

@@ -84,9 +84,10 @@ def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
     refuse_rows_through_reductions(result, inputs, wrt_k)
     position = {name: i for i, name in zip(adj.program.output_index, adj.program.output_names,
                                            strict=True)}
-    return {name: {x: column(result.tangents[position[adj.derivatives[name][x]]], 0,
-                             result.values[position[name]])
-                   for x in adj.wrt}
+    # Each entry has its input's shape, as the gradient does: a scalar input's is summed over rows.
+    return {name: {x: fit(column(result.tangents[position[adj.derivatives[name][x]]], 0,
+                                 result.values[position[name]]), inputs[k])[()]
+                   for x, k in zip(adj.wrt, wrt_k, strict=True)}
             for name in adj.outputs}
 
 

@@ -397,12 +397,13 @@ class PointCode:
         if not floats_finite(V):
             return None
         rows = []
-        for o in outputs:
+        for o in outputs if wrt else ():  # nothing to differentiate: no sweep
             G = self.gradient(V, o)
             row = [G[i] for i in wrt]
             if not floats_finite([0.0 if g is None else g for g in row]):
                 return None
             rows.append(row)
+        rows = rows or [[] for _ in outputs]
         return ([np.float64(V[o]) for o in outputs],
                 [[np.float64(0.0 if g is None else g) for g in row] for row in rows],
                 NodeValues(V))
