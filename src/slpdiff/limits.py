@@ -90,18 +90,30 @@ def check_program(source: Source) -> None:
                       "(slpdiff.limits.MAX_OPERATIONS); split it into smaller programs")
 
 
+_LINES_CHUNK = 1 << 22  # bytes looked at at once: the newlines' positions of a chunk, 32 MB at most
+
+
 def _check_lines(source: Source) -> None:
-    """The first line longer than ``MAX_LINE_CHARS``, found with numpy over the UTF-8 bytes."""
+    """The first line longer than ``MAX_LINE_CHARS``, found with numpy over the UTF-8 bytes, a
+    chunk at a time (a text of ten million short lines would need 80 MB per array otherwise)."""
     data = np.frombuffer(source.text.encode("utf-8", errors="surrogatepass"), dtype=np.uint8)
-    ends = np.concatenate(([-1], np.flatnonzero(data == 10), [data.size]))
-    lengths = np.diff(ends) - 1  # in bytes: at least the length in characters
-    for k in np.flatnonzero(lengths > MAX_LINE_CHARS):
-        line = bytes(data[ends[k] + 1: ends[k + 1]]).decode("utf-8", errors="surrogatepass")
-        chars = len(line.rstrip("\r"))
-        if chars > MAX_LINE_CHARS:
-            _fail(source, f"line {k + 1} has {chars:,} characters, more than the limit of "
-                          f"{MAX_LINE_CHARS:,} (slpdiff.limits.MAX_LINE_CHARS); split its "
-                          "expression into several statements", line=int(k) + 1)
+    previous, lines_before = -1, 0  # the last newline's offset, and lines that ended before it
+    for start in range(0, data.size + 1, _LINES_CHUNK):
+        ends = np.flatnonzero(data[start:start + _LINES_CHUNK] == 10) + start
+        if start + _LINES_CHUNK >= data.size:
+            ends = np.append(ends, data.size)  # the last line, ended by the end of the text
+        lengths = np.diff(ends, prepend=previous) - 1  # in bytes: at least as many characters
+        for k in np.flatnonzero(lengths > MAX_LINE_CHARS):
+            begin = previous if k == 0 else int(ends[k - 1])
+            line = bytes(data[begin + 1: ends[k]]).decode("utf-8", errors="surrogatepass")
+            chars = len(line.rstrip("\r"))
+            if chars > MAX_LINE_CHARS:
+                number = lines_before + int(k) + 1
+                _fail(source, f"line {number} has {chars:,} characters, more than the limit of "
+                              f"{MAX_LINE_CHARS:,} (slpdiff.limits.MAX_LINE_CHARS); split its "
+                              "expression into several statements", line=number)
+        if ends.size:
+            previous, lines_before = int(ends[-1]), lines_before + ends.size
 
 
 def _fail(source: Source, message: str, line: int = 0) -> None:

@@ -14,7 +14,7 @@ kinds are Lark's, and the calls are those Lark made. Whatever is not a plain run
 (a character no terminal matches, a statement Lark rejects, a newline inside a token) makes
 :meth:`Replay.read` give up, and the parser then reads the whole text with Lark, which reports
 the errors in its own words: a valid program gives the same tape either way, an invalid one the
-same messages (``tests/test_parse_cache.py`` and the fuzz tests compare them).
+same messages (``tests/test_tape.py`` compares them on the error tables and random programs).
 """
 
 from __future__ import annotations
