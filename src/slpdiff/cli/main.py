@@ -9,6 +9,7 @@ report), never by default.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -49,6 +50,7 @@ class SlpdiffGroup(click.Group):
             module, _, attribute = self.lazy[name].partition(":")
             command = getattr(importlib.import_module(f".{module}", __package__), attribute)
             self.add_command(command, name)
+            _collect_again()
         return super().get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -165,5 +167,25 @@ def cli():
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="slpdiff")
+    # Importing numpy and a command makes hundreds of thousands of objects and nothing to
+    # collect: no garbage collections until the command is loaded (about 15 ms of numpy's 250 on
+    # the machine of docs/performance.md; a small run's start is mostly imports).
+    global _collections_paused
+    if gc.isenabled():
+        gc.disable()
+        _collections_paused = True
+    try:
+        cli(prog_name="slpdiff")
+    finally:
+        _collect_again()
+
+
+_collections_paused = False
+
+
+def _collect_again() -> None:
+    global _collections_paused
+    if _collections_paused:
+        _collections_paused = False
+        gc.enable()
 

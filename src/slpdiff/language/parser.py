@@ -35,7 +35,6 @@ from ..limits import check_program
 from . import cache as _cache
 from .program import Program
 from .statements import MAX_ERRORS, Statements
-from .syntax_errors import at_offset, statement_start, syntax_error_at
 
 __all__ = ["MAX_ERRORS", "decode", "parse", "parse_file"]
 
@@ -98,6 +97,30 @@ def parse_file(path: str) -> Program:
     changed since it was last parsed)."""
     with open(path, "rb") as f:
         return parse(f.read(), name=str(path), cache=True)
+
+
+# Messages in plain words (syntax_errors.py), imported only when there is something to say: a
+# valid program, or one from the cache, does without.
+
+def syntax_error_at(error, source: Source):
+    """:func:`slpdiff.language.syntax_errors.syntax_error_at`."""
+    from . import syntax_errors
+
+    return syntax_errors.syntax_error_at(error, source)
+
+
+def at_offset(source: Source, offset: int, message: str):
+    """:func:`slpdiff.language.syntax_errors.at_offset`."""
+    from . import syntax_errors
+
+    return syntax_errors.at_offset(source, offset, message)
+
+
+def statement_start(text: str, offset: int) -> int:
+    """:func:`slpdiff.language.syntax_errors.statement_start`."""
+    from . import syntax_errors
+
+    return syntax_errors.statement_start(text, offset)
 
 
 def _suggestion(name: str, known) -> str:
