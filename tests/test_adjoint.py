@@ -12,6 +12,8 @@ from test_engine import seed_by_hand
 import slpdiff
 from helpers import EXAMPLES, random_program
 from slpdiff.core.adjoint import adjoint_program, size_bound
+from slpdiff.core.engine import evaluate_reference
+from slpdiff.core.schedule import select
 from slpdiff.evaluation import evaluate
 from slpdiff.language.primitives import PRIMITIVES
 
@@ -191,12 +193,15 @@ def test_a_hundred_thousand_statements_without_recursion():
 ])
 def test_reductions_used_row_wise_again_sum_their_adjoint_over_the_rows(text):
     # A value that is the same for every row (mean(...)) used by a row-wise statement: its
-    # adjoint is the sum of the uses over the rows, as the engine's un-broadcast does.
+    # adjoint is the sum of the uses over the rows, as the engine's un-broadcast does. The
+    # adjoint program writes out the engine's sweep, seeded with ones over the rows: the
+    # gradient of the rows' total, which for a row-wise output that uses a reduction is not each
+    # row's own derivative (slpdiff.evaluate's, docs/rows.md).
     program = slpdiff.parse(text)
     adjoint = slpdiff.parse(adjoint_program(program).text())
     rng = np.random.default_rng(3)
     point = {"t": rng.normal(size=7), "a": rng.normal(size=7)}  # per-row inputs: per-row results
-    engine = evaluate(program, point)
+    engine = evaluate_reference(program, [point["t"], point["a"]], select(program))
     written = evaluate(adjoint, point, derivatives=False)
     out = program.output_names[0]
     for x in ("t", "a"):

@@ -19,7 +19,7 @@ PACKAGE = Path(slpdiff.__file__).resolve().parent
 
 # Bottom first; a module may import from its own layer and any layer before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("foundation", ["version", "errors", "limits", "formats"]),
+    ("foundation", ["version", "errors", "limits", "formats", "htmlformat"]),
     ("the primitive table", ["language.primitives"]),
     ("derivative rules", ["language.rules"]),
     ("the program tape", ["language.program"]),
@@ -27,14 +27,15 @@ LAYERS: list[tuple[str, list[str]]] = [
                       "language.cache", "language.parser", "language.printer"]),
     ("the shared schedule", ["core.schedule"]),
     ("the reference engine", ["core.engine"]),
-    ("built on the engine", ["core.tangent", "core.kinks", "core.adjoint"]),
+    ("built on the engine", ["core.tangent", "core.kinks", "core.adjoint", "core.unfolded"]),
     ("second order, emitters", ["core.hessian", "core.emit_python"]),
+    ("derivatives over rows", ["core.rows"]),
     ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),
     ("evaluate", ["evaluation"]),
-    ("API", ["var", "check", "rows.*", "teach.*", "optimize.*",
+    ("API", ["var", "differences", "stencils", "check", "rows.*", "teach.*", "optimize.*",
              # the paths slpdiff 0.1 documented, kept as re-exports
              "adjoint", "batch", "emit_python", "hessian", "points", "records"]),
-    ("commands", ["cli.*", "__init__", "__main__"]),
+    ("commands", ["cli.*", "__init__", "__main__", "notebook"]),
 ]
 PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach"]  # a docstring only
 

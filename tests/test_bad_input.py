@@ -219,6 +219,25 @@ BAD_PROGRAMS = [
                  id="undefined-name-no-suggestion"),
     pytest.param(Bad("input x\ny = X * 2", "undefined name 'X' (did you mean 'x'?)", 2, 5),
                  id="undefined-name-differing-in-case"),
+    # += and -= (adding to an adjoint)
+    pytest.param(Bad("input x\nx += 1", "'x' is an input (declared on line 1): '+=' adds to a "
+                     "name the program assigns", 2, 1), id="accumulate-input"),
+    pytest.param(Bad("y = a * 2\na += 1", "'a' is used before the '+=' on line 2 that starts it",
+                     1, 5), id="accumulate-after-use"),
+    pytest.param(Bad("a += x\na = 2", "'a' is already assigned on line 1: each name is assigned "
+                     "once (to add to it: a += ...)", 2, 1), id="assign-after-accumulate"),
+    pytest.param(Bad("sin -= x", "'sin' is a function and cannot be assigned", 1, 1),
+                 id="accumulate-function"),
+    pytest.param(Bad("y = x\npi += y", "'pi' is a constant and cannot be assigned", 2, 1),
+                 id="accumulate-constant"),
+    pytest.param(Bad("y = x\n+= y", "'+=' needs a name on its left", 2, 1),
+                 id="accumulate-without-name"),
+    pytest.param(Bad("y = x += 1", "unexpected '+=': it adds to a name, at the start of a "
+                     "statement", 1, 7), id="accumulate-inside-expression"),
+    pytest.param(Bad("y = x\ny -= ", "expected an expression after '-=', found the end of the "
+                     "program", 2, 5), id="accumulate-without-expression"),
+    pytest.param(Bad("input += 2", "'input' is a reserved word and cannot be assigned", 1, 1),
+                 id="accumulate-keyword"),
 ]
 
 

@@ -168,7 +168,7 @@ def valid_program_cases(draw) -> Case:
     if command == ["grad"]:
         args = ["grad", "prog.slp"]
         allowed = (0,)
-    elif command[0] == "eval" and not (grid and len(command) > 1):
+    elif command[0] == "eval":  # forward mode and --hessian too, also on a grid's rows
         allowed = (0,)
     elif grid:
         allowed = (2,)  # a grid is for eval alone

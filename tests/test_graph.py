@@ -25,7 +25,7 @@ DOT = shutil.which("dot")
 
 # The seed's edges and their labels, from the table: d(x*w)/dx = w, d sin(a)/da = cos(a), ...
 SEED_EDGES = {("x", "v1"): "w", ("w", "v1"): "x", ("v1", "v2"): "cos(v1)", ("v1", "v3"): "1",
-              ("v2", "v3"): "1", ("v2", "v4"): "2 * v2", ("v3", "v5"): "exp(v3)",
+              ("v2", "v3"): "1", ("v2", "v4"): "2 * v2", ("v3", "v5"): "v5",
               ("v4", "v6"): "w", ("w", "v6"): "v4", ("v5", "v7"): "1", ("v6", "v7"): "1"}
 
 
@@ -59,6 +59,16 @@ def _edge_label(attributes, key="label"):
     return None if m is None else _unquote(m.group(1))
 
 
+PARTIAL = "&#8706;"  # ∂ as a character reference: the DOT text stays ASCII
+
+
+def _partial(label, source, target):
+    """The rule (and value) an edge label gives for the local partial d target/d source."""
+    head = f"{PARTIAL}{target}/{PARTIAL}{source} = "
+    assert label.startswith(head), (label, head)
+    return label[len(head):]
+
+
 def dot_accepts(text):
     proc = subprocess.run([DOT, "-Tcanon"], input=text.encode(), capture_output=True, timeout=60)
     return proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
@@ -77,8 +87,10 @@ def test_seed_graph_has_every_node_and_edge_labelled_with_its_rule():
         "v1 = x * w", "v2 = sin(v1)", "v3 = v1 + v2", "v4 = square(v2)", "v5 = exp(v3)",
         "v6 = v4 * w", "v7 = v5 + v6"]
     assert "output v7" in nodes["n8"]
-    got = {(name[a], name[b]): _edge_label(attrs) for a, b, attrs in edges}
+    got = {(name[a], name[b]): _partial(_edge_label(attrs), name[a], name[b])
+           for a, b, attrs in edges}
     assert got == SEED_EDGES
+    assert proc.stdout.isascii()
 
 
 def test_with_a_point_nodes_show_values_and_adjoints_and_edges_their_partials():
@@ -86,16 +98,19 @@ def test_with_a_point_nodes_show_values_and_adjoints_and_edges_their_partials():
     ev = slpdiff.evaluate(program, {"x": 1.0, "w": 4.0})
     adjoints = slpdiff.core.engine.adjoints(program, ev.node_values, program.output_index[0])
     nodes, edges = parse_dot(invoke("graph", SEED, "--at", "x=1,w=4").stdout)
+    name = {}
     for i in range(len(program)):
         lines = nodes[f"n{i}"]
+        name[f"n{i}"] = lines[0].split(" = ")[0]
         assert f"value = {float(ev.node_values[i])!r}" in lines
-        assert f"d v7/d {lines[0].split(' = ')[0]} = {float(adjoints[i])!r}" in lines
+        # The adjoint, named as trace names it.
+        assert f"{name[f'n{i}']}_bar = {float(adjoints[i])!r}" in lines
     h_v1 = 4.0
     hand = {("n2", "n3"): math.cos(h_v1), ("n3", "n5"): 2 * math.sin(h_v1),
             ("n4", "n6"): math.exp(h_v1 + math.sin(h_v1)), ("n1", "n7"): math.sin(h_v1) ** 2,
             ("n0", "n2"): 4.0, ("n1", "n2"): 1.0, ("n5", "n7"): 4.0}
     for a, b, attrs in edges:
-        label = _edge_label(attrs)
+        label = _partial(_edge_label(attrs), name[a], name[b])
         if (a, b) in hand:
             rule, value = label.split(" = ")
             assert float(value) == pytest.approx(hand[(a, b)], rel=1e-15)
@@ -110,13 +125,15 @@ def test_multiple_outputs_aliases_constants_and_intermediates():
     assert set(by_name) == {"x", "w", "c", "%1", "%2", "y", "%3", "z"}
     assert by_name["c"][1][0] == f"c = 2.0 * {math.pi!r}"
     assert "output u" in by_name["z"][1] and "output y" in by_name["y"][1]
-    assert "d y/d x = " in " ".join(by_name["x"][1]) and "d u/d x = " in " ".join(by_name["x"][1])
+    # Several outputs: each adjoint says whose it is.
+    assert "x_bar for y = " in " ".join(by_name["x"][1])
+    assert "x_bar for u = " in " ".join(by_name["x"][1])
     # c does not depend on an input: its edge is drawn dashed, with no derivative.
     (c_edge,) = [attrs for a, b, attrs in edges if a == by_name["c"][0]]
     assert "dashed" in c_edge and _edge_label(c_edge) is None
     # An edge whose rule is a constant argument (d(y*3)/dy = 3.0) shows it once.
     (three,) = [attrs for a, b, attrs in edges if (a, b) == (by_name["y"][0], by_name["%3"][0])]
-    assert _edge_label(three) == "3.0"
+    assert _partial(_edge_label(three), "y", "%3") == "3.0"
     dot_text = invoke("graph", "-", input=text).stdout
     assert re.search(r'n\d+ \[label="%1 = x \* w", shape=ellipse, style=dashed', dot_text)
 

@@ -11,6 +11,12 @@ from importlib import resources
 from helpers import EXAMPLES, ROOT, run_slpdiff
 
 
+def test_lesson_templates_are_package_data():
+    templates = resources.files("slpdiff.teach").joinpath("templates")
+    for name in ("page.html", "lesson.html", "legend.html", "lesson.css", "lesson.js"):
+        assert templates.joinpath(name).is_file()
+
+
 def test_grammar_is_package_data():
     grammar = resources.files("slpdiff.language.grammar").joinpath("slp.lark")
     assert grammar.is_file()
@@ -37,6 +43,9 @@ def test_wheel_contains_the_grammar_and_the_console_script(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         assert "slpdiff/language/grammar/slp.lark" in names
+        templates = ROOT / "src" / "slpdiff" / "teach" / "templates"
+        for template in templates.iterdir():  # the lesson page's HTML, CSS and script
+            assert f"slpdiff/teach/templates/{template.name}" in names
         assert "slpdiff/core/engine.py" in names
         modules = [p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src").rglob("*.py")]
         assert [m for m in modules if m not in names] == []  # every module, subpackages too

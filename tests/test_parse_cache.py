@@ -22,7 +22,8 @@ from slpdiff.errors import ProgramError
 from slpdiff.language import cache
 from slpdiff.language.parser import parse, parse_file
 
-SEED = Path(__file__).resolve().parent.parent / "examples" / "seed.slp"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SEED = EXAMPLES / "seed.slp"
 
 
 @pytest.fixture
@@ -159,6 +160,40 @@ def test_standard_input_is_not_cached(cache_dir):
     proc = run_slpdiff("eval", "-", "--at", "x=2", input="y = x * x\n")
     assert proc.returncode == 0 and "y = 4.0" in proc.stdout
     assert entries(cache_dir) == []
+
+
+# An alias (`w = x1`) and `+=`/`-=` leave no trace in the tape's names: the parser records them
+# in Program.assignments, which traces and check-adjoint read, so the cache must keep them too.
+ACCUMULATING = ("input x1, x2\nv = x1 * x2\nw = x1\na += v\na -= sin(x2)\na += w\n"
+                "output a, w\n")
+
+
+def test_a_cached_program_keeps_its_aliases_and_accumulations(cache_dir, tmp_path):
+    path = tmp_path / "acc.slp"
+    path.write_text(ACCUMULATING)
+    fresh = parse_file(str(path))
+    assert len(entries(cache_dir)) == 1
+    again = parse_file(str(path))
+    assert same_tape(fresh, again)
+    assert again.assignments == fresh.assignments == parse(ACCUMULATING, str(path)).assignments
+    assert [(a.name, a.op, a.line) for a in again.assignments] == [
+        ("w", "=", 3), ("a", "+=", 4), ("a", "-=", 5), ("a", "+=", 6)]
+    assert again.assignments[0].node == again.input_index[0]  # w is x1's node
+    assert parse(b"y = x * 2\n", "p.slp", cache=True).assignments == []
+
+
+def test_a_second_run_traces_and_checks_as_the_first(cache_dir, tmp_path):
+    path = tmp_path / "acc.slp"
+    path.write_text(ACCUMULATING)
+    runs = [run_slpdiff("trace", path, "--at", "x1=1.5,x2=2") for _ in range(2)]
+    assert len(entries(cache_dir)) == 1
+    assert [r.returncode for r in runs] == [0, 0] and runs[0].stdout == runs[1].stdout
+    assert "  w     x1  " in runs[0].stdout and "  a@2   a + x1  " in runs[0].stdout
+    book, mine = EXAMPLES / "griewank.slp", EXAMPLES / "griewank_adjoint.slp"
+    checks = [run_slpdiff("check-adjoint", book, mine, "--at", "x1=1.5,x2=0.5")
+              for _ in range(2)]
+    assert [r.returncode for r in checks] == [0, 0] and checks[0].stdout == checks[1].stdout
+    assert len(entries(cache_dir)) == 3
 
 
 # --- commands, imported when used ----------------------------------------------------------------

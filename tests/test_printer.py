@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -54,7 +55,12 @@ def test_examples_round_trip_with_their_comments(example):
                 if "=" in line.split("#")[0]]
 
     assert comments(text) == comments(source)
-    assert assignments(text) == assignments(source)
+    if "+=" in source or "-=" in source:
+        # `a += t` is printed as the single assignment it means (`a = a + t` under a new name
+        # for the later value), so only the values can be compared with the text as written
+        assert not re.search(r"[+-]=", text)
+    else:
+        assert assignments(text) == assignments(source)
     assert f"output {', '.join(program.output_names)}" in text
     point = {name: 0.3 + 0.1 * k for k, name in enumerate(program.input_names)}
     assert same_values(values_at(program, point), values_at(again, point))

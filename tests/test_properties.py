@@ -29,8 +29,9 @@ from slpdiff.core.adjoint import adjoint_program
 from slpdiff.core.emit_python import to_python
 from slpdiff.core.engine import forward
 from slpdiff.core.hessian import hessian, hvp
+from slpdiff.core.schedule import select
 from slpdiff.core.tangent import evaluate_forward, jvp
-from slpdiff.evaluation import evaluate
+from slpdiff.evaluation import evaluate, evaluate_inputs
 from slpdiff.language.primitives import PRIMITIVES
 
 NAMES = sorted(PRIMITIVES)
@@ -197,7 +198,11 @@ def check_python(cases: list[tuple[str, dict]], tmp_path) -> None:
     for k, (text, point) in enumerate(cases):
         program = slpdiff.parse(text)
         modules[f"adjoint_{k}"] = to_python(adjoint_program(program))
-        expected.append(evaluate(program, {x: np.asarray(v) for x, v in point.items()}))
+        # The adjoint program writes out the engine's sweep, seeded with ones over the rows: the
+        # gradient of the rows' total where a reduction meets the rows, not each row's own
+        # (slpdiff.evaluate's, docs/rows.md).
+        inputs = [np.asarray(point[x], dtype=np.float64) for x in program.input_names]
+        expected.append(evaluate_inputs(program, inputs, select(program)))
     data = [{"point": point} for _, point in cases]
     got = json.loads(run_without_slpdiff(RUNNER, modules, tmp_path, json.dumps(data)))
     assert isinstance(got, list), got

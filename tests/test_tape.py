@@ -138,7 +138,8 @@ def read_both(text):
             program = parse(text, "p.slp", fast=fast)
             results.append(("program", [list(getattr(program, c)) for c in (
                 "ops", "args", "consts", "names", "lines", "columns")],
-                program.input_names, program.output_names, program.output_index))
+                program.input_names, program.output_names, program.output_index,
+                program.assignments))
         except ProgramError as e:
             results.append(("errors", [d.format() for d in e.diagnostics]))
     return results
@@ -151,7 +152,8 @@ def assert_read_alike(text):
 
 CORPUS = ["examples/seed.slp", "examples/rosenbrock.slp", "examples/neuron.slp",
           "examples/decay.slp", "examples/decay_model.slp", "examples/speelpenning.slp",
-          "examples/xor.slp"]
+          "examples/xor.slp", "examples/griewank.slp", "examples/griewank_adjoint.slp",
+          "examples/griewank_mistake.slp"]
 
 
 @pytest.mark.parametrize("path", CORPUS)
@@ -197,6 +199,20 @@ def test_mutated_random_programs_read_alike(case):
     except UnicodeDecodeError:
         return
     assert_read_alike(text)
+
+
+def test_accumulations_and_aliases_are_replayed_as_lark_reads_them():
+    from slpdiff.language import parser
+
+    for text in ["a+=x;a-=x*2\na += a", "input x\nw = x\nw += -w;w -= 2\noutput w",
+                 "a -= 3\nb = a\nb += a ^ 2\noutput a, b", "y = x\ny += 1\ny = 3",
+                 "b = a\na += 1", "input x\nx -= 1"]:
+        assert_read_alike(text)
+    statements = ["input x"] + [f"a {'+-'[k % 2]}= x * {k}" for k in range(50)] + ["b = a"]
+    text = "\n".join(statements)
+    assert_read_alike(text)
+    parse(text, "p.slp")
+    assert parser._parser().replay.statements_read == len(statements)  # not left to Lark
 
 
 def test_many_shapes_give_way_to_lark(monkeypatch):

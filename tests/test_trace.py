@@ -35,7 +35,7 @@ SEED_UPDATES = [
     "v7_bar = 1",
     "v5_bar += v7_bar", "v6_bar += v7_bar",
     "v4_bar += v6_bar * w", "w_bar += v6_bar * v4",
-    "v3_bar += v5_bar * exp(v3)",
+    "v3_bar += v5_bar * v5",
     "v2_bar += v4_bar * 2 * v2",
     "v1_bar += v3_bar", "v2_bar += v3_bar",
     "v1_bar += v2_bar * cos(v1)",
@@ -104,7 +104,7 @@ def test_reverse_partials_are_the_hand_known_rules(seed):
     h = seed_hand_values()
     expected = {"v7_bar": None, "v5_bar += v7_bar": 1.0, "v6_bar += v7_bar": 1.0,
                 "v4_bar += v6_bar * w": h["w"], "w_bar += v6_bar * v4": h["v4"],
-                "v3_bar += v5_bar * exp(v3)": math.exp(h["v3"]),
+                "v3_bar += v5_bar * v5": math.exp(h["v3"]),
                 "v2_bar += v4_bar * 2 * v2": 2 * h["v2"], "v1_bar += v3_bar": 1.0,
                 "v2_bar += v3_bar": 1.0, "v1_bar += v2_bar * cos(v1)": math.cos(h["v1"]),
                 "x_bar += v1_bar * w": h["w"], "w_bar += v1_bar * x": h["x"]}
@@ -128,7 +128,7 @@ def test_tangent_sweep_rows_and_derivatives(seed):
     x_sweep, w_sweep = tr.sweeps
     assert [r.update for r in w_sweep.rows] == [
         "w_dot = 1", "v1_dot = w_dot * x", "v2_dot = v1_dot * cos(v1)", "v3_dot = v1_dot + v2_dot",
-        "v4_dot = v2_dot * 2 * v2", "v5_dot = v3_dot * exp(v3)",
+        "v4_dot = v2_dot * 2 * v2", "v5_dot = v3_dot * v5",
         "v6_dot = v4_dot * w + w_dot * v4", "v7_dot = v5_dot + v6_dot"]
     # With x seeded, w's tangent is 0, so v6's term w_dot * v4 is not there.
     assert "v6_dot = v4_dot * w" in [r.update for r in x_sweep.rows]
@@ -252,11 +252,34 @@ def test_nested_expressions_get_marked_names_that_never_collide():
 
 
 def test_rules_are_grouped_so_the_update_reads_right():
-    program = slpdiff.parse("input a, b\nq = a / (b + 1)\nr = atan2(q, a)")
+    program = slpdiff.parse("input a, b\nq = a / (b + 1)\nr = atan2(q, a)\ns = r * cos(b)")
     updates = [r.update for r in trace(program, {"a": 2.0, "b": 3.0}).sweeps[0].rows]
     assert "q_bar += r_bar * a / (a^2 + q^2)" in updates
-    assert "a_bar += r_bar * (-q / (a^2 + q^2))" in updates
-    assert "%1_bar += q_bar * (-a / %1^2)" in updates
+    # A negated rule is a subtraction, and 1 / d a division, as the book writes them; the
+    # quotient's rule names the quotient itself (q), which the engine does not compute again.
+    assert "a_bar -= r_bar * q / (a^2 + q^2)" in updates
+    assert "a_bar += q_bar / %1" in updates
+    assert "%1_bar -= q_bar * q / %1" in updates
+    assert "b_bar -= %2_bar * sin(b)" in updates
+
+
+def test_rules_that_use_the_value_already_computed_name_it():
+    program = slpdiff.parse("input x\nex = exp(x)\nt = tanh(ex)\nh = hypot(t, x)\n"
+                            "s = sigmoid(h)\nq = x / s")
+    rows = trace(program, {"x": 0.5}).sweeps[0].rows
+    updates = [r.update for r in rows]
+    assert "x_bar += ex_bar * ex" in updates
+    assert "ex_bar += t_bar * (1 - t^2)" in updates
+    assert "t_bar += h_bar * t / h" in updates
+    assert "h_bar += s_bar * s * (1 - s)" in updates
+    assert "s_bar -= q_bar * q / s" in updates
+    # The partials are the engine's, and equal the rules written with the values named.
+    ev = slpdiff.evaluate(program, {"x": 0.5})
+    value = dict(zip(["x", "ex", "t", "h", "s", "q"], ev.node_values, strict=True))
+    by_update = {r.update: r.partial for r in rows}
+    assert by_update["x_bar += ex_bar * ex"] == value["ex"]
+    assert by_update["s_bar -= q_bar * q / s"] == -value["q"] / value["s"]
+    assert by_update["h_bar += s_bar * s * (1 - s)"] == value["s"] * (1 - value["s"])
 
 
 def test_alias_outputs_and_inputs_as_outputs():
@@ -350,7 +373,9 @@ def _latex_structure_errors(tex: str) -> list[str]:
     """Problems that would stop a tabular from compiling: unbalanced braces or environments,
     rows with the wrong number of cells, special characters left unescaped."""
     errors = []
-    body = re.sub(r"^%.*$", "", tex, flags=re.M)  # comment lines
+    body = re.sub(r"(?<!\\)%.*$", "", tex, flags=re.M)  # comments
+    math = re.findall(r"(?<!\\)\$(.*?)(?<!\\)\$", body)
+    body = re.sub(r"(?<!\\)\$(.*?)(?<!\\)\$", "MATH", body)  # formulas: checked by TeX itself
     depth = 0
     for c in re.sub(r"\\[{}%&_#$]", "", body):
         depth += {"{": 1, "}": -1}.get(c, 0)
@@ -374,9 +399,14 @@ def _latex_structure_errors(tex: str) -> list[str]:
     unescaped = re.findall(r"[_%#$^~\\]", stripped)
     if unescaped:
         errors.append(f"unescaped special characters: {unescaped}")
-    commands = set(re.findall(r"\\([A-Za-z]+)", body))
+    commands = set(re.findall(r"\\([A-Za-z]+)", body + " ".join(math)))
     allowed = {"begin", "end", "hline", "multicolumn", "texttt", "textbackslash",
-               "textasciicircum", "textasciitilde", "textless", "textgreater"}
+               "textasciicircum", "textasciitilde", "textless", "textgreater", "par",
+               "noindent", "smallskip", "parbox", "raggedright", "setlength", "tabcolsep",
+               # in formulas: plain LaTeX's own
+               "bar", "dot", "cdot", "mathrel", "mathrm", "mathtt", "partial", "sqrt", "left",
+               "right", "vert", "sin", "cos", "tan", "exp", "log", "sinh", "cosh", "tanh",
+               "arcsin", "arccos", "arctan", "allowbreak"}
     if commands - allowed:
         errors.append(f"commands that need a package or are unknown: {commands - allowed}")
     return errors
@@ -487,7 +517,7 @@ def test_wrt_and_of_choose_the_sweeps():
     (["--at", "x=1,w=4", "--wrt", "v"], "'v' is not input; the program's inputs are: x, w"),
     (["--at", "x=1,w=4", "--of", "v1"], "'v1' is not output; the program's outputs are: v7"),
     (["--at", "x=1,w=4", "--mode", "sideways"], "'sideways' is not one of"),
-    (["--at", "x=1,w=4", "--format", "html"], "'html' is not one of"),
+    (["--at", "x=1,w=4", "--format", "xml"], "'xml' is not one of"),
 ])
 def test_bad_options_exit_2_with_one_message(args, message):
     proc = run_slpdiff("trace", SEED, *args)

@@ -4,6 +4,7 @@ tests/test_docs.py runs the commands of every docs page.)"""
 
 from __future__ import annotations
 
+import html
 import shlex
 import xml.etree.ElementTree as ET
 
@@ -17,7 +18,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def test_tutorial_covers_the_commands_it_is_about():
     commands = {shlex.split(c)[1] for c, _ in EXAMPLES_SHOWN}
-    assert {"eval", "trace", "graph", "explain", "grad", "optimize"} <= commands
+    assert {"eval", "trace", "graph", "explain", "grad", "optimize", "check-adjoint", "exercise",
+            "cost", "eliminate"} <= commands
 
 
 def test_tutorial_program_listing_is_the_example_file():
@@ -39,7 +41,7 @@ def test_committed_picture_is_the_graph_of_today():
     labels = []
     for line in dot_text.splitlines():
         if "label=\"" in line:
-            label = line.split('label="', 1)[1].split('"', 1)[0]
+            label = html.unescape(line.split('label="', 1)[1].split('"', 1)[0])  # &#8706; is ∂
             labels += label.replace("\\n", "\n").split("\n")
     assert len(labels) > 30
     missing = [label for label in labels if label not in texts]

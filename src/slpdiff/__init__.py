@@ -31,7 +31,7 @@ from .version import __version__  # noqa: F401 - slpdiff.__version__
 # numpy nor the parser, and `slpdiff eval` not the adjoint program or the optimizer.
 _LAZY = {"AdjointProgram": "core.adjoint", "adjoint_program": "core.adjoint",
          "Evaluation": "core.engine", "evaluate": "evaluation",
-         "evaluate_forward": "core.tangent", "jvp": "core.tangent",
+         "evaluate_forward": "core.rows", "jvp": "core.rows", "evaluate_rows": "rows.stream",
          "InputError": "errors", "ProgramError": "errors", "RunError": "errors",
          "SlpError": "errors",
          "OptimizeResult": "optimize.descent", "gradient_descent": "optimize.descent",
@@ -57,6 +57,17 @@ def __getattr__(name: str):
 
 def _function_names():
     return importlib.import_module(".language.primitives", __name__).PRIMITIVES
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext slpdiff`` in IPython or Jupyter: the ``%%slp`` magic (see slpdiff.notebook;
+    IPython is imported only now)."""
+    importlib.import_module(".notebook", __name__).load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext slpdiff``."""
+    importlib.import_module(".notebook", __name__).unload_ipython_extension(ipython)
 
 
 def __dir__() -> list[str]:

@@ -1,19 +1,22 @@
-"""Checking derivatives against central finite differences, and saying where they cannot agree.
+"""Checking derivatives against finite differences, and saying where they cannot agree.
 
 Every partial derivative (reverse mode) and, on request, every second derivative (forward over
-reverse) is compared with a central difference ``(f(x + h) - f(x - h)) / 2h``, with a step ``h``
-per input of ``eps * max(1, |x|)`` (``eps`` defaults to the cube root of the float64 epsilon, the
-step that balances truncation and rounding for central differences). Second derivatives are
-differences of the AD gradient. All perturbed points go through the engine in one vectorized pass.
+reverse) is compared with a finite difference: of the outputs for first derivatives, of the
+gradient (the adjoint program's derivative outputs) for second ones. How the differences are taken
+(steps from each input's own scale, Richardson extrapolation, stencils that leave the domain or
+cross a pole replaced by smaller or one-sided ones) is :mod:`slpdiff.differences`.
 
-An entry passes when ``|AD - FD| <= rtol * max(|AD|, |FD|) + noise``, where ``noise`` bounds the
-rounding error of the difference itself (``4 eps64 (|f(x+h)| + |f(x-h)|) / 2h``), so a derivative
-that is 0 is not failed for a difference of 1e-12.
+An entry is ``ok`` when ``|AD - FD| <= rtol * max(|AD|, |FD|) + allowance``, where the allowance is
+what the finite difference itself may be off by (its estimated truncation error plus the bound on
+its rounding error), ``FAIL`` when not. It is ``unchecked`` (not a failure) when no finite
+difference could be taken: the output is not finite at the point, every stencil left the domain,
+or the differences do not settle as the step shrinks; the entry says why.
 
 Where a function of the program is not differentiable (the table's ``kink`` expression is 0: ``abs``
 at 0, a tie in ``max``, ``sqrt`` at 0, ...) at the point, the entries it affects are marked ``kink``
-(their AD values are conventions); where it lies between the points a difference uses, entries that
-disagree are marked ``kink`` instead of failed. Each such place is reported.
+(their AD values are conventions). Stencils that step across such a place are not used while
+others can be; where only they could, entries that disagree are marked ``kink`` instead of failed.
+Each such place is reported.
 """
 
 from __future__ import annotations
@@ -28,16 +31,18 @@ from .core import kinks
 from .core.engine import as_value, forward
 from .core.kinks import convention_message
 from .core.schedule import bind_inputs, depends, reaches, select
+from .differences import DEFAULT_EPS, Differences, check_size, first_steps
 from .errors import Diagnostic, InputError
 from .evaluation import evaluate
 from .formats import number
 from .language.program import Program
-from .language.rules import kink_for
-from .limits import check_sweep
+from .stencils import Estimator, Target
 
-DEFAULT_EPS = float(np.finfo(np.float64).eps ** (1 / 3))
+__all__ = ["DEFAULT_EPS", "DEFAULT_RTOL", "CheckResult", "Entry", "Kink", "check"]
+
 DEFAULT_RTOL = 1e-6
-_NOISE = 4 * float(np.finfo(np.float64).eps)
+WHY_COLUMNS = ("finite differences evaluate 6 points (x +- h, h/2, h/4) at one or two steps "
+               "per input")
 
 
 @dataclass
@@ -47,10 +52,30 @@ class Entry:
     output: str
     wrt: tuple[str, ...]
     ad: float
-    fd: float
-    error: float  # |AD - FD| / max(|AD|, |FD|); 0 when equal, inf or nan when not finite
-    noise: float  # the rounding-noise allowance of the finite difference
-    status: str  # "ok", "FAIL" or "kink"
+    fd: float = math.nan  # the extrapolated finite difference (nan when none could be taken)
+    error: float = math.nan  # |AD - FD| / max(|AD|, |FD|); 0 when equal, inf or nan if not finite
+    # what the two numbers' own errors can explain: the difference's truncation and rounding,
+    # and the AD value's rounding
+    allowance: float = math.nan
+    tolerance: float = math.nan  # the relative error accepted: rtol + allowance / max(|AD|, |FD|)
+    step: float = math.nan  # the largest of the steps h, h/2, h/4 whose differences decided
+    side: str | None = None  # "central", "forward" or "backward" (None: no difference)
+    status: str = ""  # "ok", "FAIL", "kink" or "unchecked"
+    reason: str | None = None  # why "unchecked"
+    # Stencils not used, (step, why): they left the domain, crossed a pole or a kink
+    rejected: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def agrees(self) -> bool:
+        """Are AD and FD within the tolerance (whatever the status says)?"""
+        return self.ad == self.fd or self.error <= self.tolerance
+
+    @property
+    def label(self) -> str:
+        """``d y/d x`` or ``d2 y/d x d w``."""
+        if len(self.wrt) == 1:
+            return f"d {self.output}/d {self.wrt[0]}"
+        return f"d2 {self.output}/d {self.wrt[0]} d {self.wrt[1]}"
 
 
 @dataclass
@@ -61,7 +86,7 @@ class Kink:
     position: int  # the node's position in the program
     args: tuple[float, ...]
     at_point: bool  # the point itself is on the kink
-    crossed_by: list[str]  # inputs whose finite differences step across it
+    crossed_by: list[str]  # inputs whose deciding finite differences step across it
     # At the point: (parameter, the derivative its rule gives there), as eval reports them
     conventions: tuple[tuple[str, float], ...] = ()
 
@@ -89,7 +114,6 @@ class CheckResult:
 
     program: Program
     at: dict[str, float]
-    steps: dict[str, float]  # input -> the finite-difference step used
     rtol: float
     entries: list[Entry] = field(default_factory=list)
     kinks: list[Kink] = field(default_factory=list)
@@ -98,14 +122,14 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        """True when no entry failed (entries at kinks are reported, not failed)."""
+        """True when no entry failed (entries at kinks and unchecked ones are not failures)."""
         return all(e.status != "FAIL" for e in self.entries)
 
 
 def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None = None,
           outputs: Sequence[str] | None = None, rtol: float = DEFAULT_RTOL,
           eps: float | None = None, hessian: bool = False) -> CheckResult:
-    """Compare AD derivatives with central finite differences at the point ``at`` (scalars).
+    """Compare AD derivatives with finite differences at the point ``at`` (scalars).
 
     ``eps`` is the relative step (default :data:`DEFAULT_EPS`); with ``hessian``, second
     derivatives are compared too.
@@ -113,45 +137,45 @@ def check(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None 
     point = [_scalar(name, v) for name, v in zip(program.input_names,
                                                 bind_inputs(program, at), strict=True)]
     chosen = select(program, wrt, outputs)
-    wrt_k, out_k = chosen.wrt, chosen.outputs
     names, outs = chosen.wrt_names, chosen.output_names
-    steps = [_step(point[k], DEFAULT_EPS if eps is None else eps, program.input_names[k])
-             for k in wrt_k]
-    result = CheckResult(program, dict(zip(program.input_names, point, strict=True)),
-                         dict(zip(names, steps, strict=True)), rtol)
+    steps = [first_steps(point[k], DEFAULT_EPS if eps is None else eps, program.input_names[k])
+             for k in chosen.wrt]
+    result = CheckResult(program, dict(zip(program.input_names, point, strict=True)), rtol)
     center = evaluate(program, result.at, names, outs)
     result.warnings = center.warnings
-    check_sweep(len(program), 2 * len(wrt_k),
-                "finite differences evaluate two points per input")
-    shifted = _shifted(program, point, wrt_k, steps)  # 2 points per input: x + h, x - h
-    values = forward(program, shifted)
-    result.kinks = _kinks(program, center.node_values, values, chosen)
-
-    def compare(output: str, wrt_names: tuple[str, ...], ad: float, plus, minus, h) -> None:
-        fd = (plus - minus) / (2 * h)
-        noise = _NOISE * (abs(plus) + abs(minus)) / (2 * h)
-        affected = _affected(program, result.kinks, output, wrt_names)
-        result.entries.append(_entry(output, wrt_names, float(ad), float(fd), float(noise),
-                                     rtol, affected))
-
-    for o, out in zip(out_k, outs, strict=True):
-        f = values[program.output_index[o]]
-        for j, x in enumerate(names):
-            compare(out, (x,), center.gradient[out][x], _at(f, 2 * j), _at(f, 2 * j + 1),
-                    steps[j])
+    judge = _Judge(program, result, center.node_values, chosen)
+    targets = [Target(program.output_index[o], out, program.output_index[o])
+               for o, out in zip(chosen.outputs, outs, strict=True)]
+    judge.judge(program, center.node_values, point, steps, [
+        (Entry(out, (x,), float(center.gradient[out][x])), targets[t], t, j)
+        for t, out in enumerate(outs) for j, x in enumerate(names)])
     if hessian:
-        from .core.hessian import hessian as ad_hessian
-
-        h_ad = ad_hessian(program, result.at, names, outs)
-        grads = evaluate(program, dict(zip(program.input_names, shifted, strict=True)),
-                         names, outs).gradient
-        for out in outs:
-            for x in names:
-                for j, w in enumerate(names):
-                    g = grads[out][x]
-                    compare(out, (x, w), h_ad[out][x][w], _at(g, 2 * j), _at(g, 2 * j + 1),
-                            steps[j])
+        _check_hessian(program, judge, point, steps, chosen)
     return result
+
+
+def _check_hessian(program: Program, judge: _Judge, point: list[float], steps, chosen) -> None:
+    """Second derivatives (forward over reverse) against differences of the adjoint program's
+    derivative outputs."""
+    from .core.hessian import cached_adjoint
+    from .core.hessian import hessian as ad_hessian
+
+    names, outs = chosen.wrt_names, chosen.output_names
+    try:
+        adj = cached_adjoint(program, names, outs)
+    except TypeError as exc:  # a custom operation's rules are Python functions
+        raise InputError(f"--hessian needs derivative rules written as SLP text: {exc}") from None
+    h_ad = ad_hessian(program, judge.result.at, names, outs)
+    gradient = adj.program
+    position = dict(zip(gradient.output_names, gradient.output_index, strict=True))
+    items = []
+    pairs = [(o, out, x) for o, out in zip(chosen.outputs, outs, strict=True) for x in names]
+    for t, (o, out, x) in enumerate(pairs):  # a target per gradient entry: d out/d x
+        target = Target(position[adj.derivatives[out][x]], f"d {out}/d {x}",
+                        program.output_index[o])
+        items += [(Entry(out, (x, w), float(h_ad[out][x][w])), target, t, j)
+                  for j, w in enumerate(names)]
+    judge.judge(gradient, forward(gradient, point), point, steps, items)
 
 
 def _scalar(name: str, value) -> float:
@@ -160,91 +184,142 @@ def _scalar(name: str, value) -> float:
     return float(as_value(value))
 
 
-def _step(x: float, eps: float, name: str) -> float:
-    if not math.isfinite(x):
-        raise InputError(f"cannot take finite differences at {name} = {number(x)}")
-    h = eps * max(1.0, abs(x))
-    h = (x + h) - x  # a step the float64 grid can represent exactly
-    if not math.isfinite(h):  # x + h overflows: only a smaller step can help
-        raise InputError(f"the step for {name} overflows at {name} = {number(x)}: "
-                         "choose a smaller --eps")
-    if not h > 0:
-        raise InputError(f"the step for {name} is {number(h)}: choose a larger --eps")
-    return h
+def describe_node(program: Program, i: int) -> str:
+    """``log(a) at 1:5``: a node's function and where it is in the program's text."""
+    op = program.ops[i]
+    where = f" at {program.lines[i]}:{program.columns[i]}" if program.lines[i] else ""
+    return f"{op.signature if op is not None else program.names[i]}{where}"
 
 
-def _shifted(program: Program, point: list[float], wrt_k: list[int], steps: list[float]):
-    p = len(wrt_k)
-    shifted = [np.full(2 * p, x) for x in point]
-    for j, (k, h) in enumerate(zip(wrt_k, steps, strict=True)):
-        shifted[k][2 * j] = point[k] + h
-        shifted[k][2 * j + 1] = point[k] - h
-    return shifted
+class _Judge:
+    """Turns finite differences into verdicts, and collects the kinks that explain them."""
+
+    def __init__(self, program: Program, result: CheckResult, center, chosen):
+        self.program, self.result, self.chosen = program, result, chosen
+        self.kink_nodes = kinks.candidates(program, chosen.wrt_nodes, chosen.output_nodes)
+        self.kinks: dict[int, Kink] = {}
+        for hit in kinks.find(program, center, chosen.wrt_names, chosen.output_names):
+            i = hit.position
+            self.kinks[i] = Kink(program, i, tuple(float(center[a]) for a in program.args[i]),
+                                 True, [], hit.conventions)
+        result.kinks = list(self.kinks.values())
+        self.center = center
+
+    def judge(self, evaluated: Program, center, point, steps, items) -> None:
+        """Finite differences of ``evaluated`` (the program, or its adjoint program) for
+        ``items``, (entry with its AD value, target, target number, input number), and each
+        entry's verdict; a disagreement seen at one step only is looked at again at another."""
+        targets = list(dict.fromkeys((t, target) for _, target, t, _ in items))
+        check_size(evaluated, steps, WHY_COLUMNS)  # before any sweep: fail at once
+        estimator = Estimator(evaluated, point, self.chosen.wrt_nodes,
+                              [target for _, target in targets], center, self.kink_nodes,
+                              self._reach, self.describe)
+        estimator.run(steps, WHY_COLUMNS)
+        again = [(t, j) for entry, target, t, j in items
+                 if self._verdict(entry, estimator.found[t, j], target, final=False)]
+        if again:
+            estimator.confirm(again)
+        for entry, target, t, j in items:
+            found = estimator.found[t, j]
+            self._verdict(entry, found, target, final=True)
+            entry.rejected = found.rejected(found.choose(), self.describe)
+            if entry.status in ("ok", "kink") and entry.side == "central":
+                crossed = found.choose().crossed
+                if crossed:
+                    self._crossed(crossed, self.chosen.wrt_names[j])
+            self.result.entries.append(entry)
+        self.result.kinks = [self.kinks[i] for i in sorted(self.kinks)]
+
+    def describe(self, i: int) -> str:
+        return describe_node(self.program, i)
+
+    def _reach(self, target: Target) -> list[bool]:
+        return reaches(self.program, [target.source_output])
+
+    def _verdict(self, entry: Entry, found: Differences, target: Target, final: bool) -> bool:
+        """Set the entry's numbers and status from ``found``; True when, not ``final``, it
+        disagrees at one step only and needs a second."""
+        rtol = self.result.rtol
+        ad = entry.ad
+        estimate = found.choose()
+        if estimate is not None:
+            fd = entry.fd = estimate.value
+            entry.step, entry.side = estimate.step, estimate.side
+            # what the two numbers' own errors can explain
+            entry.allowance = estimate.allowance + found.ad_noise
+            entry.error = _relative_error(ad, fd)
+            size = max(abs(ad), abs(fd))
+            # relative to the larger number, as the error is (both 0: equal, any tolerance)
+            entry.tolerance = rtol + entry.allowance / size if size > 0 else rtol
+        entry.reason = None
+        if not math.isfinite(found.center):
+            entry.status = "unchecked"
+            entry.reason = f"{target.label} is {number(found.center)} at the point"
+        elif self._at_kink(target, entry.wrt):
+            entry.status = "kink"
+        elif estimate is None:
+            entry.status = "unchecked"
+            reasons = list(dict.fromkeys(why for _, why in found.rejected(None, self.describe)))
+            entry.reason = "no finite difference could be taken: " + (
+                reasons[0] if len(reasons) == 1 else "no step was usable")
+        elif estimate.crossed:  # only stencils across a kink: it explains a disagreement
+            entry.status = "ok" if entry.agrees and math.isfinite(ad) else "kink"
+        elif not estimate.settled:
+            entry.status = "unchecked"
+            entry.reason = "the finite differences do not settle as the step shrinks" + (
+                "; the derivative may be infinite here" if not math.isfinite(ad) else "")
+        elif entry.agrees and math.isfinite(ad):
+            entry.status = "ok"
+        else:
+            return self._disagreement(entry, found, estimate, final)
+        return False
+
+    def _disagreement(self, entry: Entry, found: Differences, estimate, final: bool) -> bool:
+        """AD and a settled finite difference disagree: FAIL if a difference at another step
+        says the same, unchecked if one says otherwise (the steps cannot follow the function)."""
+        others = found.others(estimate)
+        conflict = next((o for o in others if not estimate.agrees(o)), None)
+        if conflict is not None:
+            entry.status = "unchecked"
+            entry.reason = (f"the finite differences at steps {number(estimate.step)} and "
+                            f"{number(conflict.step)} disagree ({number(estimate.value)} and "
+                            f"{number(conflict.value)}): the function varies faster than the "
+                            "steps can follow")
+        elif others:
+            entry.status = "FAIL"
+        elif not final:
+            return True
+        else:
+            entry.status = "unchecked"
+            entry.reason = ("the finite difference disagrees with AD at one step, and no other "
+                            "step could confirm it")
+        return False
+
+    def _at_kink(self, target: Target, wrt: tuple[str, ...]) -> bool:
+        """Does a kink at the point lie on the way to the target's output and move with the
+        entry's inputs?"""
+        if not self.kinks:
+            return False
+        program = self.program
+        reach = reaches(program, [target.source_output])
+        moved = [depends(program, [program.input_index[program.input_names.index(x)]])
+                 for x in wrt]
+        return any(kink.at_point and reach[i] and any(m[i] for m in moved)
+                   for i, kink in self.kinks.items())
+
+    def _crossed(self, positions: Sequence[int], name: str) -> None:
+        for i in positions:
+            kink = self.kinks.get(i)
+            if kink is None:
+                args = tuple(float(self.center[a]) for a in self.program.args[i])
+                kink = self.kinks[i] = Kink(self.program, i, args, False, [])
+            if name not in kink.crossed_by:
+                kink.crossed_by.append(name)
 
 
-def _at(values, row: int) -> float:
-    return float(values[row]) if np.ndim(values) else float(values)
-
-
-def _entry(output, wrt, ad, fd, noise, rtol, affected) -> Entry:
+def _relative_error(ad: float, fd: float) -> float:
     if ad == fd:
-        error = 0.0
-    elif math.isfinite(ad) and math.isfinite(fd):
-        error = abs(ad - fd) / max(abs(ad), abs(fd))
-    else:
-        error = math.nan if math.isnan(ad) or math.isnan(fd) else math.inf
-    passed = ad == fd or (math.isfinite(error) and math.isfinite(noise)
-                          and abs(ad - fd) <= rtol * max(abs(ad), abs(fd)) + noise)
-    # At a kink the AD value is a convention, whether or not the difference happens to agree;
-    # a kink between the shifted points only explains a disagreement.
-    if affected == "at" or (affected == "across" and not passed):
-        status = "kink"
-    else:
-        status = "ok" if passed else "FAIL"
-    return Entry(output, wrt, ad, fd, error, noise, status)
-
-
-def _kinks(program: Program, center: list, shifted: list, chosen) -> list[Kink]:
-    """The nodes reaching an output and depending on a chosen input that sit on, or between the
-    shifted points straddle, a zero of their primitive's kink expression."""
-    wrt_k = chosen.wrt
-    on_kink = {hit.position: hit.conventions
-               for hit in kinks.find(program, center, chosen.wrt_names, chosen.output_names)}
-    found = []
-    with np.errstate(all="ignore"):
-        for i in kinks.candidates(program, chosen.wrt_nodes, chosen.output_nodes):
-            rule = kink_for(program.ops[i])
-            args = [center[a] for a in program.args[i]]
-            here = float(rule.fn(*args, center[i]))
-            moved = np.broadcast_to(rule.fn(*[shifted[a] for a in program.args[i]], shifted[i]),
-                                    (2 * len(wrt_k),))
-            crossed = [program.input_names[k] for j, k in enumerate(wrt_k)
-                       if _crosses(float(moved[2 * j]), float(moved[2 * j + 1]))]
-            if here == 0.0 or crossed:
-                found.append(Kink(program, i, tuple(float(a) for a in args), here == 0.0,
-                                  crossed, on_kink.get(i, ())))
-    return found
-
-
-def _crosses(plus: float, minus: float) -> bool:
-    return plus == 0.0 or minus == 0.0 or (plus > 0) != (minus > 0)
-
-
-def _affected(program: Program, kinks: list[Kink], output: str,
-              wrt: tuple[str, ...]) -> str | None:
-    """"at" if a kink at the point lies on the way to ``output`` and moves with the entry's
-    inputs, "across" if the entry's differences step across one, else None."""
-    if not kinks:
-        return None
-    o = program.output_index[program.output_names.index(output)]
-    reach = reaches(program, [o])
-    found = None
-    for kink in kinks:
-        if not reach[kink.position]:
-            continue
-        if kink.at_point and any(depends(program, [program.input_index[
-                program.input_names.index(x)]])[kink.position] for x in wrt):
-            return "at"
-        if wrt[-1] in kink.crossed_by:  # the last name is the direction of the difference
-            found = "across"
-    return found
+        return 0.0
+    if math.isfinite(ad) and math.isfinite(fd):
+        return abs(ad - fd) / max(abs(ad), abs(fd))
+    return math.nan if math.isnan(ad) or math.isnan(fd) else math.inf

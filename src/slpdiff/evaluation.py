@@ -44,7 +44,7 @@ from .core.schedule import Selection, bind_inputs, depends, per_row, select, sup
 from .language.program import Memo, Program
 from .limits import check_reverse
 
-__all__ = ["Evaluation", "evaluate", "fast_path", "force_compile"]
+__all__ = ["Evaluation", "evaluate", "evaluate_inputs", "fast_path", "force_compile"]
 
 # The costs that decide, measured with benchmarks/run.py (W5) on W2 programs of 10,000 to 1,000,000
 # statements. Per node: the engine takes about 6.5 us, the interpreter 0.8 us, the compiled code
@@ -78,6 +78,10 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     (or of the ``outputs`` named) with respect to each input (or those in ``wrt``), by one reverse
     sweep per output. Non-finite values and partials that reach an output are reported in
     ``warnings`` (the first of each kind).
+
+    On arrays of rows, each row's own derivatives (:mod:`slpdiff.core.rows`, also where rows
+    meet through a reduction); a number given with arrays is one parameter shared by the rows, and
+    its derivative is summed over them (the derivative of the rows' total).
     """
     inputs = bind_inputs(program, at)
     chosen = select(program, wrt, outputs)
@@ -86,6 +90,21 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     if chosen.wrt and len(chosen.outputs) > 1:
         check_reverse(len(chosen.outputs), len(program))
     inputs = [as_value(x) for x in inputs]
+    if derivatives and any(x.ndim for x in inputs):
+        from .core.rows import meeting, row_gradient
+
+        rows = meeting(program, inputs, chosen.wrt_nodes, chosen.output_nodes)
+        if rows is not None:  # rows that meet through a reduction: each row's own derivatives
+            return row_gradient(program, inputs, chosen, rows, evaluate_inputs)
+    return evaluate_inputs(program, inputs, chosen, derivatives)
+
+
+def evaluate_inputs(program: Program, inputs: list, chosen: Selection,
+                    derivatives: bool = True) -> Evaluation:
+    """:func:`evaluate` of inputs already bound (float64 values in program order) by the
+    evaluator the module's table chooses, rows taken as independent: on arrays, the reverse sweep
+    seeded with ones over the rows (:mod:`slpdiff.core.rows` builds each row's own derivatives
+    on it where rows meet through a reduction)."""
     done = fast_path(program, inputs, chosen)
     if done is None:
         return evaluate_reference(program, inputs, chosen, derivatives)

@@ -54,7 +54,8 @@ still fits in memory for programs of thousands of statements. ``--hvp`` needs no
 
 MAX_SWEEP_NUMBERS = 100_000_000
 """Numbers one vectorized sweep holds: nodes times columns, where forward mode (``eval --mode
-forward``, Hessians) carries a column per input and ``check`` evaluates two points per input.
+forward``, Hessians) carries a column per input and ``check`` evaluates 6 points per step, at one
+or two steps per input.
 100,000,000 float64 numbers are 800 MB; a program of 100,000 inputs needs reverse mode (one
 column per output) or a choice of inputs (``--wrt``)."""
 

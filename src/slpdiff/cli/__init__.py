@@ -17,6 +17,11 @@ COMMANDS = {
     "trace": "cmd_trace:trace_command",
     "graph": "cmd_graph:graph_command",
     "explain": "cmd_explain:explain_command",
+    "check-adjoint": "cmd_check_adjoint:check_adjoint_command",
+    "exercise": "cmd_exercise:exercise_command",
+    "cost": "cmd_cost:cost_command",
+    "eliminate": "cmd_cost:eliminate_command",
+    "lesson": "cmd_lesson:lesson_command",
 }
 
 cli.register(COMMANDS)

@@ -67,20 +67,27 @@ def output_stream(path: str | None):
 
 
 def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_format, keep,
-                output, force, chunk_rows) -> None:
-    """``slpdiff eval`` at many points: every row of --points, or every point of a grid."""
+                output, force, chunk_rows, asked=None) -> None:
+    """``slpdiff eval`` at many points: every row of --points, or every point of a grid; with
+    ``asked`` (:class:`~slpdiff.rows.stream.Asked`), forward mode or second derivatives too."""
+    from ..core.hessian import check_vector
     from ..core.schedule import bind_inputs, resolve_names
     from ..rows.records import writer_for
-    from ..rows.stream import evaluate_stream, rows_per_pass
+    from ..rows.stream import FIRST, evaluate_stream, rows_per_pass
 
+    asked = asked or FIRST
     wrt_names = program.input_names if wrt is None else wrt
     resolve_names(wrt_names, program.input_names, "input")
     inputs = set(program.input_names)
     unknown = [name for name in [*constants, *ranges] if name not in inputs]
     if unknown:  # said now, even if there is no row to evaluate: the engine's message
         bind_inputs(program, dict.fromkeys(unknown, 0.0))
+    if asked.direction is not None:
+        resolve_names(list(asked.direction), program.input_names, "input")
+    if asked.hvp is not None:
+        check_vector(asked.hvp, program, wrt_names)
     fmt = _record_format(fmt, output, points, points_format)
-    rows = chunk_rows or rows_per_pass(program)
+    rows = chunk_rows or rows_per_pass(program, asked, wrt)
     with _source(program, constants, ranges, points, points_format, keep) as reader:
         if reader is not None:
             chunks, kept, progress = reader.chunks(rows), reader.extra if keep else [], \
@@ -88,7 +95,7 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                             lambda: reader.bytes_read)
         else:
             chunks, kept, progress = _grid(ranges, keep, force, rows)
-        writer = writer_for(fmt, program, wrt_names, kept)
+        writer = writer_for(fmt, program, wrt_names, kept, asked)
         with output_stream(output) as out:
             out.write(writer.header())
             out.flush()
@@ -106,13 +113,16 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
 
             try:
                 result = evaluate_stream(program, chunks, constants, wrt, write,
-                                         stop_at_nonfinite=strict)
+                                         stop_at_nonfinite=strict, asked=asked)
             finally:
                 progress.clear()
             if result.stopped:  # raised inside the block: -o leaves no partial file
-                raise RunError(nonfinite_diagnostics(program, result.warnings, result.where))
+                diagnostics = nonfinite_diagnostics(program, result.warnings, result.where)
+                raise RunError(diagnostics or "; ".join(result.beyond_messages()))
     for d in nonfinite_diagnostics(program, result.warnings, result.where):
         warning(d.format())
+    for message in result.beyond_messages():
+        warning(message)
     for hit, where in zip(result.kinks, result.kink_where, strict=True):
         warning(hit.diagnostic(program, where).format())
 

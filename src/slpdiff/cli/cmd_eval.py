@@ -39,6 +39,8 @@ from .options import (
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "tsv", "jsonl"]),
               help="Output format: text or json for one point (default text); csv, tsv or "
                    "jsonl, one record per point (default: from -o's or --points' extension).")
+@click.option("--no-derivatives", "values_only", is_flag=True,
+              help="Values only: no derivatives (no reverse sweep).")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 1) if a value or derivative is not finite.")
 @click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse",
@@ -54,8 +56,8 @@ from .options import (
               help="Also print each output's Hessian-vector product with this vector, without "
                    "forming the Hessian; inputs not named are 0.")
 @points_options
-def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, points,
-                 points_format, keep, output, force, chunk_rows):
+def eval_command(program, at, wrt, values_only, fmt, strict, mode, direction, hessian, hvp,
+                 points, points_format, keep, output, force, chunk_rows):
     """Print each output's value and its partial derivatives (reverse mode by default).
 
     With several outputs, text output shows the values, then the Jacobian as a matrix (row:
@@ -64,12 +66,16 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
     "directional", "hessian", "hvp".
 
     With --points FILE, or a grid (--at x=0:1:0.25), one record per point: CSV, TSV or JSON
-    Lines, evaluated a chunk of rows at a time.
+    Lines, evaluated a chunk of rows at a time. Each row's derivatives are its own, also through
+    sum and mean (docs/rows.md), and --mode forward, --direction, --hessian and --hvp give them
+    per row too (columns "d2 m/d x d w", "(H m v)[x]", "d m/d direction").
 
     \b
     Examples:
       slpdiff eval examples/seed.slp --at x=1,w=4
       slpdiff eval examples/seed.slp --at x=1 --at w=4 --wrt w --format json
+      slpdiff eval examples/seed.slp --at x=1,w=4 --no-derivatives
+      echo 'y = sin(t)^2' | slpdiff eval - --at t=pi/3
       echo 'y = sin(x)^2' | slpdiff eval - --at x=pi
       slpdiff eval examples/seed.slp --at x=1,w=4 --mode forward --direction x=1,w=0
       slpdiff eval examples/rosenbrock.slp --at x=1,y=1 --hessian
@@ -78,6 +84,7 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
       seq 0 4 | awk 'BEGIN {print "x"} {print $1/4}' \\
           | slpdiff eval examples/seed.slp --points - --points-format csv --at w=4
       slpdiff eval examples/seed.slp --at x=0:1:0.25,w=4 --format jsonl -o grid.jsonl
+      slpdiff eval examples/row_mean.slp --at x=1:3:1,a=2 --hessian
       slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\
           --lr 0.5 --steps 3000 --format json | tail -n 1 \\
           | slpdiff eval examples/decay_model.slp --at @- --at t=0:2:0.5
@@ -90,14 +97,20 @@ def eval_command(program, at, wrt, fmt, strict, mode, direction, hessian, hvp, p
     prog = load_program(program)
     constants, ranges = split_grid(merge_points(at))
     wrt = merge_names(wrt)
+    if values_only:
+        if wrt or hessian or hvp is not None or direction is not None:
+            raise click.UsageError("--no-derivatives gives values only: it cannot go with --wrt, "
+                                   "--direction, --hessian or --hvp")
+        wrt = []
     if is_batch(ranges, fmt, points, output):
-        if mode != "reverse" or direction or hessian or hvp:
-            raise click.UsageError("--mode forward, --direction, --hessian and --hvp work at a "
-                                   "single point, not with --points, a grid or a record format")
+        from ..rows.stream import Asked
+
+        asked = Asked(mode, None if direction is None else one_point([direction], "--direction"),
+                      hessian, None if hvp is None else one_point([hvp], "--hvp"))
         eval_points(prog, constants, ranges, wrt, fmt, strict, points, points_format, keep,
-                    output, force, chunk_rows)
+                    output, force, chunk_rows, asked)
         return
-    evaluation = run(prog, constants, wrt)
+    evaluation = run(prog, constants, wrt, derivatives=not values_only)
     report_nonfinite(evaluation, strict)
     report_kinks(evaluation)
     extra = _second_order(prog, constants, wrt, direction, hessian, hvp, strict)

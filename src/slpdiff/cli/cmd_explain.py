@@ -6,6 +6,7 @@ import click
 
 from ..errors import InputError
 from ..formats import json_line
+from .cmd_trace import digits_option
 from .options import (
     at_option,
     format_option,
@@ -25,29 +26,37 @@ from .options import (
 @click.option("--max-paths", type=click.IntRange(min=1), default=20, show_default=True,
               help="List every path up to this many; beyond, only this many of the largest.")
 @format_option
-def explain_command(program, at, of, wrt, max_paths, fmt):
+@digits_option
+def explain_command(program, at, of, wrt, max_paths, fmt, digits):
     """Explain one partial derivative by the chain rule: every path from the input to the output
     through the graph, the product of the local partial derivatives along each, and their sum,
     which is the derivative eval prints.
 
     Paths are counted first: when there are more than --max-paths, the count is printed and
-    only the paths with the largest products are listed.
+    only the paths with the largest products are listed. Without --at, the explanation is
+    symbolic: each path as the product of the rules on its edges, and the derivative as their
+    sum.
 
     \b
     Examples:
       slpdiff explain examples/seed.slp --at x=1,w=4 --of v7 --wrt w
       slpdiff explain examples/seed.slp --at x=1,w=4 --wrt x --format json
+      slpdiff explain examples/seed.slp --wrt w
     """
-    from ..teach.explain import explain, explanation_json, explanation_text
+    from ..teach.explain import explain, explain_symbolic, explanation_json, explanation_text
 
     prog = load_program(program)
     of = _the_one(of, prog.output_names, "output", "--of")
     wrt = _the_one(wrt, prog.input_names, "input", "--wrt")
-    result = explain(prog, one_point(at), of, wrt, max_paths)
+    point = one_point(at)
+    if point or not prog.input_names:
+        result = explain(prog, point, of, wrt, max_paths)
+    else:
+        result = explain_symbolic(prog, of, wrt, max_paths)
     if fmt == "json":
         click.echo(json_line(explanation_json(result)))
     else:
-        click.echo("\n".join(explanation_text(result, prog.input_names)))
+        click.echo("\n".join(explanation_text(result, prog.input_names, digits)))
 
 
 def _the_one(name, names, what, option):

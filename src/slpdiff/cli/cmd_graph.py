@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .cmd_trace import digits_option
 from .options import (
     NamesType,
     at_option,
@@ -22,18 +23,27 @@ from .options import (
 @click.option("-o", "--output", "output", metavar="FILE",
               help="Write to FILE instead of stdout: .svg, .png or .pdf are rendered with "
                    "Graphviz's dot program; .dot or .gv is the DOT text.")
-def graph_command(program, at, of, output):
+@click.option("--rankdir", type=click.Choice(["auto", "TB", "LR"]), default="auto",
+              show_default=True,
+              help="Lay the graph out top to bottom (TB) or left to right (LR); auto picks the "
+                   "one closer to a slide's shape.")
+@click.option("--fontsize", type=click.IntRange(4, 72), default=14, show_default=True,
+              metavar="PT", help="Text size in points (14 reads on a projector).")
+@digits_option
+def graph_command(program, at, of, output, rankdir, fontsize, digits):
     """Draw the computational graph: inputs, operations and outputs, each edge a -> b labelled
-    with the local partial derivative d b/d a (the rule from the table of functions).
+    with the local partial derivative ∂b/∂a (the rule from the table of functions).
 
-    With --at, each node also shows its value and its adjoint d OUT/d node, and each edge the
-    value of its local partial. Without -o the DOT text goes to stdout.
+    With --at, each node also shows its value and its adjoint v_bar = d OUT/d v (named as
+    slpdiff trace names it), and each edge the value of its local partial. Without -o the DOT
+    text goes to stdout.
 
     \b
     Examples:
       slpdiff graph examples/seed.slp
       slpdiff graph examples/seed.slp --at x=1,w=4 -o seed.svg
       slpdiff graph examples/seed.slp | dot -Tpng -o seed.png
+      slpdiff graph examples/seed.slp --at x=1,w=4 --digits 4 --rankdir LR -o seed.pdf
     """
     from ..teach.dot import numbers_at, output_format, to_dot, write_graph
 
@@ -47,7 +57,7 @@ def graph_command(program, at, of, output):
 
         numbers = numbers_at(prog, point, merge_names(of))
         report_nonfinite(numbers.evaluation, strict=False)
-    text = to_dot(prog, numbers)
+    text = to_dot(prog, numbers, rankdir=rankdir, fontsize=fontsize, digits=digits)
     if output is None or output == "-":
         click.echo(text, nl=False)
     else:

@@ -21,16 +21,41 @@ _NAMED_VALUES = {"pi": math.pi, "e": math.e, "inf": math.inf, "infinity": math.i
 
 def parse_value(text: str) -> float:
     """A number as ``--at`` accepts it: a float literal, ``inf``, ``nan``, ``pi`` or ``e``
-    (with an optional sign). Raises ValueError otherwise."""
+    (with an optional sign), or a constant expression of the language (``pi/3``, ``sqrt(2)/2``,
+    ``2^-10``), which the language's own parser reads and the engine evaluates. Raises
+    ValueError otherwise."""
     text = text.strip()
     if _NUMBER.fullmatch(text):
         return float(text)
     sign, word = (-1.0, text[1:]) if text[:1] == "-" else (1.0, text.removeprefix("+"))
     if word.lower() in ("inf", "infinity", "nan"):
         word = word.lower()
-    if word not in _NAMED_VALUES:
-        raise ValueError(f"'{text}' is not a number (use e.g. 1, -2.5, 1e-3, inf, nan, pi or e)")
-    return sign * _NAMED_VALUES[word]
+    if word in _NAMED_VALUES:
+        return sign * _NAMED_VALUES[word]
+    return constant_expression(text)
+
+
+def constant_expression(text: str) -> float:
+    """The value of ``text``, an expression of the language without names (``pi/3``), by the
+    parser and the engine. Raises ValueError with the parser's message otherwise."""
+    hint = "use e.g. 1, -2.5, 1e-3, inf, nan, pi, e or an expression such as pi/3"
+    if not text or any(c in text for c in ";\n\r=#"):
+        raise ValueError(f"'{text}' is not a number ({hint})")
+    from ..core.engine import forward
+    from ..errors import ProgramError
+    from ..language.parser import parse
+
+    try:
+        program = parse(f"value = {text}", name="value")
+    except ProgramError as e:
+        detail = e.diagnostics[0].message if e.diagnostics else str(e)
+        raise ValueError(f"'{text}' is not a number or a constant expression: {detail} "
+                         f"({hint})") from None
+    if program.input_names:
+        names = ", ".join(repr(n) for n in program.input_names)
+        raise ValueError(f"'{text}' is not a number (a constant expression cannot read {names}; "
+                         f"{hint})")
+    return float(forward(program, [])[program.output_index[0]])
 
 
 class PointType(click.ParamType):
@@ -49,7 +74,7 @@ class PointType(click.ParamType):
         if value.startswith("@"):
             return self._from_json(value[1:], param, ctx)
         pairs = []
-        for item in value.split(","):
+        for item in _top_level_split(value):
             name, eq, text = item.partition("=")
             name = name.strip()
             if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -76,6 +101,18 @@ class PointType(click.ParamType):
             return JsonPoint(path).pairs()
         except click.BadParameter as e:
             self.fail(e.message, param, ctx)
+
+
+def _top_level_split(text: str) -> list[str]:
+    """``text`` split at the commas outside parentheses (``x=atan2(1, 2),w=4``: two items)."""
+    items, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth <= 0:
+            items.append(text[start:k])
+            start = k + 1
+    items.append(text[start:])
+    return items
 
 
 class JsonPoint:
@@ -239,8 +276,8 @@ def nonfinite_diagnostics(program, warnings, where=()) -> list[Diagnostic]:
 def at_option(f):
     return click.option("--at", "at", type=PointType(), multiple=True, metavar="NAME=VALUE,...",
                         help="Input values, e.g. x=1,w=4 (repeatable). Values: numbers, inf, nan, "
-                             "pi, e; start:stop:step makes a grid (eval); @FILE or @- reads a "
-                             "JSON object of values.")(f)
+                             "pi, e, constant expressions (t=pi/3); start:stop:step makes a grid "
+                             "(eval); @FILE or @- reads a JSON object of values.")(f)
 
 
 def wrt_option(help_text):

@@ -176,6 +176,17 @@ class Evaluation:
     warnings: list[NonFinite] = field(default_factory=list)
     node_values: Sequence = field(default_factory=list, repr=False)  # every node's value
 
+    def _repr_html_(self) -> str | None:
+        """The values and partial derivatives as a table, as a notebook shows an Evaluation
+        (None, for the plain text, when they are arrays: evaluated at many points)."""
+        from ..formats import evaluation_json
+        from ..htmlformat import block, evaluation_html, warning_html
+
+        if any(np.ndim(v) for v in self.at.values()):
+            return None
+        return block(*(warning_html(w.describe()) for w in self.warnings),
+                     evaluation_html(evaluation_json(self)))
+
 
 class NodeValues(Sequence):
     """Every node's value as :func:`forward` gives it (float64 numpy scalars), made on access from

@@ -47,7 +47,7 @@ def hessian(program: Program, at: Mapping[str, object], wrt: Sequence[str] | Non
     inputs = [as_value(x) for x in bind_inputs(program, at)]
     wrt_k = resolve_names(adj.wrt, program.input_names, "input")
     result = sweep(adj.program, inputs, seeds_for(adj.program, inputs, wrt_k), len(wrt_k))
-    refuse_rows_through_reductions(result, inputs, wrt_k)
+    refuse_rows_through_reductions(program, result, inputs, wrt_k)
     position = {name: i for i, name in zip(adj.program.output_index, adj.program.output_names,
                                            strict=True)}
     out = {}
@@ -69,19 +69,13 @@ def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
     in one forward sweep through the adjoint program."""
     adj = cached_adjoint(program, wrt, outputs)
     inputs = [as_value(x) for x in bind_inputs(program, at)]
-    resolve_names(list(direction), program.input_names, "input")
-    differentiated = set(adj.wrt)
-    outside = [name for name in direction if name not in differentiated]
-    if outside:
-        raise InputError(f"'{outside[0]}' is not among the inputs differentiated "
-                         f"({', '.join(adj.wrt) or 'none'}): the vector of a Hessian-vector "
-                         "product has a component for each of those only")
+    check_vector(direction, program, adj.wrt)
     input_node = dict(zip(program.input_names, program.input_index, strict=True))
     seeds = {input_node[name]: np.asarray(as_value(v))[..., None]
              for name, v in direction.items()}
     result = sweep(adj.program, inputs, seeds, 1)
     wrt_k = resolve_names(adj.wrt, program.input_names, "input")
-    refuse_rows_through_reductions(result, inputs, wrt_k)
+    refuse_rows_through_reductions(program, result, inputs, wrt_k)
     position = {name: i for i, name in zip(adj.program.output_index, adj.program.output_names,
                                            strict=True)}
     # Each entry has its input's shape, as the gradient does: a scalar input's is summed over rows.
@@ -89,6 +83,19 @@ def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
                                  result.values[position[name]]), inputs[k])[()]
                    for x, k in zip(adj.wrt, wrt_k, strict=True)}
             for name in adj.outputs}
+
+
+def check_vector(direction: Mapping[str, object], program: Program,
+                 differentiated: Sequence[str]) -> None:
+    """Raise :class:`InputError` unless every name of ``direction`` (the vector of a
+    Hessian-vector product) is one of the inputs ``differentiated``."""
+    resolve_names(list(direction), program.input_names, "input")
+    known = set(differentiated)
+    outside = [name for name in direction if name not in known]
+    if outside:
+        raise InputError(f"'{outside[0]}' is not among the inputs differentiated "
+                         f"({', '.join(differentiated) or 'none'}): the vector of a "
+                         "Hessian-vector product has a component for each of those only")
 
 
 def _fit_pair(h, a, b):

@@ -135,7 +135,7 @@ def evaluate_forward(program: Program, at: Mapping[str, object],
     result = sweep(program, inputs, seeds, len(wrt_k))
     out_index, out_names = chosen.output_nodes, chosen.output_names
     values = result.values
-    refuse_rows_through_reductions(result, inputs, wrt_k)
+    refuse_rows_through_reductions(program, result, inputs, wrt_k)
     ev = Evaluation(program, {name: values[i] for name, i in
                               zip(program.input_names, program.input_index, strict=True)},
                     {name: values[o] for name, o in zip(out_names, out_index, strict=True)}, {},
@@ -153,14 +153,23 @@ def evaluate_forward(program: Program, at: Mapping[str, object],
     return ev
 
 
-def refuse_rows_through_reductions(result: TangentSweep, inputs: list,
+def refuse_rows_through_reductions(program: Program, result: TangentSweep, inputs: list,
                                    wrt_k: Sequence[int]) -> None:
-    """Raise :class:`InputError` if a sweep moved all rows of an array input at once through a
-    reduction: right while rows are independent, but after a reduction the rows' derivatives
-    would be summed together."""
-    if result.reduced and any(np.size(inputs[k]) > 1 for k in wrt_k):
-        raise InputError("forward mode moves all rows of an array input at once, and this "
-                         "program sums over rows: use reverse mode for per-row derivatives")
+    """Raise :class:`InputError` if a sweep moved all rows of an array input at once through an
+    operation that combines rows: the tangents after it are summed over the rows, not each row's
+    own. The table's reductions are handled per row above this layer (:mod:`slpdiff.core.rows`,
+    behind ``slpdiff.evaluate_forward``, ``slpdiff.jvp`` and ``slpdiff.hessian``); an operation
+    with Python rules that combines rows is not."""
+    if not (result.reduced and any(np.size(inputs[k]) > 1 for k in wrt_k)):
+        return
+    if any(op is not None and op.reduces for op in program.ops):
+        raise InputError("this program combines rows (sum, mean, count): each row's own "
+                         "derivatives come from slpdiff.evaluate_forward, slpdiff.jvp and "
+                         "slpdiff.hessian, not from slpdiff.core.tangent or slpdiff.core.hessian "
+                         "directly")
+    raise InputError("an operation with Python rules combines the rows of an array input: "
+                     "each row's own derivatives through it are not defined (give one point at "
+                     "a time)")
 
 
 def jvp(program: Program, at: Mapping[str, object], direction: Mapping[str, object],

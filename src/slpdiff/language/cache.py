@@ -25,9 +25,9 @@ import zlib
 from array import array
 
 from ..version import __version__
-from .program import NO_ARG, Names, Program, ProgramBuilder
+from .program import NO_ARG, Assignment, Names, Program, ProgramBuilder
 
-FORMAT = 1  # the layout of an entry; changed whenever an entry's contents change
+FORMAT = 2  # the layout of an entry; changed whenever an entry's contents change
 KEEP_PROGRAMS = 64
 KEEP_BYTES = 2_000_000_000  # an entry is about twice its file's size
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -167,7 +167,8 @@ def _entry(program: Program) -> tuple:
             program.arg1.tobytes(), dict(program.more), program.pool.tobytes(),
             program.lines.tobytes(), program.columns.tobytes(), names._nodes.tobytes(),
             names._text, names._ends.tobytes(), list(program.input_index),
-            list(program.output_index), list(program.input_names), list(program.output_names))
+            list(program.output_index), list(program.input_names), list(program.output_names),
+            _assignments_entry(program.assignments))
 
 
 def _program(entry: tuple, source) -> Program:
@@ -175,7 +176,7 @@ def _program(entry: tuple, source) -> Program:
     from .primitives import PRIMITIVES
 
     (form, prims, typecode, codes, arg0, arg1, more, pool, lines, columns, name_nodes,
-     name_text, name_ends, inputs, outputs, input_names, output_names) = entry
+     name_text, name_ends, inputs, outputs, input_names, output_names, assignments) = entry
     if form != FORMAT or typecode not in "BHI" or prims[:1] != [None]:
         raise ValueError("not a cache entry of this version")
     tape = ProgramBuilder()
@@ -199,7 +200,28 @@ def _program(entry: tuple, source) -> Program:
     if not all(0 <= i < n for i in (*inputs, *outputs)):
         raise ValueError("inputs or outputs out of range")
     tape.names_done = Names(n, nodes, name_text, ends)
-    return Program._from_tape(tape, inputs, outputs, input_names, output_names, source)
+    program = Program._from_tape(tape, inputs, outputs, input_names, output_names, source)
+    program.assignments = _assignments(assignments, n)
+    return program
+
+
+def _assignments_entry(assignments: list[Assignment] | None) -> list | None:
+    """The program's record of aliases, ``+=`` and ``-=`` as plain data."""
+    if assignments is None:
+        return None
+    return [(a.name, a.node, a.line, a.column, a.op, a.term) for a in assignments]
+
+
+def _assignments(entry: list | None, n: int) -> list[Assignment] | None:
+    """The record of a cache entry (:func:`_assignments_entry`), checked (ValueError if bad)."""
+    if entry is None:
+        return None
+    assignments = [Assignment(*fields) for fields in entry]
+    for a in assignments:
+        if not (isinstance(a.name, str) and a.op in ("=", "+=", "-=") and 0 <= a.node < n
+                and -1 <= a.term < n):
+            raise ValueError("assignments out of shape")
+    return assignments
 
 
 def _array(typecode: str, data: bytes) -> array:

@@ -44,7 +44,7 @@ MAX_SUGGESTION_NAMES = 10_000
 
 # The grammar's rules and aliases that reach Statements (the others are inlined by the grammar).
 RULES = ("number", "name", "call", "add", "subtract", "multiply", "divide", "pow", "negative",
-         "positive", "assign", "input_decl", "output_decl", "start")
+         "positive", "assign", "accumulate", "input_decl", "output_decl", "start")
 
 _built = None
 _lock = threading.Lock()  # one parse at a time: the parser's callbacks hold one program's state

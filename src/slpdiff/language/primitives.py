@@ -121,7 +121,14 @@ defprim("subtract(a, b)", np.subtract,     "1", "-1", infix="-", doc="a - b", id
         scalar="{a} - {b}")
 defprim("multiply(a, b)", np.multiply,     "b", "a", infix="*", doc="a * b",
         identity={"a": 1.0, "b": 1.0}, scalar="{a} * {b}")
-defprim("divide(a, b)",   np.divide,       "1 / b", "-a / b^2", infix="/", doc="a / b",
+# d(a/b)/db is written -(a/b)/b, reusing the quotient the node already computed (Griewank and
+# Walther's form, the one their operation counts assume), not -a/b^2. Both are two correctly
+# rounded operations on exact operands: the same error bound, though not always the same bits
+# (on 20,000 random pairs, largest error 1.31 against 1.39 units in the last place, mean 0.35
+# against 0.34, each form the closer one as often as the other; tests/test_book.py checks the
+# bound). This one costs one operation less and never squares b, which overflowed for
+# |b| > 1.3e154 (the partial became -0.0) and underflowed for |b| < 1.5e-154 (digits lost).
+defprim("divide(a, b)",   np.divide,       "1 / b", "-(a / b) / b", infix="/", doc="a / b",
         identity={"b": 1.0}, scalar="{a} / {b}")  # b = 0 raises: the engine's own path runs
 defprim("negative(a)",    np.negative,     "-1", infix="-", doc="-a", scalar="-{a}")
 defprim("pow(a, b)",      np.power,        "b * a^(b - 1)", "powlog(a, b)", infix="^",

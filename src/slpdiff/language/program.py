@@ -37,6 +37,23 @@ from typing import TypeVar
 from .primitives import Primitive
 
 T = TypeVar("T")
+SHOWN_NODES = 500  # the nodes a notebook shows of a program
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment statement of a program's text, as written: ``name op expr`` at ``line``,
+    ``column``. ``node`` holds the name's value after it; ``term`` the expression's value (the
+    same node for ``=``; for ``+=`` and ``-=``, what is added or subtracted). An alias
+    (``vm1 = x1``) has the node of the name it repeats."""
+
+    name: str
+    node: int
+    line: int
+    column: int
+    op: str = "="  # "=", "+=" or "-="
+    term: int = -1
+
 
 NO_ARG = -1  # an unused argument slot (and the arg0 of an input)
 _POSITIONS = "i"  # int32 positions: 2,147,483,647 nodes, far beyond limits.MAX_OPERATIONS
@@ -107,6 +124,10 @@ class Program:
         self.output_names = list(output_names) if output_names is not None else [
             self.names[i] or f"y{k}" for k, i in enumerate(self.output_index)]
         self.source = source
+        # The assignments of the text that the names above do not show, in text order: aliases
+        # (`vm1 = x1`: no node of their own), `+=` and `-=` (a name on several nodes). The
+        # parser records them (None for a program built otherwise); traces show the aliases.
+        self.assignments: list[Assignment] | None = None
         self._inputs = frozenset(self.input_index)
         self._memos: dict[Memo, dict] = {}
         self.ops = Ops(self)
@@ -120,6 +141,30 @@ class Program:
         where = f" from {self.source.name}" if self.source is not None else ""
         return (f"<Program{where}: {len(self)} nodes, inputs {self.input_names}, "
                 f"outputs {self.output_names}>")
+
+    def _repr_html_(self) -> str:
+        """The tape as a table (the first ``SHOWN_NODES`` nodes), as a notebook shows a Program."""
+        from ..formats import number
+        from ..htmlformat import block, table
+
+        def atom(c: int) -> str:
+            if self.names[c] is not None:
+                return self.names[c]
+            return number(self.consts[c]) if self.consts[c] is not None else f"#{c}"
+
+        rows = []
+        for i in range(min(len(self), SHOWN_NODES)):
+            op = self.ops[i]
+            operation = ("input" if self.is_input(i) else number(self.consts[i])
+                         if op is None else f"{op.name}({', '.join(map(atom, self.args[i]))})")
+            rows.append([f"#{i}", self.names[i] or "", operation, str(self.lines[i] or "")])
+        more = [f"... and {len(self) - SHOWN_NODES:,} more nodes"] if len(self) > SHOWN_NODES \
+            else []
+        where = f" from {self.source.name}" if self.source is not None else ""
+        caption = (f"Program{where}: {len(self):,} nodes; inputs {', '.join(self.input_names)};"
+                   f" outputs {', '.join(self.output_names)}")
+        return block(table(caption, ["#", "name", "operation", "line"], rows, align="lllr",
+                           code=[False, True, True, False], footer=more))
 
     @classmethod
     def from_outputs(cls, outputs: Iterable, inputs: Sequence | None = None) -> Program:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..errors import Diagnostic, ProgramError, Source
 from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
-from .program import NO_ARG, Program, ProgramBuilder
+from .program import NO_ARG, Assignment, Program, ProgramBuilder
 
 MAX_ERRORS = 20  # a run reports at most this many errors in one program
 
@@ -38,6 +38,8 @@ class Statements:
         self.unassigned: dict[str, int] = {}  # names used or declared, not (yet) assigned -> leaf
         self.declared: dict[str, int] = {}  # input name -> line of its declaration
         self.outputs: dict[str, tuple[int, int]] = {}  # output name -> (line, column)
+        # The assignments the tape's names do not show: aliases (`y = x`), `+=` and `-=`.
+        self.assignments: list[Assignment] = []
         self.errors: list[Diagnostic] = []
         self.suggest: dict[int, tuple[str, str]] = {}  # id(diagnostic) -> (name, kind): see finish
         self.stopped_at: int | None = None  # the line where reading stopped (too many errors)
@@ -155,13 +157,51 @@ class Statements:
                 or name in PRIMITIVES or name in CONSTANTS) \
                 and not self._may_assign(name, line, column):
             return
+        if not self._bind(name, node, line):  # an alias: the tape's names do not show it
+            self.assignments.append(Assignment(name, node, line, column, "=", node))
+
+    def _bind(self, name: str, node: int, line: int) -> bool:
+        """Let ``name``, assigned on ``line``, mean ``node``; True if the node takes the name
+        (it has no other)."""
         tape = self.tape
-        if (tape.codes[node] or tape.arg0[node] >= 0) and tape.unnamed(node):
-            tape.set_name(node, name)  # the node the expression built is the one this name means
-        # else: an alias such as `y = x`; outputs and later uses find x's node under the name y.
         self.assigned[name] = node
         if tape.lines[node] != line:
             self.assigned_on[name] = line
+        elif name in self.assigned_on:  # a `+=` after an alias: its own line now
+            del self.assigned_on[name]
+        if (tape.codes[node] or tape.arg0[node] >= 0) and tape.unnamed(node):
+            tape.set_name(node, name)  # the node the expression built is the one this name means
+            return True
+        # else: an alias such as `y = x`; outputs and later uses find x's node under the name y.
+        return False
+
+    def accumulate(self, name: str, line: int, column: int, op: str, op_line: int,
+                   op_column: int, node: int) -> None:
+        """``name += expr`` (``-=``): a new node ``name + expr`` under the name; a name not
+        assigned before starts at 0, so its first ``+=`` assigns ``expr`` (``-=``: ``-expr``)."""
+        if self._reserved(name, line, column, "assigned"):
+            return
+        if name in self.declared:
+            self.error(f"'{name}' is an input (declared on line {self.declared[name]}): '{op}' "
+                       "adds to a name the program assigns, and inputs are not assigned",
+                       line, column)
+            return
+        if name in self.unassigned:
+            use = self.unassigned[name]
+            self.errors.append(Diagnostic(
+                f"'{name}' is used before the '{op}' on line {line} that starts it (a name "
+                "that '+=' starts is 0 before it)", self.source, self.tape.lines[use],
+                self.tape.columns[use]))
+            return
+        before = self.assigned.get(name)
+        if before is None:
+            value = node if op == "+=" else self.tape.op(self._codes["negative"], node, NO_ARG,
+                                                         op_line, op_column)
+        else:
+            value = self.tape.op(self._codes["add" if op == "+=" else "subtract"], before, node,
+                                 op_line, op_column)
+        self._bind(name, value, line)
+        self.assignments.append(Assignment(name, value, line, column, op, node))
 
     def _may_assign(self, name: str, line: int, column: int) -> bool:
         """Can ``name``, already known, be assigned (the errors if not)?"""
@@ -169,7 +209,7 @@ class Statements:
             return False
         if name in self.assigned:
             self.error(f"'{name}' is already assigned on line {self._line_of(name)}: "
-                       "each name is assigned once", line, column)
+                       f"each name is assigned once (to add to it: {name} += ...)", line, column)
             return False
         if name in self.declared:
             self.error(f"'{name}' is an input (declared on line {self.declared[name]}) and "
@@ -255,9 +295,13 @@ class Statements:
         tape = self.tape
         input_names = [tape.names[i] for i in inputs]
         moved = _move_inputs_first(tape, inputs)
+        assignments = self.assignments
         if moved is not None:
             outputs = [moved[o] for o in outputs]
+            assignments = [Assignment(a.name, moved[a.node], a.line, a.column, a.op, moved[a.term])
+                           for a in assignments]
         program = tape.build(range(len(inputs)), outputs, input_names, output_names, self.source)
+        program.assignments = assignments
         self.end()
         return program
 

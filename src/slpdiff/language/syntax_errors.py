@@ -25,7 +25,7 @@ def at_offset(source: Source, offset: int, message: str) -> Diagnostic:
 
 
 _EXPRESSION_START = {"NAME", "NUMBER", "LPAR", "MINUS", "PLUS"}
-_OPERATOR_TEXTS = {"+", "-", "*", "/", "^", "**", "=", ",", "("}
+_OPERATOR_TEXTS = {"+", "-", "*", "/", "^", "**", "=", "+=", "-=", ",", "("}
 _NUMBER_TEXT = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _TOKEN_WORDS = {"_SEP": "the end of the line", "$END": "the end of the program"}
 
@@ -94,10 +94,12 @@ def _message(token, expected: set[str], before: str, text: str, offset: int):
             line = text.count("\n", 0, unclosed) + 1
             column = unclosed - (text.rfind("\n", 0, unclosed) + 1) + 1
             return f"unclosed '(' opened at {line}:{column}"
-    if token.type == "EQUAL" and before in KEYWORDS:
+    if token.type in ("EQUAL", "ACCUMULATE") and before in KEYWORDS:
         return (f"'{before}' is a reserved word and cannot be assigned",
                 text.rindex(before, 0, offset))
     if "INPUT" in expected:  # at the start of a statement
+        if token.type == "ACCUMULATE":
+            return f"'{token}' needs a name on its left"
         if token.type == "EQUAL" or "=" in _rest_of_statement(text, offset):
             return "'=' needs a name on its left"
         return (f"expected a statement, found {found}: a statement is name = expression, "
@@ -112,8 +114,11 @@ def _message(token, expected: set[str], before: str, text: str, offset: int):
             return (f"'{token}' is a reserved word: it starts a statement ({token} names) and "
                     "cannot be used in an expression")
         return (f"'{token}' starts a statement of its own: put it on a new line or after ';'")
-    if expected == {"EQUAL"}:
+    if "EQUAL" in expected and expected <= {"EQUAL", "ACCUMULATE"}:
         return f"expected '=' after '{before}', found {found}: a statement is name = expression"
+    if token.type == "ACCUMULATE":
+        return (f"unexpected '{token}': it adds to a name, at the start of a statement "
+                f"(name {token} expression)")
     if wants_operand:
         what = "an argument" if before == "," else "an expression"
         after = f" after '{before}'" if before in _OPERATOR_TEXTS else ""
@@ -165,8 +170,8 @@ def _previous_token(text: str, offset: int) -> str:
         i -= 1
     if i == 0 or text[i - 1] in "\n;":
         return ""
-    if text[i - 2: i] == "**":
-        return "**"
+    if text[i - 2: i] in ("**", "+=", "-="):
+        return text[i - 2: i]
     if text[i - 1] in "+-*/^=,(":
         return text[i - 1]
     j = i

@@ -7,7 +7,13 @@ values and adjoints fit in a fixed memory budget, whatever the program's size, a
 soon as they are evaluated: memory stays bounded however many rows stream through.
 
 A program that reduces over the rows (``sum``, ``mean``) describes the whole set of points, not
-each point on its own, so its rows are gathered and evaluated in one pass.
+each point on its own, so its rows are gathered and evaluated in one pass; a value given once is
+then one number shared by the rows (``sum(a)`` is ``a``, as in the API and ``optimize``), and the
+derivatives at a row are still that row's own (:mod:`slpdiff.core.rows`): ``d m_i / d x_i`` for a
+column, ``d m_i / d a`` for a number given once.
+
+Beyond first derivatives (:class:`Asked`), a pass also gives each row's directional derivative,
+Hessian and Hessian-vector product, with the same meaning, as ``eval`` does at a point.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..core.engine import Evaluation, NonFinite
+from ..core import rows as row_math
+from ..core.engine import Evaluation, NonFinite, as_value
 from ..core.kinks import KinkHit
 from ..core.kinks import find as find_kinks
-from ..evaluation import evaluate
+from ..core.schedule import bind_inputs, select
+from ..evaluation import evaluate, evaluate_inputs
 from ..language.program import Program
 from .points import Chunk, concatenate
 
@@ -28,9 +36,45 @@ MAX_ROWS = 65536  # rows per pass: larger passes gain nothing once numpy's loops
 VALUE_BUDGET = 1 << 22  # numbers (float64) held per pass, per kind: values, adjoints
 
 
-def rows_per_pass(program: Program) -> int:
-    """How many rows to evaluate at once so that a pass holds about ``VALUE_BUDGET`` values."""
-    return max(1, min(MAX_ROWS, VALUE_BUDGET // max(1, len(program))))
+@dataclass(frozen=True)
+class Asked:
+    """What a run over rows computes at each row beyond values: the first derivatives by
+    ``mode`` ("reverse" or "forward"), and, as ``eval`` does at a point, the derivative along
+    ``direction``, the ``hessian`` and the Hessian-vector product with ``hvp`` (input name ->
+    component; inputs not named are 0)."""
+
+    mode: str = "reverse"
+    direction: Mapping[str, float] | None = None
+    hessian: bool = False
+    hvp: Mapping[str, float] | None = None
+
+
+
+FIRST = Asked()
+
+
+@dataclass
+class RowEvaluation(Evaluation):
+    """An :class:`Evaluation` of rows with the results beyond first derivatives, keyed as in
+    ``eval``'s single-point JSON: "direction" and "directional", "hessian", "hvp_direction" and
+    "hvp" (each result per row, or one number where it is the same on every row)."""
+
+    extra: dict = field(default_factory=dict)
+
+
+def rows_per_pass(program: Program, asked: Asked = FIRST, wrt: Sequence[str] | None = None) -> int:
+    """How many rows to evaluate at once so that a pass holds about ``VALUE_BUDGET`` values
+    (second derivatives sweep the adjoint program with one tangent per input)."""
+    per_row = len(program)
+    if asked.mode == "forward" or asked.direction is not None:
+        inputs = len(program.input_names if wrt is None else wrt)
+        per_row = max(per_row, len(program) * (1 + inputs))
+    if asked.hessian or asked.hvp is not None:
+        from ..core.hessian import cached_adjoint
+
+        inputs = len(program.input_names if wrt is None else wrt)
+        per_row = max(per_row, len(cached_adjoint(program, wrt).program) * (1 + inputs))
+    return max(1, min(MAX_ROWS, VALUE_BUDGET // max(1, per_row)))
 
 
 def reduces(program: Program) -> bool:
@@ -38,17 +82,52 @@ def reduces(program: Program) -> bool:
     return any(op is not None and op.reduces for op in program.ops)
 
 
-def evaluate_chunk(program: Program, chunk: Chunk, constants: Mapping[str, float],
-                   wrt: Sequence[str] | None = None) -> Evaluation:
-    """Values and partial derivatives at each row of ``chunk``, one vectorized pass.
+def evaluate_rows(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None = None,
+                  outputs: Sequence[str] | None = None) -> Evaluation:
+    """Like :func:`slpdiff.evaluate` on rows (``at``: columns, and numbers given once), with each
+    row's own derivatives in a number given once too: ``d m_i / d a`` on each row where
+    ``evaluate`` sums it over the rows. What ``eval --points`` writes."""
+    inputs = [as_value(x) for x in bind_inputs(program, at)]
+    chosen = select(program, wrt, outputs)
+    rows = row_math.meeting(program, inputs, chosen.wrt_nodes, chosen.output_nodes, "row",
+                            always=True)
+    if rows is None:  # no reduction: a number repeated on every row changes no value
+        return evaluate(program, row_math.spread(program, at, chosen.wrt), wrt, outputs)
+    return row_math.row_gradient(program, inputs, chosen, rows, evaluate_inputs, "row")
 
-    Inputs come from the chunk's columns, or from ``constants`` (repeated on every row).
+
+def evaluate_chunk(program: Program, chunk: Chunk, constants: Mapping[str, float],
+                   wrt: Sequence[str] | None = None, asked: Asked = FIRST) -> RowEvaluation:
+    """Values and partial derivatives at each row of ``chunk``, one vectorized pass (and what
+    else ``asked`` names).
+
+    Inputs come from the chunk's columns, or from ``constants`` (the same on every row).
     """
+    whole = reduces(program)
     at = {name: chunk.columns[name] if name in chunk.columns
-          else np.full(chunk.rows, constants[name], dtype=np.float64)
+          else constants[name] if whole else np.full(chunk.rows, constants[name], dtype=np.float64)
           for name in program.input_names if name in chunk.columns or name in constants}
     at.update({name: v for name, v in constants.items() if name not in at})  # unknown: an error
-    return evaluate(program, at, wrt)
+    if asked.mode == "forward":
+        ev = row_math.evaluate_forward(program, at, wrt, shared="row")
+    else:
+        ev = evaluate_rows(program, at, wrt) if whole else evaluate(program, at, wrt)
+    return RowEvaluation(ev.program, ev.at, ev.values, ev.gradient, ev.warnings, ev.node_values,
+                         _beyond_first(program, at, wrt, asked))
+
+
+def _beyond_first(program, at, wrt, asked: Asked) -> dict:
+    """The directional derivatives, Hessians and Hessian-vector products ``asked`` names."""
+    extra = {}
+    if asked.direction is not None:
+        extra["direction"] = dict(asked.direction)
+        extra["directional"] = row_math.jvp(program, at, asked.direction)[1]
+    if asked.hessian:
+        extra["hessian"] = row_math.hessian(program, at, wrt, shared="row")
+    if asked.hvp is not None:
+        extra["hvp_direction"] = dict(asked.hvp)
+        extra["hvp"] = row_math.hvp(program, at, asked.hvp, wrt, shared="row")
+    return extra
 
 
 @dataclass
@@ -64,15 +143,23 @@ class BatchResult:
     # evaluated, ``kink_where`` their first row
     kinks: list[KinkHit] = field(default_factory=list)
     kink_where: list[str] = field(default_factory=list)
+    # results beyond first derivatives that are not finite: key ("hessian"...) -> (rows, first)
+    beyond: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def beyond_messages(self) -> list[str]:
+        """One line per kind of result beyond first derivatives that is not finite somewhere."""
+        return [f"non-finite values in the {key} results at {rows:,} point"
+                f"{'s' if rows > 1 else ''}; first at {where}"
+                for key, (rows, where) in self.beyond.items()]
 
 
 def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mapping[str, float],
                     wrt: Sequence[str] | None,
                     write: Callable[[Chunk, Evaluation], None],
-                    stop_at_nonfinite: bool = False) -> BatchResult:
-    """Evaluate every chunk and ``write(chunk, evaluation)`` it, in order. With
-    ``stop_at_nonfinite``, rows from the first with a non-finite value or derivative on are not
-    written, and the result says ``stopped``."""
+                    stop_at_nonfinite: bool = False, asked: Asked = FIRST) -> BatchResult:
+    """Evaluate every chunk (and what else ``asked`` names) and ``write(chunk, evaluation)`` it,
+    in order. With ``stop_at_nonfinite``, rows from the first with a non-finite value,
+    derivative or second-order result on are not written, and the result says ``stopped``."""
     whole = reduces(program)
     if whole:
         chunks = [concatenate(chunks)]
@@ -83,7 +170,7 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
     for chunk in chunks:
         if not chunk.rows:
             continue
-        ev = evaluate_chunk(program, chunk, constants, wrt)
+        ev = evaluate_chunk(program, chunk, constants, wrt, asked)
         evaluated += chunk.rows
         for hit in find_kinks(program, ev.node_values, wrt, rows=chunk.rows):
             known = on_kinks.get(hit.position)
@@ -103,6 +190,14 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
             elif w.position == known.first.position:  # counted per node: the one it names
                 known.count += w.count
             # else: the rows of this chunk went bad at a later line; the warning names the first
+        for key in ("directional", "hessian", "hvp"):
+            if key not in ev.extra:
+                continue
+            bad = np.flatnonzero(_nonfinite_rows(ev.extra[key], chunk.rows))
+            if bad.size:
+                first_bad = int(bad[0]) if first_bad is None else min(first_bad, int(bad[0]))
+                rows, where = result.beyond.get(key, (0, chunk.where(int(bad[0]))))
+                result.beyond[key] = (rows + bad.size, where)
         stop = first_bad if stop_at_nonfinite else None
         rows = chunk.rows if stop is None else stop
         # All rows at once (a reduction) are still written a slice at a time, to bound the text.
@@ -140,10 +235,23 @@ def _slice(chunk: Chunk, ev: Evaluation, lo: int, hi: int) -> tuple[Chunk, Evalu
     part = Chunk({name: cut(c) for name, c in chunk.columns.items()}, hi - lo, chunk.line(lo),
                  chunk.source, None if chunk.numbers is None else chunk.numbers[lo:hi],
                  {name: v[lo:hi] for name, v in chunk.kept.items()})
-    return part, replace(ev, at={k: cut(v) for k, v in ev.at.items()},
-                         values={k: cut(v) for k, v in ev.values.items()},
-                         gradient={out: {k: cut(v) for k, v in row.items()}
-                                   for out, row in ev.gradient.items()})
+    def cut_all(obj):
+        return {k: cut_all(v) for k, v in obj.items()} if isinstance(obj, dict) else cut(obj)
+
+    fields = {"at": cut_all(ev.at), "values": cut_all(ev.values), "gradient": cut_all(ev.gradient)}
+    if isinstance(ev, RowEvaluation):
+        fields["extra"] = cut_all(ev.extra)
+    return part, replace(ev, **fields)
+
+
+def _nonfinite_rows(results, rows: int) -> np.ndarray:
+    """Per row: is some number of ``results`` (nested dicts of numbers or columns) not finite?"""
+    if isinstance(results, dict):
+        bad = np.zeros(rows, dtype=bool)
+        for value in results.values():
+            bad |= _nonfinite_rows(value, rows)
+        return bad
+    return np.broadcast_to(~np.isfinite(results), (rows,))
 
 
 def _first_bad_row(value) -> int:

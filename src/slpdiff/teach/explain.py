@@ -16,6 +16,7 @@ import math
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -23,10 +24,11 @@ from ..core.engine import Evaluation, adjoints
 from ..core.schedule import resolve_names
 from ..core.tangent import column, sweep
 from ..evaluation import evaluate
-from ..formats import derivative_label, json_number, number, point_text
+from ..formats import derivative_label, json_number
 from ..language.program import Program
 from ..language.rules import rules_for
-from .labels import Labels
+from .labels import Labels, grouped
+from .notation import shown
 
 MAX_PATHS = 20  # default: list every path up to this many, else this many of the largest
 
@@ -47,7 +49,13 @@ class ChainPath:
 
     nodes: list[str]
     factors: list[Factor]
-    product: object
+    product: object  # None in a symbolic explanation
+
+    @property
+    def rule_product(self) -> str:
+        """The product of the factors' rules as text (``x * cos(v1) * v5``; factors 1 left out)."""
+        rules = [grouped(f.rule) for f in self.factors if f.rule != "1"]
+        return " * ".join(rules) or "1"
 
 
 @dataclass
@@ -62,6 +70,7 @@ class Explanation:
     complete: bool  # True if ``paths`` is every path
     total: object  # the sum over all paths (of ``paths`` if complete, else forward accumulation)
     derivative: object  # the partial derivative eval computes (reverse sweep)
+    symbolic: bool = False  # no point: rules only, no numbers (total, derivative are None)
 
     @property
     def shown_sum(self):
@@ -95,6 +104,27 @@ def explain(program: Program, at: Mapping[str, object], output: str, input: str,
     with np.errstate(all="ignore"):  # a product may overflow, as a value may: inf, not a warning
         return _explanation(program, labels, partials, total, ev, output, input, x, out, count,
                             max_paths)
+
+
+def explain_symbolic(program: Program, output: str, input: str,
+                     max_paths: int = MAX_PATHS) -> Explanation:
+    """Explain d ``output``/d ``input`` without a point: each path as the product of the rules on
+    its edges (every path up to ``max_paths``, else the first ``max_paths`` found)."""
+    resolve_names([output], program.output_names, "output")
+    resolve_names([input], program.input_names, "input")
+    out = program.output_index[program.output_names.index(output)]
+    x = program.input_index[program.input_names.index(input)]
+    labels = Labels(program)
+    count = count_paths(program, x, out)
+    paths = []
+    for edges in _all_paths(program, x, out):
+        if len(paths) == max_paths:
+            break
+        factors = [Factor(labels.name(i), labels.name(program.args[i][k]), labels.rule(i, k),
+                          None) for i, k in edges]
+        paths.append(ChainPath([labels.name(x)] + [labels.name(i) for i, _ in edges], factors,
+                               None))
+    return Explanation(output, input, {}, count, paths, count <= max_paths, None, None, True)
 
 
 def _explanation(program: Program, labels: Labels, partials: dict, total, ev: Evaluation,
@@ -241,11 +271,16 @@ def count_text(n: int) -> str:
     return f"about {10 ** (exponent % 1):.2f}e+{int(exponent)}"
 
 
-def explanation_text(e: Explanation, input_names) -> list[str]:
-    """The explanation as lines: each path with its factors, then the sums."""
+def explanation_text(e: Explanation, input_names, digits: int | None = None) -> list[str]:
+    """The explanation as lines: each path with its factors, then the sums (numbers rounded to
+    ``digits`` significant digits for display, or every digit)."""
+    if e.symbolic:
+        return _symbolic_text(e)
+    number = partial(shown, digits=digits)
     d = derivative_label(e.output, e.input)
     n = count_text(e.count)
-    head = (f"{d} at {point_text(e.at, input_names)}, by the chain rule: the sum, over every "
+    at = ", ".join(f"{name} = {number(e.at[name])}" for name in input_names)
+    head = (f"{d} at {at}, by the chain rule: the sum, over every "
             f"path from {e.input} to {e.output}, of the product of the local partial derivatives "
             "along the path.")
     if e.complete:
@@ -253,13 +288,10 @@ def explanation_text(e: Explanation, input_names) -> list[str]:
     else:
         head += (f" There are {n} paths; the {len(e.paths)} with the largest products are "
                  "shown (raise --max-paths to see more).")
-    lines = textwrap.wrap(head, 79, break_long_words=False, break_on_hyphens=False)
+    lines = _wrapped(head)
     for number_, path in enumerate(e.paths, 1):
-        lines.append("")
-        lines += textwrap.wrap(f"path {number_}: {' -> '.join(path.nodes)}", 79,
-                               subsequent_indent="    ", break_long_words=False,
-                               break_on_hyphens=False)
-        rows = [(derivative_label(f.node, f.argument), f.rule, _factor_value(f))
+        lines += ["", *_wrapped(f"path {number_}: {' -> '.join(path.nodes)}", "    ")]
+        rows = [(derivative_label(f.node, f.argument), f.rule, _factor_value(f, number))
                 for f in path.factors]
         w1 = max((len(a) for a, _, _ in rows), default=0)
         w2 = max((len(b) for _, b, _ in rows), default=0)
@@ -274,12 +306,41 @@ def explanation_text(e: Explanation, input_names) -> list[str]:
         lines.append(f"sum over all {n} paths = {number(e.total)}")
         lines.append("(by forward accumulation, which adds them up without listing them)")
     lines.append(f"{d} by reverse mode, as eval prints it = {number(e.derivative)}")
-    if number(e.total) != number(e.derivative):
+    if repr(float(e.total)) != repr(float(e.derivative)):
         lines.append("(the same products added in another order: the last digits may differ)")
     return lines
 
 
-def _factor_value(f: Factor) -> str:
+def _symbolic_text(e: Explanation) -> list[str]:
+    d = derivative_label(e.output, e.input)
+    n = count_text(e.count)
+    head = (f"{d} by the chain rule: the sum, over every path from {e.input} to {e.output}, of "
+            "the product of the local partial derivatives along the path (no point given: the "
+            "rules only; --at gives their values).")
+    head += (f" {n} path{'s' if e.count != 1 else ''}:" if e.complete else
+             f" There are {n} paths; the first {len(e.paths)} are shown (raise --max-paths to "
+             "see more).")
+    lines = _wrapped(head)
+    for number_, path in enumerate(e.paths, 1):
+        lines += ["", *_wrapped(f"path {number_}: {' -> '.join(path.nodes)}", "    ")]
+        width = max((len(derivative_label(f.node, f.argument)) for f in path.factors), default=0)
+        for f in path.factors:
+            lines.append(f"  {derivative_label(f.node, f.argument):<{width}} = {f.rule}")
+        lines.append(f"  {'product':<{width}} = {path.rule_product}")
+    lines.append("")
+    total = " + ".join(p.rule_product for p in e.paths) or "0"
+    more = "" if e.complete else " + ... (the other paths)"
+    lines += _wrapped(f"{d} = {total}{more}", "    ")
+    return lines
+
+
+def _wrapped(text: str, indent: str = "") -> list[str]:
+    """``text`` in lines of at most 79 characters, names and numbers never broken."""
+    return textwrap.wrap(text, 79, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def _factor_value(f: Factor, number=shown) -> str:
     if f.value is None:
         return "   (not computed: another factor is 0)"
     try:
@@ -290,7 +351,14 @@ def _factor_value(f: Factor) -> str:
 
 
 def explanation_json(e: Explanation) -> dict:
-    """The explanation as one JSON-ready object."""
+    """The explanation as one JSON-ready object (without a point: rules, products of rules)."""
+    if e.symbolic:
+        count = e.count if e.count.bit_length() <= 13000 else count_text(e.count)
+        return {"of": e.output, "wrt": e.input, "at": None, "paths": count,
+                "complete": e.complete,
+                "shown": [{"nodes": p.nodes, "factors": [{"node": f.node, "argument": f.argument,
+                                                          "rule": f.rule} for f in p.factors],
+                           "product": p.rule_product} for p in e.paths]}
     paths = [{"nodes": p.nodes,
               "factors": [{"node": f.node, "argument": f.argument, "rule": f.rule,
                            "value": None if f.value is None else json_number(f.value)}

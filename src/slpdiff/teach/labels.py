@@ -1,6 +1,7 @@
 """What nodes, operations and local partial derivatives are called in traces and pictures.
 
-A node that a program names keeps its name. An intermediate of a nested expression (the ``x*w``
+A node that a program names keeps its name (a name that ``+=`` gives to several nodes is
+``a``, then ``a@2``, ``a@3``, ...). An intermediate of a nested expression (the ``x*w``
 in ``sin(x*w) + x``) gets a generated name ``%1``, ``%2``, ...: ``%`` cannot appear in a program's
 names, so a generated name never collides with one and is visibly not from the program. A
 constant that the program does not name is written as its number. Adjoints are written ``v7_bar``
@@ -8,7 +9,9 @@ and tangents ``v7_dot``; should a program use such a name itself, a longer suffi
 (``_bar_``, ...).
 
 Derivative rules are the primitive table's text with the node's arguments substituted for the
-rule's parameters (``cos(a)`` for ``v2 = sin(v1)`` becomes ``cos(v1)``).
+rule's parameters (``cos(a)`` for ``v2 = sin(v1)`` becomes ``cos(v1)``), and the node's own name
+for the function applied to its own parameters, which the engine does not compute again (``exp(a)``
+for ``v5 = exp(v3)`` becomes ``v5``; ``-(a / b) / b`` for ``v1 = x / y`` becomes ``-v1 / y``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..language.program import Program
 from ..language.rules import rules_for
 
 INTERMEDIATE = "%"  # generated names are INTERMEDIATE + a number; no program name contains it
+VERSION = "@"  # a name's later values (after `+=`) are name@2, name@3, ...; no name contains it
 
 # Numbers first, so that the "e5" of "1e5" is not taken for a name.
 _TOKEN = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|([A-Za-z_][A-Za-z0-9_]*)")
@@ -34,11 +38,14 @@ class Labels:
         names: list[str] = []
         count = 0
         input_name = dict(zip(program.input_index, program.input_names, strict=True))
+        seen: dict[str, int] = {}
         for i, own in enumerate(program.names):
             if i in input_name:
                 names.append(input_name[i])
             elif own is not None:
-                names.append(own)
+                # `a += x` gives the name a to a second node: it is shown as a@2, a@3, ...
+                seen[own] = seen.get(own, 0) + 1
+                names.append(own if seen[own] == 1 else f"{own}{VERSION}{seen[own]}")
             elif program.consts[i] is not None:
                 names.append(number(program.consts[i]))
             else:
@@ -85,23 +92,27 @@ class Labels:
 
     def rule(self, i: int, k: int) -> str:
         """The local partial derivative of node ``i`` in its argument ``k``, as text in the
-        arguments' names: ``cos(v1)`` for ``v2 = sin(v1)``."""
+        arguments' names and the node's own: ``cos(v1)`` for ``v2 = sin(v1)``, ``v5`` for
+        ``v5 = exp(v3)``."""
         op = self.program.ops[i]
-        rule = rules_for(op)[k]
         args = {p: self._atom(a) for p, a in zip(op.params, self.program.args[i], strict=True)}
+        args[OWN] = self._atom(i)
         return "".join(args.get(text, text) if kind == "name" else text
-                       for text, kind in _tokens(rule.text))
+                       for text, kind in rule_tokens(op, k))
 
     def term(self, factor: str, i: int, k: int) -> tuple[str, str]:
         """``factor`` times the rule of (node ``i``, argument ``k``) as a sign and a product:
-        ``("+", "v2_bar * cos(v1)")``; a rule 1 or -1 is not written as a factor."""
+        ``("+", "v2_bar * cos(v1)")``, ``("-", "v2_bar * sin(v1)")`` for the rule ``-sin(v1)``;
+        a rule 1 or -1 is not written as a factor."""
         rule = rules_for(self.program.ops[i])[k]
         if rule.const == 1.0:
             return "+", factor
         if rule.const == -1.0:
             return "-", factor
-        text = self.rule(i, k)
-        return "+", f"{factor} * {_grouped(text)}"
+        sign, text = split_sign(self.rule(i, k))
+        if text.startswith("1 / ") and _atom_text(text[4:]):
+            return sign, f"{factor} / {text[4:]}"  # the book's a_bar / b, not a_bar * 1 / b
+        return sign, f"{factor} * {grouped(text)}"
 
     def _atom(self, i: int) -> str:
         name = self.names[i]
@@ -119,8 +130,33 @@ def _free_suffix(suffix: str, taken: set[str]) -> str:
     return suffix
 
 
+OWN = "__own__"  # in a rule's tokens: the node's own value (no parameter or function has the name)
+
+
 @cache
-def _tokens(text: str) -> tuple[tuple[str, str], ...]:
+def rule_tokens(op, k: int) -> tuple[tuple[str, str], ...]:
+    """The tokens of ``op``'s rule for parameter ``k`` (see :func:`tokens`), with the function
+    applied to its own parameters (``tanh(a)`` in tanh's rule, ``(a / b)`` in divide's) as the
+    one name ``OWN``: the value the node already computed, which the engine reuses."""
+    text = rules_for(op)[k].text
+    own = f"{op.name}({', '.join(op.params)})"
+    if op.infix is not None and op.arity == 2:
+        own = f"({op.params[0]} {op.infix} {op.params[1]})"
+    return tokens(text.replace(own, OWN))
+
+
+def split_sign(text: str) -> tuple[str, str]:
+    """``("-", "sin(v1)")`` for ``-sin(v1)``; ``("+", text)`` unless ``text`` is a negated
+    product (a leading minus and no other + or - outside parentheses)."""
+    if text.startswith("-") and len(text) > 1:
+        rest = text[1:]
+        if grouped(rest) == rest:
+            return "-", rest
+    return "+", text
+
+
+@cache
+def tokens(text: str) -> tuple[tuple[str, str], ...]:
     """``text`` cut into pieces, each with its kind: "name", "number" or "other"."""
     pieces: list[tuple[str, str]] = []
     end = 0
@@ -134,16 +170,31 @@ def _tokens(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pieces)
 
 
-def _grouped(text: str) -> str:
-    """``text`` in parentheses if it has a + or - outside parentheses (so a product reads right)."""
+def _atom_text(text: str) -> bool:
+    """Is ``text`` an atom: a name, a number, a call or a parenthesized expression (no operator
+    or space outside parentheses and brackets)?"""
     depth = 0
-    for piece, kind in _tokens(text):
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in "+-*/^ ":
+            return False
+    return bool(text)
+
+
+def grouped(text: str) -> str:
+    """``text`` in parentheses if it has a + or - outside parentheses or brackets (so that a
+    product reads right)."""
+    depth = 0
+    for piece, kind in tokens(text):
         if kind != "other":
             continue
         for ch in piece:
-            if ch == "(":
+            if ch in "([":
                 depth += 1
-            elif ch == ")":
+            elif ch in ")]":
                 depth -= 1
             elif ch in "+-" and depth == 0:
                 return f"({text})"
