@@ -1,9 +1,10 @@
 """slpdiff's cache: the parser's tables, and the parsed programs of unchanged files.
 
 Like Python's bytecode cache, a program file read a second time need not be parsed again: its
-tape is saved after the first parse, under a key made of the file's bytes, slpdiff's version and
-the files that define the language (so that a new grammar, table or parser never reads an old
-entry), and read back on the next run, which then imports neither Lark nor the parser. A damaged
+tape (with the parser's record of aliases, ``+=`` and ``-=``: ``Program.assignments``) is saved
+after the first parse, under a key made of the file's bytes, slpdiff's version and the files that
+define the language (so that a new grammar, table or parser never reads an old entry), and read
+back on the next run, which then imports neither Lark nor the parser. A damaged
 or foreign entry is never trusted: an entry is one ``marshal`` of plain data (arrays as bytes,
 names, numbers), checked for shape before use, in a directory that only this user can write.
 
