@@ -67,7 +67,9 @@ def read(logs: str, name: str, tool: str) -> dict | None:
         if message.get("kind") != "evaluate":
             continue
         response = responses.get(key)
-        workload = (message["function"], str(message.get("description")))
+        # hello's messages have no description: its input (a number) names the workload
+        workload = (message["function"], str(message.get("description") or
+                                             json.dumps(message.get("input"))[:40]))
         if response is None:
             result["workloads"][workload] = {"error": "no response (timeout)"}
             continue
