@@ -1,21 +1,32 @@
 """Many points from the command line: ``eval --points FILE``, grids in ``--at``, records out as
-CSV/TSV/JSON Lines (``-o FILE`` written atomically), and the data of ``optimize --data``."""
+CSV/TSV/JSON Lines or Parquet (``-o FILE`` written atomically), and the data of ``optimize
+--data``; on a Dask cluster with ``--scheduler`` (:mod:`.scale_out`)."""
 
 from __future__ import annotations
 
-import os
-import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import click
 
-from ..errors import RunError, SlpError
+from ..errors import RunError
 from .main import warning
-from .options import nonfinite_diagnostics, open_binary
+from .options import nonfinite_diagnostics
 from .progress import RowProgress
+from .rows_io import (
+    chosen_scheduler,
+    data_reader,
+    output_stream,
+    points_format_of,
+    record_sink,
+    scheduler_option,
+    warn_ignored,
+)
+
+__all__ = ["chosen_scheduler", "eval_points", "is_batch", "output_stream", "points_options",
+           "read_data", "scheduler_option"]
 
 _RECORD_FORMATS = ("csv", "tsv", "jsonl")
-_NAMES_SHOWN = 20  # names listed in a warning about ignored columns
+_INPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
 
 def points_options(f):
@@ -23,19 +34,23 @@ def points_options(f):
     options = [
         click.option("--points", metavar="FILE|-",
                      help="Evaluate at every row of FILE (- for standard input): CSV or TSV with "
-                          "a header naming the inputs, or JSON Lines."),
-        click.option("--points-format", type=click.Choice(_RECORD_FORMATS),
+                          "a header naming the inputs, JSON Lines, or Parquet; or of every such "
+                          "file of a directory or a quoted glob ('data/*.parquet')."),
+        click.option("--points-format", type=click.Choice(_INPUT_FORMATS),
                      help="Format of --points (default: from its extension; needed for -)."),
         click.option("--keep", is_flag=True,
                      help="Carry the fields of --points that are not inputs (an id...) through "
                           "to the output."),
         click.option("-o", "--output", metavar="FILE",
-                     help="Write the output to FILE, atomically (all or nothing)."),
+                     help="Write the output to FILE, atomically (all or nothing); FILE.parquet "
+                          "writes Parquet; with --scheduler, DIR/ writes one part per "
+                          "partition."),
         click.option("--force", is_flag=True,
                      help="Allow a grid of more than 10,000,000 points."),
         click.option("--chunk-rows", type=click.IntRange(min=1), metavar="N",
                      help="Rows per vectorized pass (default: as many as fit in a fixed memory "
                           "budget)."),
+        scheduler_option,
     ]
     for option in reversed(options):
         f = option(f)
@@ -43,30 +58,22 @@ def points_options(f):
 
 
 def is_batch(ranges, fmt, points, output) -> bool:
-    """True when ``eval`` writes records: many points, or one point as CSV/TSV/JSON Lines
-    (asked for with --format, or by the name of the -o file)."""
-    from ..rows.points import format_of
+    """True when ``eval`` writes records: many points, or one point as CSV/TSV/JSON Lines or
+    Parquet (asked for with --format, or by the name of the -o file)."""
+    from ..rows.sources import file_format
 
-    by_name = fmt is None and output not in (None, "-") and format_of(output) is not None
+    by_name = fmt is None and output not in (None, "-") and file_format(output) is not None
     return points is not None or bool(ranges) or fmt in _RECORD_FORMATS or by_name
 
 
-@contextmanager
-def output_stream(path: str | None):
-    """Standard output, or the file ``path`` written atomically."""
-    from ..rows.atomic import atomic_output
-
-    with nullcontext(sys.stdout) if path in (None, "-") else atomic_output(path) as stream:
-        yield stream
-
-
 def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_format, keep,
-                output, force, chunk_rows, asked=None) -> None:
+                output, force, chunk_rows, asked=None, scheduler=None) -> None:
     """``slpdiff eval`` at many points: every row of --points, or every point of a grid; with
-    ``asked`` (:class:`~slpdiff.rows.stream.Asked`), forward mode or second derivatives too."""
+    ``asked`` (:class:`~slpdiff.rows.stream.Asked`), forward mode or second derivatives too;
+    with ``scheduler``, the rows of --points on a Dask cluster."""
     from ..core.hessian import check_vector
     from ..core.schedule import bind_inputs, resolve_names
-    from ..rows.records import writer_for
+    from ..rows.ahead import read_ahead
     from ..rows.stream import FIRST, evaluate_stream, rows_per_pass
 
     asked = asked or FIRST
@@ -81,28 +88,39 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
     if asked.hvp is not None:
         check_vector(asked.hvp, program, wrt_names)
     fmt = _record_format(fmt, output, points, points_format)
+    if scheduler is not None and points is None:
+        raise click.UsageError("--scheduler evaluates the rows of --points on a cluster; a "
+                               "grid is evaluated here")
+    if scheduler is not None or points not in (None, "-"):  # $SLPDIFF_SCHEDULER: files only
+        scheduler = chosen_scheduler(scheduler)
+    if scheduler is not None and asked != FIRST:
+        raise click.UsageError("--mode forward, --direction, --hessian and --hvp are evaluated "
+                               "here, not on a cluster: leave out --scheduler (or unset "
+                               "SLPDIFF_SCHEDULER)")
+    if scheduler is not None:
+        from .scale_out import eval_distributed
+
+        eval_distributed(scheduler, program, constants, wrt_names, fmt, strict, points,
+                         points_format, keep, output, chunk_rows)
+        return
     rows = chunk_rows or rows_per_pass(program, asked, wrt)
     with _source(program, constants, ranges, points, points_format, keep) as reader:
         if reader is not None:
-            chunks, kept, progress = reader.chunks(rows), reader.extra if keep else [], \
-                RowProgress(reader.size if reader.name != "<stdin>" else None,
-                            lambda: reader.bytes_read)
+            chunks, kept = read_ahead(reader.chunks(rows)), reader.extra if keep else []
+            progress = RowProgress(reader.size if reader.name != "<stdin>" else None,
+                                   lambda: reader.bytes_read)
         else:
             chunks, kept, progress = _grid(ranges, keep, force, rows)
-        writer = writer_for(fmt, program, wrt_names, kept, asked)
-        with output_stream(output) as out:
-            out.write(writer.header())
-            out.flush()
-
+        with record_sink(fmt, output, program, wrt_names, kept, asked) as sink:
+            write_records = sink.write
             warned = len(kept) if keep else len(reader.extra) if reader is not None else 0
 
             def write(chunk, ev):
                 nonlocal warned
-                out.write(writer.records(chunk, ev))
-                out.flush()
+                write_records(chunk, ev)
                 progress.update(chunk.rows)
                 if reader is not None and not keep and len(reader.extra) > warned:
-                    _warn_ignored(reader, reader.extra[warned:])  # JSON Lines: a new field
+                    warn_ignored(reader, reader.extra[warned:])  # JSON Lines: a new field
                     warned = len(reader.extra)
 
             try:
@@ -136,7 +154,7 @@ def _grid(ranges, keep, force, rows):
 
 
 def _record_format(fmt, output, points, points_format) -> str:
-    from ..rows.points import format_of
+    from ..rows.sources import file_format
 
     if fmt == "json":
         return "jsonl"  # one JSON object per point
@@ -145,29 +163,12 @@ def _record_format(fmt, output, points, points_format) -> str:
                                "csv, tsv or jsonl")
     if fmt is not None:
         return fmt
-    if output not in (None, "-") and format_of(output):
-        return format_of(output)
+    if output not in (None, "-") and file_format(output.rstrip("/")):
+        return file_format(output.rstrip("/"))
     if points is not None:
-        return _points_format(points, points_format)
+        given = points_format_of(points, points_format)
+        return "csv" if given == "parquet" and output in (None, "-") else given
     return "csv"
-
-
-def _points_format(path, given) -> str:
-    from ..rows.points import format_of
-
-    # A missing file or a directory is named as such before its format is asked for (a pipe,
-    # /dev/stdin say, is not opened here: what it holds would be lost).
-    if path != "-" and os.path.isdir(path):
-        raise SlpError(f"{path}: is a directory, not a file")
-    if path != "-" and not os.path.exists(path):
-        raise SlpError(f"{path}: no such file")
-    fmt = given or (None if path == "-" else format_of(path))
-    if fmt is None:
-        if path == "-":
-            raise click.UsageError("--points - needs --points-format csv, tsv or jsonl")
-        raise click.UsageError(f"cannot tell the format of '{path}' from its name; add "
-                               "--points-format csv, tsv or jsonl")
-    return fmt
 
 
 @contextmanager
@@ -178,37 +179,18 @@ def _source(program, constants, ranges, points, points_format, keep):
     if ranges:
         raise click.UsageError("a grid in --at and --points cannot be combined; give each point "
                                "in the --points file")
-    with _reader(program, points, points_format, constants, keep, "--points -") as reader:
+    with data_reader(program, points, points_format, constants, keep, "--points -") as reader:
         if reader.extra and not keep:
-            _warn_ignored(reader, reader.extra)
+            warn_ignored(reader, reader.extra)
         yield reader
-
-
-@contextmanager
-def _reader(program, path, fmt, given, keep, stdin_user, required=True):
-    from ..rows.points import PointReader
-
-    with open_binary(path, stdin_user) as stream:  # first: a missing file is named as such
-        fmt = _points_format(path, fmt)
-        yield PointReader(stream, "<stdin>" if path == "-" else path, fmt, program.input_names,
-                          given, keep=keep, required=required)
-
-
-def _warn_ignored(reader, names) -> None:
-    kind = "fields" if reader.format == "jsonl" else "columns"
-    shown = ", ".join(names[:_NAMES_SHOWN])
-    if len(names) > _NAMES_SHOWN:  # a file may have a million columns: name a few
-        shown += f" and {len(names) - _NAMES_SHOWN:,} more"
-    warning(f"{reader.name}: ignoring {kind} that are not inputs of the program: "
-            f"{shown} (carry them through with --keep)")
 
 
 def read_data(program, path, fmt, given) -> dict:
     """The columns of a data file (``optimize --data``) that are inputs, as float64 arrays."""
-    with _reader(program, path, fmt, given, False, "--data -", required=False) as reader:
+    with data_reader(program, path, fmt, given, False, "--data -", required=False) as reader:
         data = reader.read_all()
     if reader.extra:
-        _warn_ignored(reader, reader.extra)
+        warn_ignored(reader, reader.extra)
     if not reader.columns:
         raise click.UsageError(f"{reader.name} has no column named after an input of the "
                                f"program (inputs: {', '.join(program.input_names)})")

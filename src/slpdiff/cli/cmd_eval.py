@@ -36,9 +36,11 @@ from .options import (
 @program_argument
 @at_option
 @wrt_option("Differentiate with respect to these inputs only (default: all).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "tsv", "jsonl"]),
-              help="Output format: text or json for one point (default text); csv, tsv or "
-                   "jsonl, one record per point (default: from -o's or --points' extension).")
+@click.option("--format", "fmt",
+              type=click.Choice(["text", "json", "csv", "tsv", "jsonl", "parquet"]),
+              help="Output format: text or json for one point (default text); csv, tsv, jsonl "
+                   "or parquet (to -o FILE), one record per point (default: from -o's or "
+                   "--points' extension).")
 @click.option("--no-derivatives", "values_only", is_flag=True,
               help="Values only: no derivatives (no reverse sweep).")
 @click.option("--strict", is_flag=True,
@@ -57,7 +59,7 @@ from .options import (
                    "forming the Hessian; inputs not named are 0.")
 @points_options
 def eval_command(program, at, wrt, values_only, fmt, strict, mode, direction, hessian, hvp,
-                 points, points_format, keep, output, force, chunk_rows):
+                 points, points_format, keep, output, force, chunk_rows, scheduler):
     """Print each output's value and its partial derivatives (reverse mode by default).
 
     With several outputs, text output shows the values, then the Jacobian as a matrix (row:
@@ -108,7 +110,7 @@ def eval_command(program, at, wrt, values_only, fmt, strict, mode, direction, he
         asked = Asked(mode, None if direction is None else one_point([direction], "--direction"),
                       hessian, None if hvp is None else one_point([hvp], "--hvp"))
         eval_points(prog, constants, ranges, wrt, fmt, strict, points, points_format, keep,
-                    output, force, chunk_rows, asked)
+                    output, force, chunk_rows, asked, scheduler)
         return
     evaluation = run(prog, constants, wrt, derivatives=not values_only)
     report_nonfinite(evaluation, strict)

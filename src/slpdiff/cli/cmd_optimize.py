@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import replace
 
 import click
@@ -21,7 +22,7 @@ from ..formats import (
     point_text,
 )
 from ..optimize.methods import FIRST_ORDER, METHODS
-from .batch import read_data
+from .batch import chosen_scheduler, read_data, scheduler_option
 from .main import EXIT_INTERRUPTED, warning
 from .options import (
     at_option,
@@ -113,13 +114,20 @@ def _merge_bounds(lists) -> dict[str, tuple[float, float]]:
               help="Also write the final point, every input, to FILE as a JSON object.")
 @format_option
 @click.option("--data", metavar="FILE|-",
-              help="Fit to a data set (CSV, TSV or JSON Lines; - for standard input): its "
-                   "columns bind the inputs of the same name as whole columns; the other "
-                   "inputs are the parameters.")
-@click.option("--data-format", type=click.Choice(["csv", "tsv", "jsonl"]),
+              help="Fit to a data set (CSV, TSV, JSON Lines or Parquet; a directory or a quoted "
+                   "glob of such files; - for standard input): its columns bind the inputs of "
+                   "the same name as whole columns; the other inputs are the parameters.")
+@click.option("--data-format", type=click.Choice(["csv", "tsv", "jsonl", "parquet"]),
               help="Format of --data (default: from its extension; needed for -).")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="N",
+              help="Minibatch stochastic gradient (gd, momentum, nesterov, adam): each step "
+                   "evaluates N rows of --data drawn afresh, seeded by --seed.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the minibatches' draws (--batch-size): the same seed, the same run.")
+@scheduler_option
 def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, momentum, beta1,
-                     beta2, eps, steps, tol, ftol, every, save, fmt, data, data_format):
+                     beta2, eps, steps, tol, ftol, every, save, fmt, data, data_format, batch_size,
+                     seed, scheduler):
     """Minimize (or maximize) an output: gradient descent x <- x - lr * gradient by default.
 
     Prints one line (or JSON object) per step with the point, the value and the gradient there,
@@ -149,23 +157,31 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
     bounds = _merge_bounds(bounds)
     if save is not None:
         _check_writable(save)
-    columns = {}
-    if data is not None:
-        columns = read_data(prog, data, data_format, point)
+    if data is None and (batch_size or scheduler):
+        raise click.UsageError(f"{'--batch-size' if batch_size else '--scheduler'} takes the "
+                               "rows of --data; there is no --data here")
+    if scheduler is not None or data not in (None, "-"):  # $SLPDIFF_SCHEDULER: files only
+        scheduler = chosen_scheduler(scheduler)
+    if batch_size and method not in FIRST_ORDER:
+        raise click.UsageError(f"--batch-size is for {', '.join(FIRST_ORDER)}: {method} needs "
+                               "the whole objective at every step")
+    with _data(prog, data, data_format, point, batch_size, seed, scheduler) as (columns,
+                                                                                evaluator):
         in_data = [name for name in wrt or () if name in columns]
         if in_data:
             raise click.UsageError(f"'{in_data[0]}' is a column of the data, not a parameter "
                                    "that --wrt can optimize")
-        if wrt is None:
+        if data is not None and wrt is None:
             wrt = [name for name in prog.input_names if name not in columns]
         point.update(columns)
-    shown = [name for name in prog.input_names if wrt is None or name in wrt]
-    objective = choose_objective(prog, objective)
-    _warn_outside_bounds(point, bounds, shown)
-    printer = _Printer(fmt, every, shown, columns, StepProgress(steps, "slpdiff optimize"))
-    result = optimize(prog, point, method, wrt=wrt, objective=objective, maximize=maximize,
-                      bounds=bounds, steps=steps, tol=tol, ftol=ftol, lr=lr, momentum=momentum,
-                      beta1=beta1, beta2=beta2, eps=eps, callback=printer.step)
+        shown = [name for name in prog.input_names if wrt is None or name in wrt]
+        objective = choose_objective(prog, objective)
+        _warn_outside_bounds(point, bounds, shown)
+        printer = _Printer(fmt, every, shown, columns, StepProgress(steps, "slpdiff optimize"))
+        result = optimize(prog, point, method, wrt=wrt, objective=objective, maximize=maximize,
+                          bounds=bounds, steps=steps, tol=tol, ftol=ftol, lr=lr,
+                          momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
+                          callback=printer.step, evaluator=evaluator)
     printer.finish(result)
     if result.final.evaluation is not None:  # the final point's derivative may be a convention
         report_kinks(result.final.evaluation, lambda hit: "the final point" if hit.rows == 1
@@ -173,6 +189,31 @@ def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, 
     if save is not None:
         _save_point(save, printer.point(result.final))
     _fail_unless_done(result)
+
+
+@contextmanager
+def _data(program, data, data_format, point, batch_size, seed, scheduler):
+    """The data's columns (name -> values; on a cluster, a placeholder each: the values stay
+    on the workers) and the evaluator of the objective (None: the whole data, here)."""
+    if data is None:
+        yield {}, None
+        return
+    if scheduler is not None:
+        import numpy as np
+
+        from .scale_out import fit_on_cluster
+
+        with fit_on_cluster(scheduler, program, data, data_format, point, batch_size,
+                            seed) as (names, evaluator):
+            yield {name: np.full(1, np.nan) for name in names}, evaluator
+        return
+    columns = read_data(program, data, data_format, point)
+    evaluator = None
+    if batch_size:
+        from ..optimize.descent import minibatches
+
+        evaluator = minibatches(program, columns, batch_size, seed)
+    yield columns, evaluator
 
 
 class _Printer:

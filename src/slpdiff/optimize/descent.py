@@ -112,7 +112,8 @@ def optimize(program: Program, at: Mapping[str, object], method: str = "gd", *,
              steps: int = 100, tol: float = 1e-10, ftol: float = 0.0,
              lr: float | None = None, momentum: float | None = None, beta1: float | None = None,
              beta2: float | None = None, eps: float | None = None,
-             callback: Callable[[Step], None] | None = None) -> OptimizeResult:
+             callback: Callable[[Step], None] | None = None,
+             evaluator: Evaluator | None = None) -> OptimizeResult:
     """Minimize (or with ``maximize``, maximize) ``objective`` over the inputs in ``wrt``
     (default: all), the other inputs held at their values in ``at``.
 
@@ -127,6 +128,11 @@ def optimize(program: Program, at: Mapping[str, object], method: str = "gd", *,
     (step 0 is the starting point); the final point is in the result, not passed to it.
     ``lr``, ``momentum``, ``beta1``, ``beta2``, ``eps``: the first-order methods' parameters
     (None: the usual defaults, see :data:`PARAMETERS` and :data:`DEFAULT_LR`).
+
+    ``evaluator(point, names, objective)``, if given, computes the value and gradient instead of
+    :func:`slpdiff.evaluate` (a minibatch of the data, :func:`minibatches`; or a cluster's
+    partitions); the SciPy methods that need Hessians (newton-cg, trust-ncg) take them from the
+    whole program at the point, so they need the default.
     """
     params = _method_parameters(method, lr=lr, momentum=momentum, beta1=beta1, beta2=beta2,
                                 eps=eps)
@@ -136,8 +142,11 @@ def optimize(program: Program, at: Mapping[str, object], method: str = "gd", *,
     bind_inputs(program, at)  # every input has a value, and every name is an input
     lower, upper = _bounds_arrays(method, names, bounds or {})
     start = _start_vector(at, names, lower, upper)
+    if evaluator is not None and method in ("newton-cg", "trust-ncg"):
+        raise InputError(f"{method} needs Hessians of the whole objective; with minibatches or "
+                         "a cluster use gd, momentum, nesterov, adam, lbfgs or bfgs")
     run = _Run(program, dict(at), names, objective, -1.0 if maximize else 1.0, lower, upper,
-               steps, tol, ftol, callback, start)
+               steps, tol, ftol, callback, start, evaluator)
     with _sigint_deferred() as interrupted:
         run.interrupted = interrupted
         try:
@@ -165,6 +174,37 @@ def gradient_descent(program: Program, at: Mapping[str, object], wrt: Sequence[s
                     callback=callback)
 
 
+# --- minibatches --------------------------------------------------------------------------------
+
+Evaluator = Callable[[Mapping[str, object], Sequence[str], str], Evaluation]
+
+
+def minibatches(program: Program, columns: Mapping[str, np.ndarray], batch_size: int,
+                seed: int = 0) -> Evaluator:
+    """An evaluator for :func:`optimize` that evaluates each point on ``batch_size`` rows of the
+    data ``columns`` drawn afresh (without replacement) for every evaluation: minibatch
+    stochastic gradients. The draws are :func:`sample_rows` with the evaluation's number, so the
+    same seed gives the same run."""
+    rows = len(next(iter(columns.values())))
+    calls = iter(range(1 << 62))
+
+    def evaluate_batch(point, names, objective):
+        take = sample_rows(rows, batch_size, seed, next(calls))
+        at = dict(point)
+        at.update({name: values[take] for name, values in columns.items()})
+        return evaluate(program, at, names, [objective])
+    return evaluate_batch
+
+
+def sample_rows(rows: int, count: int, seed: int, draw: int, part: int = 0) -> np.ndarray:
+    """``count`` of ``rows`` row numbers, sorted, drawn without replacement by a generator seeded
+    by (``seed``, ``draw``, ``part``): partition ``part`` of a cluster's data draws its own."""
+    rng = np.random.default_rng([seed, draw, part])
+    if count >= rows:
+        return np.arange(rows)
+    return np.sort(rng.choice(rows, size=count, replace=False))
+
+
 # --- the bookkeeping every method shares --------------------------------------------------------
 
 _INTERRUPTED = "interrupted (SIGINT); the final point is the best one evaluated"
@@ -187,8 +227,10 @@ class _Run:
     """
 
     def __init__(self, program, point, names, objective, sign, lower, upper, steps, tol, ftol,
-                 callback, start):
+                 callback, start, evaluator=None):
         self.program, self.point, self.names, self.objective = program, point, names, objective
+        self.evaluator = evaluator or (lambda at, names, objective: evaluate(
+            program, at, names, [objective]))
         self.sign, self.lower, self.upper = sign, lower, upper
         self.bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
         self.steps, self.tol, self.ftol, self.callback = steps, tol, ftol, callback
@@ -231,8 +273,7 @@ class _Run:
             return replace(self._recent[key], index=index)
         point = dict(self.point)
         point.update(zip(self.names, (np.float64(v) for v in x), strict=True))
-        step = Step(index, evaluate(self.program, point, self.names, [self.objective]),
-                    self.objective)
+        step = Step(index, self.evaluator(point, self.names, self.objective), self.objective)
         self.nfev += 1
         self.ngev += 1
         if len(self._recent) >= 8:  # SciPy asks again for points it has just seen

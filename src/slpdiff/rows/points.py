@@ -22,7 +22,6 @@ import select
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 
 import numpy as np
 
@@ -48,7 +47,8 @@ class Chunk:
     """Consecutive rows: float64 ``columns`` by name, and ``kept`` extra fields (lists) by name.
 
     Row ``r`` is line ``first + r`` of ``source`` (or ``numbers[r]`` when blank lines were left
-    out); a grid's rows are its points, counted from 1.
+    out); a grid's rows are its points, counted from 1; a Parquet file's rows (``unit="row
+    index"``) are counted from 0.
     """
 
     columns: dict[str, np.ndarray]
@@ -57,6 +57,7 @@ class Chunk:
     source: str = ""
     numbers: Sequence[int] | None = None
     kept: dict[str, list] = field(default_factory=dict)
+    unit: str = "line"
 
     def line(self, row: int) -> int:
         """The line number (or point number) of row ``row``."""
@@ -66,6 +67,8 @@ class Chunk:
         """``points.csv:57``, or ``grid point 12``: where row ``row`` came from."""
         if self.source == "grid point":
             return f"grid point {self.line(row)}"
+        if self.unit != "line":
+            return f"{self.source} {self.unit} {self.line(row)}"
         return f"{self.source}:{self.line(row)}"
 
 
@@ -86,7 +89,7 @@ def concatenate(chunks: Iterable[Chunk]) -> Chunk:
     plain = all(c.numbers is None for c in chunks) and all(
         b.first == a.first + a.rows for a, b in zip(chunks, chunks[1:], strict=False))
     numbers = None if plain else [c.line(r) for c in chunks for r in range(c.rows)]
-    return Chunk(columns, rows, first.first, first.source, numbers, kept)
+    return Chunk(columns, rows, first.first, first.source, numbers, kept, first.unit)
 
 
 # --- lines as they arrive -------------------------------------------------------------------------
@@ -130,8 +133,9 @@ class _Lines:
                 break
         return b"".join(pieces)
 
-    def batches(self) -> Iterator[tuple[int, list[str]]]:
-        """``(number of the first line, lines)`` without line ends, until the end of the stream."""
+    def blocks(self) -> Iterator[tuple[int, bytes]]:
+        """``(number of the first line, bytes)``: whole lines (the last one may lack its line
+        end), as they arrive, until the end of the stream."""
         pending, number, start = b"", 1, True
         while True:
             data = self._available()
@@ -143,18 +147,16 @@ class _Lines:
             cut = len(block) if eof else block.rfind(b"\n") + 1
             if cut:
                 block, pending = block[:cut], block[cut:]
-                lines, bad = self._decode(block, number)
-                if lines:
-                    yield number, lines
-                if bad is not None:
-                    raise bad
-                number += len(lines)
+                yield number, block
+                number += block.count(b"\n") + (not block.endswith(b"\n"))
             else:
                 pending = block
             if eof:
                 return
 
-    def _decode(self, block: bytes, number: int) -> tuple[list[str], DataError | None]:
+    def decode(self, block: bytes, number: int) -> tuple[list[str], DataError | None]:
+        """The lines of ``block`` (which starts at line ``number``) without line ends, up to the
+        first that is not UTF-8 text, and the error naming that one (or None)."""
         nul = block.find(b"\0")  # binary data: valid UTF-8, but no text has NUL bytes
         try:
             if nul >= 0:
@@ -263,17 +265,20 @@ class PointReader:
 
     def __init__(self, stream, name: str, fmt: str, inputs: Iterable[str],
                  given: Iterable[str] = (), keep: bool = False, required: bool = True,
-                 read_size: int = READ_SIZE):
+                 read_size: int = READ_SIZE, fields: Sequence[str] | None = None):
+        """``fields``: the header's names when ``stream`` starts after the header (a part of a
+        file split between workers); its lines are then counted from 1."""
         self.name = name
         self.format = fmt
         self.keep = keep
         self._inputs = list(inputs)
         self._given = set(given)
         self._lines = _Lines(stream, name, read_size)
-        self._batches = self._lines.batches()
-        self._head: tuple[int, list[str]] | None = None  # lines read but not yet parsed
+        self._blocks = self._lines.blocks()
+        self._head: tuple[int, bytes] | None = None  # read but not yet parsed
         self.delimiter = "\t" if fmt == "tsv" else ","
-        self.fields, self.header_line = self._read_fields()
+        self.fields, self.header_line = (list(fields), 0) if fields is not None else \
+            self._read_fields()
         self.columns = [f for f in self.fields if f in self._inputs]
         self.extra = [f for f in self.fields if f not in self._inputs]
         self._check_names(required)
@@ -296,15 +301,22 @@ class PointReader:
         return DataError(f"{self.name}:{line}: {message}")
 
     def _read_fields(self) -> tuple[list[str], int]:
-        for number, lines in self._batches:
-            for i, line in enumerate(lines):
+        for number, block in self._blocks:
+            start = 0
+            while start < len(block):
+                end = block.find(b"\n", start) + 1 or len(block)
+                lines, bad = self._lines.decode(block[start:end], number)
+                if bad is not None:
+                    raise bad
+                line = lines[0] if lines else ""
                 if _blank(line):
+                    start, number = end, number + 1
                     continue
                 if self.format == "jsonl":  # the first object is both the header and a row
-                    self._head = (number + i, lines[i:])
-                    return list(self._json_object(line, number + i)), number + i
-                self._head = (number + i + 1, lines[i + 1:])
-                return self._header(line, number + i), number + i
+                    self._head = (number, block[start:])
+                    return list(self._json_object(line, number)), number
+                self._head = (number + 1, block[end:])
+                return self._header(line, number), number
         if self.format == "jsonl":
             return [], 0
         raise DataError(f"{self.name}: empty: expected a header line naming the columns "
@@ -342,18 +354,35 @@ class PointReader:
     def chunks(self, rows: int) -> Iterator[Chunk]:
         """The rows, at most ``rows`` per chunk. A bad row raises :class:`DataError`, after a
         chunk with the good rows before it."""
-        batches = self._batches
+        blocks = self._blocks
         if self._head is not None:
-            batches = _prepend(self._head, batches)
+            blocks = _prepend(self._head, blocks)
             self._head = None
+        for number, block in blocks:
+            columns = self._columnar(block, number) if self.format != "jsonl" else None
+            if columns is None:
+                yield from self._line_chunks(number, block, rows)
+                continue
+            n = len(next(iter(columns.values()))) if columns else _line_count(block)
+            kept = {e: columns.pop(e).to_pylist() for e in self._kept_names()}
+            for lo in range(0, n, rows):
+                hi = min(n, lo + rows)
+                yield Chunk({c: v[lo:hi] for c, v in columns.items()}, hi - lo, number + lo,
+                            self.name, None, {e: v[lo:hi] for e, v in kept.items()})
+
+    def _line_chunks(self, number: int, block: bytes, rows: int) -> Iterator[Chunk]:
+        """The rows of ``block`` read line by line: the path for JSON Lines, and for text that
+        the columnar reader does not take as it stands (blank lines, quotes, bad rows)."""
         parse = self._json_chunk if self.format == "jsonl" else self._delimited_chunk
-        for number, lines in batches:
-            for lo in range(0, len(lines), rows):
-                chunk, error = parse(number + lo, lines[lo:lo + rows])
-                if chunk is not None and chunk.rows:
-                    yield chunk
-                if error is not None:
-                    raise error
+        lines, bad = self._lines.decode(block, number)
+        for lo in range(0, len(lines), rows):
+            chunk, error = parse(number + lo, lines[lo:lo + rows])
+            if chunk is not None and chunk.rows:
+                yield chunk
+            if error is not None:
+                raise error
+        if bad is not None:  # after the good lines before it
+            raise bad
 
     def read_all(self) -> Chunk:
         """Every row as one chunk (a data set to fit)."""
@@ -368,6 +397,30 @@ class PointReader:
 
     # --- CSV and TSV --------------------------------------------------------------------------
 
+    def _columnar(self, block: bytes, number: int) -> dict | None:
+        """The input columns (float64 arrays) and kept fields (Arrow arrays) of a CSV/TSV block,
+        parsed in C by Arrow's multithreaded reader; None when the block needs the line-by-line
+        path: a bad row (whose line is then found and named), blank lines (which shift line
+        numbers), quotes (CSV quoting is read by Python's csv module, which is stricter), a lone
+        carriage return (a line end to Arrow, not to a reader of lines), or a ``nan(...)``, which
+        Arrow reads as a number and Python does not."""
+        if not block or b"\0" in block or b"(" in block or (self.format == "csv" and b'"' in block):
+            return None
+        if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+            return None
+        if not block.isascii():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        table = _arrow_table(block, self.fields, self.delimiter, self.columns,
+                             self._kept_names())
+        if table is None or table.num_rows != _line_count(block):
+            return None
+        columns = {c: _float_array(table.column(c)) for c in self.columns}
+        columns.update({e: table.column(e) for e in self._kept_names()})
+        return columns
+
     def _delimited_chunk(self, number: int, lines: list[str]):
         rows = _nonblank(lines)
         try:
@@ -377,35 +430,26 @@ class PointReader:
         return self._chunk(number, lines, _numbers(number, lines, rows), columns, kept), None
 
     def _delimited_fast(self, rows: list[str]):
-        """Columns and kept fields; ValueError when the slow pass must look row by row."""
+        """Columns and kept fields of lines without blank ones; ValueError when the slow pass
+        must look row by row."""
         d, n = self.delimiter, len(self.fields)
+        kept_names = self._kept_names()
         if not rows:
-            return {c: np.empty(0) for c in self.columns}, {e: [] for e in self._kept_names()}
+            return {c: np.empty(0) for c in self.columns}, {e: [] for e in kept_names}
         quoted = self.format == "csv" and any('"' in s for s in rows)
-        split = None
-        if quoted or (self.keep and self.extra):
-            split = list(csv.reader(rows, delimiter=d, strict=True)) if quoted else \
-                [s.split(d) for s in rows]
-            if any(len(f) != n for f in split):
-                raise ValueError("field count")
-        elif self.extra and list(map(str.count, rows, repeat(d))).count(n - 1) != len(rows):
+        if not quoted:
+            text = "\n".join(rows).encode()
+            columns = self._columnar(text, 1)
+            if columns is None:
+                raise ValueError("not columnar")
+            kept = {e: columns.pop(e).to_pylist() for e in kept_names}
+            return columns, kept
+        split = list(csv.reader(rows, delimiter=d, strict=True))
+        if any(len(f) != n for f in split):
             raise ValueError("field count")
-        at = {f: k for k, f in reversed(list(enumerate(self.fields)))}  # dict: many columns
-        use = [at[c] for c in self.columns]
-        columns = {}
-        if use:
-            table = np.loadtxt(rows, delimiter=d, comments=None, dtype=np.float64, ndmin=2,
-                               quotechar='"' if quoted else None,
-                               usecols=use if self.extra else None)
-            if table.shape[1] != len(use):  # loadtxt only checks that rows agree
-                raise ValueError("field count")
-            columns = {c: table[:, k] for k, c in enumerate(self.columns)} if self.extra else \
-                {c: table[:, at[c]] for c in self.columns}
-        kept = {}
-        if self.keep and self.extra:
-            by_column = list(zip(*split, strict=True))
-            kept = {e: list(by_column[at[e]]) for e in self.extra}
-        return columns, kept
+        by_column = dict(zip(self.fields, zip(*split, strict=True), strict=True))
+        columns = {c: _numbers_of_text(by_column[c]) for c in self.columns}
+        return columns, {e: list(by_column[e]) for e in kept_names}
 
     def _delimited_row(self, line: str, number: int) -> tuple[list[float], dict]:
         """One CSV/TSV row, checked field by field: its inputs' numbers, and all its fields."""
@@ -523,6 +567,52 @@ def _numbers(number: int, lines: list[str], rows: list[str]) -> Sequence[int]:
     if len(rows) == len(lines):
         return range(number, number + len(lines))
     return [number + i for i, s in enumerate(lines) if not _blank(s)]
+
+
+def _line_count(block: bytes) -> int:
+    return block.count(b"\n") + (not block.endswith(b"\n"))
+
+
+def _arrow_table(block: bytes, fields: list[str], delimiter: str, columns: list[str],
+                 kept: list[str]):
+    """``block`` (CSV or TSV lines without quoting) read by Arrow: ``columns`` as float64,
+    ``kept`` as text; None if Arrow finds a field that is not a number, or a row with another
+    number of fields."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    types = {c: pa.float64() for c in columns}
+    types.update({e: pa.string() for e in kept})
+    try:
+        return pcsv.read_csv(
+            pa.py_buffer(block),
+            read_options=pcsv.ReadOptions(column_names=fields),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types=types, include_columns=[*columns, *kept], null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None
+
+
+def _float_array(column) -> np.ndarray:
+    """A float64 Arrow column without nulls as a numpy array (one buffer: no copy)."""
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy()
+    return np.concatenate([c.to_numpy() for c in column.chunks])  # (pyarrow's would load pandas)
+
+
+def _numbers_of_text(fields) -> np.ndarray:
+    """Fields (quoted CSV, already unquoted) as float64 through Arrow's parser; ValueError for
+    any that is not a number as :func:`text_number` reads numbers."""
+    import pyarrow as pa
+
+    if any("(" in f for f in fields):  # Arrow reads nan(...), Python does not
+        raise ValueError("nan(...)")
+    try:
+        return pa.array(fields, pa.string()).cast(pa.float64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise ValueError(str(e)) from None
 
 
 def _prepend(head, batches):

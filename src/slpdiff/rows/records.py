@@ -7,21 +7,27 @@ else was asked (:class:`~slpdiff.rows.stream.Asked`): per output the derivative 
 direction (``d v7/d direction``), the Hessian's entries (``d2 v7/d x d w``, every pair) and the
 Hessian-vector product (``(H v7 v)[x]``); in JSON Lines, the single-point JSON's keys
 ``direction``, ``directional``, ``hessian``, ``hvp_direction``, ``hvp``. Every float is
-the shortest text that reads back to the same float64 (``repr``, as ``formats.number``). Speed: a
-chunk is formatted by one ``%`` operation of a row template over all its cells, a loop in C, not a
-Python loop over fields.
+the shortest text that reads back to the same float64, exactly as ``repr`` writes it (as
+``formats.number``). Speed: a chunk is formatted a column at a time in C, by Arrow
+(:mod:`.float_text`), and its lines are joined in one call: the text of a chunk is then one buffer,
+written as it is.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..core.engine import Evaluation
-from ..formats import derivative_label, json_line, json_nested, number
+from ..formats import derivative_label, json_line, json_nested
 from ..language.program import Program
+from .float_text import TEXT, float_text, json_float_text
 from .points import MISSING, Chunk
 
 RECORD_FORMATS = ("csv", "tsv", "jsonl")
@@ -63,26 +69,32 @@ class RecordWriter:
 
     def records(self, chunk: Chunk, ev: Evaluation) -> str:
         """The records of the rows of ``chunk``, evaluated in ``ev``."""
-        n = chunk.rows
-        kept = self._kept_columns([chunk.kept.get(name, [MISSING] * n) for name in self.kept])
-        numeric = self._numbers(ev, n)
-        cells = np.empty((n, len(kept) + len(numeric)), dtype=object)
-        for j, column in enumerate(kept):
-            cells[:, j] = column
-        for j, column in enumerate(numeric, len(kept)):
-            cells[:, j] = column  # Python floats: "%s" writes them as repr
-            self._fix_nonfinite(cells, j, column)
-        return (self._template(cells.shape[1]) * n) % tuple(cells.ravel().tolist())
+        return bytes(self.record_bytes(chunk, ev)).decode("utf-8")
 
-    def _numbers(self, ev: Evaluation, n: int) -> list[np.ndarray]:
+    def record_bytes(self, chunk: Chunk, ev: Evaluation) -> memoryview:
+        """The records of the rows of ``chunk``, evaluated in ``ev``, as UTF-8 bytes."""
+        n = chunk.rows
+        if n == 0:
+            return memoryview(b"")
+        kept = self._kept_columns([chunk.kept.get(name, [MISSING] * n) for name in self.kept])
+        cells = kept + _in_parallel(self._number_text, self._numbers(ev))
+        literals = self._literals(len(cells))
+        pieces = [pa.scalar(literals[0], TEXT)]
+        for cell, literal in zip(cells, literals[1:], strict=True):
+            pieces += [cell if isinstance(cell, pa.Array) else pa.scalar(cell, TEXT),
+                       pa.scalar(literal, TEXT)]
+        if not any(isinstance(p, pa.Array) for p in pieces):  # every cell the same on all rows
+            pieces[0] = pa.array([literals[0]] * n, TEXT)
+        return _text_buffer(pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT)))
+
+    def _numbers(self, ev: Evaluation) -> list:
         columns = [ev.at[name] for name in self.inputs]
         columns += [ev.values[out] for out in self.outputs]
         columns += [ev.gradient[out][name] for out in self.outputs for name in self.wrt]
-        columns += self._beyond_first(getattr(ev, "extra", {}))
-        # A value that does not depend on the row (a constant, a sum) is repeated on every row.
-        return [np.broadcast_to(np.asarray(c, dtype=np.float64), (n,)) for c in columns]
+        columns += self.beyond_columns(getattr(ev, "extra", {}))
+        return columns
 
-    def _beyond_first(self, extra: dict) -> list:
+    def beyond_columns(self, extra: dict) -> list:
         """The columns of the results beyond first derivatives, in :meth:`beyond_labels` order."""
         columns = []
         if self.direction is not None:
@@ -95,7 +107,7 @@ class RecordWriter:
         return columns
 
     def beyond_labels(self) -> list[str]:
-        """The names of the columns of :meth:`_beyond_first`, as CSV/TSV headers."""
+        """The names of the columns of :meth:`beyond_columns`, as CSV/TSV headers."""
         labels = []
         if self.direction is not None:
             labels += [direction_label(out) for out in self.outputs]
@@ -106,14 +118,22 @@ class RecordWriter:
             labels += [hvp_label(out, x) for out in self.outputs for x in self.wrt]
         return labels
 
-    def _kept_columns(self, values: list[list]) -> list[list[str]]:
+    def _number_text(self, column):
+        """A column's text; a value that does not depend on the row (a constant, a sum) is one
+        text, repeated on every row by the join."""
+        if np.ndim(column):
+            return self._float_text(column)
+        return self._float_text(np.asarray([column], dtype=np.float64))[0].as_py()
+
+    def _float_text(self, values) -> pa.LargeStringArray:
+        return float_text(values)
+
+    def _kept_columns(self, values: list[list]) -> list[pa.LargeStringArray]:
         """The text of the kept fields' cells, as columns."""
         raise NotImplementedError
 
-    def _fix_nonfinite(self, cells: np.ndarray, j: int, column: np.ndarray) -> None:
-        pass
-
-    def _template(self, width: int) -> str:
+    def _literals(self, width: int) -> list[str]:
+        """The text before the first cell, between cells, and after the last (``width + 1``)."""
         raise NotImplementedError
 
 
@@ -142,34 +162,44 @@ class DelimitedWriter(RecordWriter):
             return '"' + text.replace('"', '""') + '"'
         return text
 
-    def _kept_columns(self, values: list[list]) -> list[list[str]]:
-        return [[self._quote(_text(v)) for v in column] for column in values]
+    def _kept_columns(self, values: list[list]) -> list[pa.LargeStringArray]:
+        return [self._quoted(_text_array(column)) for column in values]
 
-    def _template(self, width: int) -> str:
-        return self.delimiter.join(["%s"] * width) + "\n"
+    def _quoted(self, text: pa.LargeStringArray) -> pa.LargeStringArray:
+        """:meth:`_quote` on every cell, in C."""
+        special = '[,"\n\r]' if self.delimiter == "," else "[\t\n\r]"
+        needs = pc.match_substring_regex(text, special)
+        if not pc.any(needs).as_py():
+            return text
+        quote = pa.scalar('"', TEXT)
+        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote,
+                                             pa.scalar("", TEXT))
+        return pc.if_else(needs, quoted, text)
+
+    def _literals(self, width: int) -> list[str]:
+        return ["", *[self.delimiter] * (width - 1), "\n"] if width else ["\n"]
 
 
 class JsonLinesWriter(RecordWriter):
     """``{"keep": {...}, "at": {...}, "value": {...}, "gradient": {...}}`` per point."""
 
-    def _kept_columns(self, values: list[list]) -> list[list[str]]:
+    def _kept_columns(self, values: list[list]) -> list[pa.LargeStringArray]:
         if not values:
             return []
         # One cell per row: the object of the fields that row has.
-        return [[json.dumps({name: v for name, v in zip(self.kept, row, strict=True)
-                             if v is not MISSING}) for row in zip(*values, strict=True)]]
+        return [pa.array([json.dumps({name: v for name, v in zip(self.kept, row, strict=True)
+                                      if v is not MISSING}) for row in zip(*values, strict=True)],
+                         TEXT)]
 
-    def _fix_nonfinite(self, cells: np.ndarray, j: int, column: np.ndarray) -> None:
-        bad = np.flatnonzero(~np.isfinite(column))
-        if bad.size:  # JSON has no nan or inf: slpdiff writes them as strings
-            cells[bad, j] = [json.dumps(number(v)) for v in column[bad]]
+    def _float_text(self, values) -> pa.LargeStringArray:
+        return json_float_text(values)  # JSON has no nan or inf: slpdiff writes them as strings
 
-    def _template(self, width: int) -> str:
+    def _literals(self, width: int) -> list[str]:
         def members(names):
-            return ", ".join(f"{_key(name)}: %s" for name in names)
+            return ", ".join(f"{json.dumps(name)}: %s" for name in names)
 
         def per_output(inner):
-            return ", ".join(f"{_key(out)}: {{{inner}}}" for out in self.outputs)
+            return ", ".join(f"{json.dumps(out)}: {{{inner}}}" for out in self.outputs)
 
         gradient = per_output(members(self.wrt))
         keep = '"keep": %s, ' if self.kept else ""
@@ -178,13 +208,14 @@ class JsonLinesWriter(RecordWriter):
             beyond += (f', "direction": {_vector(self.direction)}, '
                        f'"directional": {{{members(self.outputs)}}}')
         if self.hessian:
-            rows = ", ".join(f"{_key(x)}: {{{members(self.wrt)}}}" for x in self.wrt)
+            rows = ", ".join(f"{json.dumps(x)}: {{{members(self.wrt)}}}" for x in self.wrt)
             beyond += f', "hessian": {{{per_output(rows)}}}'
         if self.hvp is not None:
             beyond += (f', "hvp_direction": {_vector(self.hvp)}, '
                        f'"hvp": {{{per_output(members(self.wrt))}}}')
-        return (f'{{{keep}"at": {{{members(self.inputs)}}}, "value": {{{members(self.outputs)}}}, '
-                f'"gradient": {{{gradient}}}{beyond}}}\n')
+        template = (f'{{{keep}"at": {{{members(self.inputs)}}}, '
+                    f'"value": {{{members(self.outputs)}}}, "gradient": {{{gradient}}}{beyond}}}\n')
+        return template.split("%s")  # names are identifiers and vectors numbers: no "%s" in them
 
 
 def _text(value) -> str:
@@ -194,13 +225,37 @@ def _text(value) -> str:
     return "" if value is MISSING else json.dumps(value)
 
 
-def _key(name: str) -> str:
-    return json.dumps(name).replace("%", "%%")
+def _in_parallel(function, items: list) -> list:
+    """``[function(item) for item in items]`` on Arrow's threads: Arrow's compute functions
+    release the GIL, so columns are formatted on every core."""
+    if len(items) < 2 or pa.cpu_count() < 2:
+        return [function(item) for item in items]
+    return list(_pool().map(function, items))
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(pa.cpu_count(), thread_name_prefix="slpdiff-format")
+
+
+def _text_array(values: list) -> pa.LargeStringArray:
+    """Kept fields as CSV text (:func:`_text` of each), in an Arrow array."""
+    if all(type(v) is str for v in values):
+        return pa.array(values, TEXT)
+    return pa.array([_text(v) for v in values], TEXT)
+
+
+def _text_buffer(lines: pa.LargeStringArray) -> memoryview:
+    """The bytes of all strings of ``lines``, one after the other: Arrow keeps them in one
+    buffer, so this is a view, not a copy."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return memoryview(lines.buffers()[2])[start:end]
 
 
 def _vector(vector) -> str:
     """A vector given once (``--direction``, ``--hvp``), as JSON inside a row template."""
-    return json_line(json_nested(dict(vector))).replace("%", "%%")
+    return json_line(json_nested(dict(vector)))
 
 
 def writer_for(fmt: str, program: Program, wrt: Sequence[str],

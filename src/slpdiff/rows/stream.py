@@ -156,11 +156,15 @@ class BatchResult:
 def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mapping[str, float],
                     wrt: Sequence[str] | None,
                     write: Callable[[Chunk, Evaluation], None],
-                    stop_at_nonfinite: bool = False, asked: Asked = FIRST) -> BatchResult:
+                    stop_at_nonfinite: bool = False, asked: Asked = FIRST,
+                    evaluate_one: Callable[[Chunk], Evaluation] | None = None) -> BatchResult:
     """Evaluate every chunk (and what else ``asked`` names) and ``write(chunk, evaluation)`` it,
     in order. With ``stop_at_nonfinite``, rows from the first with a non-finite value,
-    derivative or second-order result on are not written, and the result says ``stopped``."""
-    whole = reduces(program)
+    derivative or second-order result on are not written, and the result says ``stopped``.
+    ``evaluate_one(chunk)``: how a chunk is evaluated when the reductions' values are known
+    already (a partition of rows on a cluster); by default, one chunk of all rows for a program
+    with reductions."""
+    whole = reduces(program) and evaluate_one is None
     if whole:
         chunks = [concatenate(chunks)]
     result = BatchResult()
@@ -170,7 +174,8 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
     for chunk in chunks:
         if not chunk.rows:
             continue
-        ev = evaluate_chunk(program, chunk, constants, wrt, asked)
+        ev = (evaluate_one(chunk) if evaluate_one else
+              evaluate_chunk(program, chunk, constants, wrt, asked))
         evaluated += chunk.rows
         for hit in find_kinks(program, ev.node_values, wrt, rows=chunk.rows):
             known = on_kinks.get(hit.position)
