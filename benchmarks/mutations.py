@@ -191,6 +191,14 @@ MUTANTS = [
     Mutant("check-adjoint: missing terms never reported", "src/slpdiff/teach/check_adjoint.py",
            "        if all(abs(t[2]) <= 0.0 for t in left):\n            continue",
            "        if True:\n            continue", ("tests/test_check_adjoint.py",)),
+    # --- threads ------------------------------------------------------------------------------
+    Mutant("threads: evaluations at once share the slices' buffers", "src/slpdiff/fast/slices.py",
+           "        if mine:\n            arrays, pool",
+           "        if True:\n            arrays, pool",
+           (*FAST_TESTS, "-k", "threads")),
+    Mutant("threads: read-ahead drops a later chunk's error", "src/slpdiff/rows/ahead.py",
+           "            ready.put(_Raised(e))", "            ready.put(_END)",
+           ("tests/test_pipelines.py", "tests/test_points.py")),
     # --- rows on a cluster: partial sums over partitions ----------------------------------------
     Mutant("partitions: a mean over the last partition's count", "src/slpdiff/rows/partitioned.py",
            "                rows += part[k][1]", "                rows = part[k][1]",
