@@ -200,12 +200,13 @@ def merge_names(lists) -> list[str] | None:
 # --- shared pieces -----------------------------------------------------------------------------
 
 def load_program(path: str):
-    """Parse the program at ``path`` (``-``: standard input, called ``<stdin>`` in messages)."""
+    """Parse the program at ``path`` (``-``: standard input, called ``<stdin>`` in messages); a
+    file parsed before and unchanged since comes from the cache of parsed programs."""
     from ..language.parser import parse
 
     with open_binary(path, "the program -", "a program file") as f:
         data = f.read()
-    return parse(data, name=_input_name(path))
+    return parse(data, name=_input_name(path), cache=path != "-")
 
 
 def open_binary(path: str, stdin_user: str, what: str = "a file"):

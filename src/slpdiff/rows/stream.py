@@ -195,10 +195,11 @@ def evaluate_stream(program: Program, chunks: Iterable[Chunk], constants: Mappin
             elif w.position == known.first.position:  # counted per node: the one it names
                 known.count += w.count
             # else: the rows of this chunk went bad at a later line; the warning names the first
+        extra = getattr(ev, "extra", {})  # a plain Evaluation: a partition on a cluster
         for key in ("directional", "hessian", "hvp"):
-            if key not in ev.extra:
+            if key not in extra:
                 continue
-            bad = np.flatnonzero(_nonfinite_rows(ev.extra[key], chunk.rows))
+            bad = np.flatnonzero(_nonfinite_rows(extra[key], chunk.rows))
             if bad.size:
                 first_bad = int(bad[0]) if first_bad is None else min(first_bad, int(bad[0]))
                 rows, where = result.beyond.get(key, (0, chunk.where(int(bad[0]))))
