@@ -306,7 +306,8 @@ def run_tests(copy: Path, env: dict[str, str], args: list[str],
     failed_file.write_text("", encoding="utf-8")
     cache = Path(tempfile.mkdtemp(prefix="cache-", dir=copy.parent))
     env = {**env, "SLPDIFF_MUTATION_FAILED": str(failed_file), "SLPDIFF_CACHE_DIR": str(cache)}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+    # --slow: a test the quick suite skips (tests/conftest.py, LONG) still runs in CI, and counts
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "--slow", "-p", "no:cacheprovider",
                "-p", "mutation_reporter", *args]
     start = time.perf_counter()
     try:
