@@ -233,7 +233,7 @@ MUTANTS = [
            "        return json.dumps(response)\n", GRADBENCH_TESTS),
     Mutant("gradbench: lse subtracts its maximum at the end", "src/slpdiff/gradbench/lse.py",
            'text.let("y", f"log({total}) + {top}")', 'text.let("y", f"log({total}) - {top}")',
-           GRADBENCH_TESTS),
+           ("tests/test_gradbench.py", "-k", "test_lse")),
     # --- Arrow's float text -------------------------------------------------------------------
     Mutant("float text: -0.0 written as 0.0", "src/slpdiff/rows/float_text.py",
            "    if minus.any():\n        digits", "    if False:\n        digits",
