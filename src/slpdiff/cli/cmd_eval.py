@@ -40,7 +40,8 @@ from .options import (
               type=click.Choice(["text", "json", "csv", "tsv", "jsonl", "parquet"]),
               help="Output format: text or json for one point (default text); csv, tsv, jsonl "
                    "or parquet (to -o FILE), one record per point (default: from -o's or "
-                   "--points' extension).")
+                   "--points' extension). json is refused for many points (--points, a grid): "
+                   "use jsonl, one JSON object per line.")
 @click.option("--no-derivatives", "values_only", is_flag=True,
               help="Values only: no derivatives (no reverse sweep).")
 @click.option("--strict", is_flag=True,

@@ -260,10 +260,11 @@ class PointReader:
     an error, since the value would be given twice. ``fields`` lists the fields of the first row
     (the header), ``columns`` those that are inputs, ``extra`` the others (JSON Lines rows may add
     more later: ``extra`` grows). With ``required``, an input that is neither a field nor given
-    is an error naming it.
+    is an error naming it. ``fmt`` None: the format is told by the first line (a stream such as
+    ``--points -`` given without ``--points-format``).
     """
 
-    def __init__(self, stream, name: str, fmt: str, inputs: Iterable[str],
+    def __init__(self, stream, name: str, fmt: str | None, inputs: Iterable[str],
                  given: Iterable[str] = (), keep: bool = False, required: bool = True,
                  read_size: int = READ_SIZE, fields: Sequence[str] | None = None):
         """``fields``: the header's names when ``stream`` starts after the header (a part of a
@@ -312,6 +313,8 @@ class PointReader:
                 if _blank(line):
                     start, number = end, number + 1
                     continue
+                if self.format is None:
+                    self._sniff(line)
                 if self.format == "jsonl":  # the first object is both the header and a row
                     self._head = (number, block[start:])
                     return list(self._json_object(line, number)), number
@@ -321,6 +324,13 @@ class PointReader:
             return [], 0
         raise DataError(f"{self.name}: empty: expected a header line naming the columns "
                         f"({', '.join(self._inputs) or 'any names'})")
+
+    def _sniff(self, line: str) -> None:
+        """The format of a stream given without one, from its first line: ``{`` starts JSON
+        Lines, a tab makes TSV, anything else is CSV."""
+        self.format = "jsonl" if line.lstrip().startswith("{") else "tsv" if "\t" in line \
+            else "csv"
+        self.delimiter = "\t" if self.format == "tsv" else ","
 
     def _header(self, line: str, number: int) -> list[str]:
         try:
