@@ -143,9 +143,9 @@ def test_custom_operations_cannot_be_written_as_a_program():
 
 
 def test_unknown_names_are_input_errors():
-    with pytest.raises(slpdiff.InputError, match="'q' is not input"):
+    with pytest.raises(slpdiff.InputError, match="'q' is not an input"):
         adjoint_program(SEED, wrt=["q"])
-    with pytest.raises(slpdiff.InputError, match="'v1' is not output"):
+    with pytest.raises(slpdiff.InputError, match="'v1' is not an output"):
         adjoint_program(SEED, outputs=["v1"])
 
 

@@ -69,7 +69,7 @@ def test_grad_wrt_and_errors():
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == ("slpdiff: error: <stdin>:1:5: unknown function 'sinn' (did you mean "
                           "'sin'?)\n    y = sinn(x)\n        ^\n")
-    for args, message in [(["--wrt", "q"], "'q' is not input"), (["--emit", "c"], "'c' is not"),
+    for args, message in [(["--wrt", "q"], "'q' is not an input"), (["--emit", "c"], "'c' is not"),
                           ([], None)]:
         proc = run_slpdiff("grad", SEED if args else "missing.slp", *args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -216,10 +216,10 @@ def test_eval_several_outputs_hessians_and_jacobian():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--hvp", "q=1"], "'q' is not input"),
+    (["--hvp", "q=1"], "'q' is not an input"),
     (["--hvp", "x=1", "--wrt", "w"], "not among the inputs differentiated"),
     (["--direction", "x"], "is not NAME=VALUE"),
-    (["--direction", "q=1"], "'q' is not input"),
+    (["--direction", "q=1"], "'q' is not an input"),
     (["--mode", "sideways"], "'sideways' is not one of"),
 ])
 def test_eval_second_order_bad_options_exit_2(args, message):

@@ -13,6 +13,7 @@ from .main import warning
 from .options import nonfinite_diagnostics
 from .progress import RowProgress
 from .rows_io import (
+    check_data_columns,
     chosen_scheduler,
     data_reader,
     output_stream,
@@ -37,8 +38,8 @@ def points_options(f):
                           "a header naming the inputs, JSON Lines, or Parquet; or of every such "
                           "file of a directory or a quoted glob ('data/*.parquet')."),
         click.option("--points-format", type=click.Choice(_INPUT_FORMATS),
-                     help="Format of --points (default: from its extension; for - from its first line: "
-                          "'{' is JSON Lines, a tab TSV, else CSV)."),
+                     help="Format of --points (default: from its extension; for - from its "
+                          "first line: '{' is JSON Lines, a tab TSV, else CSV)."),
         click.option("--keep", is_flag=True,
                      help="Carry the fields of --points that are not inputs (an id...) through "
                           "to the output."),
@@ -199,9 +200,7 @@ def read_data(program, path, fmt, given) -> dict:
         data = reader.read_all()
     if reader.extra:
         warn_ignored(reader, reader.extra)
-    if not reader.columns:
-        raise click.UsageError(f"{reader.name} has no column named after an input of the "
-                               f"program (inputs: {', '.join(program.input_names)})")
+    check_data_columns(reader, program, given)
     if data.rows == 0:
         raise click.UsageError(f"{reader.name} has no rows of data")
     return data.columns

@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 
 import click
 
-from ..errors import SlpError
+from ..errors import InputError, SlpError
 from .main import has_option, warning
 from .options import open_binary
 
@@ -158,3 +158,20 @@ def warn_ignored(reader, names) -> None:
         shown += f" and {len(names) - NAMES_SHOWN:,} more"
     hint = " (carry them through with --keep)" if has_option("--keep") else ""
     warning(f"{reader.name}: ignoring {kind} that are not inputs of the program: {shown}{hint}")
+
+
+def check_data_columns(reader, program, given) -> None:
+    """``optimize --data``: the file must have a column for some input, and every input must be
+    a column or given with ``--at`` (a parameter's starting value); the messages name the file's
+    columns, as ``eval --points`` does."""
+    from ..rows.points import missing_message
+
+    where = "field" if reader.format == "jsonl" else "column"
+    if not reader.columns:
+        raise click.UsageError(f"{reader.name} has no {where} named after an input of the "
+                               f"program ({where}s: {', '.join(reader.fields[:50]) or '(none)'}"
+                               f"; inputs: {', '.join(program.input_names)})")
+    missing = [n for n in program.input_names if n not in reader.columns and n not in given]
+    if missing:
+        raise InputError(missing_message(missing, where, reader.name, reader.fields,
+                                         "--at as a parameter's starting value"))

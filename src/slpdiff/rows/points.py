@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, quoted_names
 
 FORMATS = ("csv", "tsv", "jsonl")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -253,6 +253,20 @@ def _shown(value) -> str:
 
 # --- the reader -------------------------------------------------------------------------------
 
+def missing_message(missing: Sequence[str], where: str, name: str, fields: Sequence[str],
+                    at: str = "--at") -> str:
+    """Inputs with no value: not a column (``where``) of the file ``name``, whose columns are
+    ``fields``, and not given with ``at``."""
+    names = ", ".join(fields[:50]) or "(none)"
+    if len(fields) > 50:  # a file may have a million columns: name a few
+        names += f" and {len(fields) - 50:,} more"
+    if len(missing) == 1:
+        return (f"no value for input {quoted_names(missing)}: it is not a {where} of {name} "
+                f"({where}s: {names}) and not given with {at}")
+    return (f"no values for inputs {quoted_names(missing)}: they are not {where}s of {name} "
+            f"({where}s: {names}) and not given with {at}")
+
+
 class PointReader:
     """Rows of a points file as :class:`Chunk` objects, for a program with inputs ``inputs``.
 
@@ -355,9 +369,7 @@ class PointReader:
                              "give it once")
         missing = [n for n in self._inputs if n not in self.columns and n not in self._given]
         if required and missing and (self.fields or self.format != "jsonl"):
-            names = ", ".join(self.fields) or "(none)"
-            raise InputError(f"no value for input '{missing[0]}': it is not a {where} of "
-                             f"{self.name} ({where}s: {names}) and not given with --at")
+            raise InputError(missing_message(missing, where, self.name, self.fields))
 
     # --- chunks ---------------------------------------------------------------------------
 
