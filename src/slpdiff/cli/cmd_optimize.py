@@ -258,7 +258,10 @@ class _Printer:
         counts = f"{result.nfev} value and {result.ngev} gradient evaluations"
         if result.nhev:
             counts += f", {result.nhev} Hessian-vector products"
-        click.echo(f"stopped: {result.status} after {result.steps} steps")
+        if result.status == "diverged":  # the step that failed, as the error names it
+            click.echo(f"stopped: diverged at step {result.diverged_at.index}")
+        else:
+            click.echo(f"stopped: {result.status} after {result.steps} steps")
         click.echo(f"final: {_step_text(result.final, self.shown)}")
         click.echo(f"{result.method}: {result.message} ({counts})")
 
