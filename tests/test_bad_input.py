@@ -390,7 +390,7 @@ BAD_OPTIONS = [
     pytest.param(["eval", "two.slp", "--at", "x=1", "--at", "w=2,x=2"], ["'x' is given twice"],
                  id="at-name-twice-across-options"),
     pytest.param(["eval", "two.slp", "--at", "x=1,w=2,q=3"],
-                 ["'q' is not an input of the program", "its inputs are: x, w"],
+                 ["'q' is not an input of the program", "the program's inputs are: x, w"],
                  id="at-unknown-name"),
     pytest.param(["eval", "two.slp", "--at", "x=1"],
                  ["no value for input 'w'", "the program's inputs are: x, w"],
