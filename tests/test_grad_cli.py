@@ -58,7 +58,9 @@ def test_grad_of_grad_gives_the_hessian_through_a_pipeline():
     h = json_eval(SEED, "--at", "x=1,w=4", "--hessian")["hessian"]["v7"]
     for x in ("x", "w"):
         for w in ("x", "w"):
-            assert values[f"d_d_v7_d_{x}_d_{w}"] == pytest.approx(h[x][w], rel=1e-13)
+            assert values[f"d2_v7_d_{x}_d_{w}"] == pytest.approx(h[x][w], rel=1e-13)
+    assert list(values) == ["v7", "d_v7_d_x", "d_v7_d_w", "d2_v7_d_x_d_x", "d2_v7_d_x_d_w",
+                            "d2_v7_d_w_d_x", "d2_v7_d_w_d_w"]  # the gradient not written twice
 
 
 def test_grad_wrt_and_errors():
