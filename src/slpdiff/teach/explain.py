@@ -71,6 +71,7 @@ class Explanation:
     total: object  # the sum over all paths (of ``paths`` if complete, else forward accumulation)
     derivative: object  # the partial derivative eval computes (reverse sweep)
     symbolic: bool = False  # no point: rules only, no numbers (total, derivative are None)
+    evaluation: object = None  # the engine's evaluation at ``at`` (for its warnings), if any
 
     @property
     def shown_sum(self):
@@ -102,8 +103,10 @@ def explain(program: Program, at: Mapping[str, object], output: str, input: str,
     labels = Labels(program)
     count = count_paths(program, x, out)
     with np.errstate(all="ignore"):  # a product may overflow, as a value may: inf, not a warning
-        return _explanation(program, labels, partials, total, ev, output, input, x, out, count,
-                            max_paths)
+        found = _explanation(program, labels, partials, total, ev, output, input, x, out, count,
+                             max_paths)
+    found.evaluation = ev
+    return found
 
 
 def explain_symbolic(program: Program, output: str, input: str,
@@ -318,8 +321,8 @@ def _symbolic_text(e: Explanation) -> list[str]:
             "the product of the local partial derivatives along the path (no point given: the "
             "rules only; --at gives their values).")
     head += (f" {n}{_KEEP}path{'s' if e.count != 1 else ''}:" if e.complete else
-             f" There are {n}{_KEEP}paths; the first {len(e.paths)} are shown (raise --max-paths to "
-             "see more).")
+             f" There are {n}{_KEEP}paths; the first {len(e.paths)} are shown (raise --max-paths "
+             "to see more).")
     lines = _wrapped(head)
     for number_, path in enumerate(e.paths, 1):
         lines += ["", *_wrapped(f"path {number_}: {' -> '.join(path.nodes)}", "    ")]
