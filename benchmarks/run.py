@@ -24,12 +24,20 @@ run (the machine may be shared and noisy: compare ratios, not times across runs)
   largest size, in a fresh process.
 - W4 fitting: least squares of ``a*exp(-b*t)+c`` on 1e5 rows by gradient descent, time per step;
   floor: a hand-written numpy gradient; peers: torch, jax jit, autograd.
+- W5 large programs: W2 programs of 10,000 to 1,000,000 statements (10,000,000 with ``--huge``):
+  the whole ``slpdiff eval`` (parsing, then from the cache of parsed programs) with its wall time,
+  CPU time and peak RSS; parse throughput; bytes a parsed program holds per statement.
+- W6 at a point: one evaluation and 100 (an optimizer's steps) by the engine, the interpreter and
+  the compiled code (compile included), and what ``evaluate`` chose.
+- W7 on rows (``eval --points``): compiled slices against all rows at once, and what
+  ``evaluate`` chose.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
 import os
 import platform
@@ -358,7 +366,7 @@ def w2(sizes: list[int], repeat: int, jit_max: int) -> None:
             program = slpdiff.parse(text)
             point = {"x": x0, "w": w0}
             start = time.perf_counter()
-            reference = slpdiff.evaluate(program, point)  # the engine's walk (not compiled yet)
+            reference = slpdiff.evaluate(program, point)  # not compiled yet (see W6)
             ref_s = time.perf_counter() - start
             force_compile(program)  # compile on the next call
             start = time.perf_counter()
@@ -382,7 +390,7 @@ def w2(sizes: list[int], repeat: int, jit_max: int) -> None:
                      ratio(median_time(lambda f=floor_fwd: f(x0, w0), repeat), base), ""],
                     ["slpdiff.evaluate (fast path, compiled)", ns(fast_s, n), ratio(fast_s, base),
                      f"compile {compile_s:.2f} s once"],
-                    ["slpdiff.evaluate (engine walk, first calls)", ns(ref_s, n),
+                    ["slpdiff.evaluate (first call: not compiled)", ns(ref_s, n),
                      ratio(ref_s, base), ""]]
             for name, (t, comment) in w2_peers(stmts, x0, w0, max(1, repeat // 2),
                                                 jit_max).items():
@@ -654,6 +662,192 @@ def w4(rows_n: int, steps: int, repeat: int) -> None:
           ["", "per step", "ratio"], rows)
 
 
+# --- W5: programs of millions of statements -----------------------------------------------------
+
+W5_CHILD = r"""
+import gc, json, sys, time, tracemalloc
+import slpdiff
+path, memory = sys.argv[1], sys.argv[2] == "1"
+text = open(path).read()
+slpdiff.parse("y = x")  # the parser's tables, outside the measurement
+gc.collect()
+wall, cpu = time.perf_counter(), time.process_time()
+program = slpdiff.parse(text)
+out = {"parse_wall": time.perf_counter() - wall, "parse_cpu": time.process_time() - cpu,
+       "chars": len(text), "nodes": len(program)}
+if memory:
+    del program
+    gc.collect()
+    tracemalloc.start()
+    program = slpdiff.parse(text)
+    gc.collect()
+    out["held"], out["parse_peak"] = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+print(json.dumps(out))
+"""
+
+
+def run_child(cmd: list[str], env: dict | None = None) -> dict:
+    """Wall time, CPU time and peak RSS of one child process (os.wait4), and its stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stdout = proc.stdout.read()
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status:
+        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} failed: {stderr.decode()[-400:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss": usage.ru_maxrss / 1024, "stdout": stdout.decode()}
+
+
+def w5_files(sizes: list[int], tmp: Path) -> dict:
+    files = {}
+    for kind in ("dag", "chain"):
+        for n in sizes:
+            path = tmp / f"w2_{kind}_{n}.slp"
+            with open(path, "w") as f:
+                f.write(w2_text(w2_program(n, kind)))
+            files[kind, n] = path
+    return files
+
+
+def w5(sizes: list[int], memory_max: int) -> None:
+    """Whole ``slpdiff eval`` of W2 programs of N statements (parse included, then from the
+    cache of parsed programs), parse throughput and the memory a parsed program holds."""
+    tmp = Path(tempfile.mkdtemp())
+    files = w5_files(sizes, tmp)
+    rows = []
+    for (kind, n), path in files.items():
+        child = run_child([sys.executable, "-c", W5_CHILD, str(path),
+                           "1" if n <= memory_max else "0"])
+        got = json.loads(child["stdout"])
+        cache = tmp / f"cache_{kind}_{n}"
+        env = {**os.environ, "SLPDIFF_CACHE_DIR": str(cache)}
+        cmd = [str(SLPDIFF), "eval", str(path), "--at", "x=0.7,w=0.3"]
+        first = run_child(cmd, env)
+        cached = run_child(cmd, env)
+        held = f"{got['held'] / n:.0f} B" if "held" in got else "-"
+        rows.append([f"{kind}, {n:,}", f"{got['chars'] / got['parse_wall'] / 1e6:.2f} MB/s "
+                     f"({got['chars'] / got['parse_cpu'] / 1e6:.2f} CPU)", held,
+                     f"{first['wall']:.1f} s ({first['cpu']:.1f} CPU)", f"{first['rss']:.0f} MiB",
+                     f"{cached['wall']:.1f} s", f"{cached['rss']:.0f} MiB"])
+    table("W5 whole `slpdiff eval FILE --at x=0.7,w=0.3` of W2 programs (parse MB/s: wall, and "
+          "per CPU second; memory: held by the parsed program per statement, tracemalloc, "
+          "source text not counted)",
+          ["program, statements", "parse", "memory", "eval (parsing)", "peak RSS",
+           "eval (cached)", "peak RSS"], rows)
+
+
+W6_CHILD = r"""
+import json, math, sys, time
+import slpdiff
+from slpdiff import evaluation
+from slpdiff.core.engine import as_value, evaluate_reference
+from slpdiff.core.schedule import depends, select
+path, steps = sys.argv[1], int(sys.argv[2])
+program = slpdiff.parse(open(path).read())
+chosen = select(program)
+point = {"x": 0.7, "w": 0.3}
+T = time.process_time  # CPU seconds: the machine is shared, wall time is noise
+out = {"nodes": len(program)}
+start = T(); evaluate_reference(program, [as_value(0.7), as_value(0.3)], chosen)
+out["engine"] = T() - start
+try:
+    from slpdiff.fast.point import PointRun
+    needs, outs = depends(program, chosen.wrt_nodes), chosen.output_nodes
+    start = T(); run = PointRun(program, needs, outs); run.run([0.7, 0.3], outs, chosen.wrt_nodes)
+    out["interp_first"] = T() - start
+    start = T(); run.run([0.7, 0.3], outs, chosen.wrt_nodes); out["interp"] = T() - start
+    del run
+except ImportError:
+    pass
+from slpdiff.fast.point import PointCode
+needs, outs = depends(program, chosen.wrt_nodes), chosen.output_nodes
+start = T(); code = PointCode(program, needs, outs); out["compile"] = T() - start
+start = T(); code.run([0.7, 0.3], outs, chosen.wrt_nodes); out["compiled"] = T() - start
+del code
+program.forget()
+if steps:  # what evaluate() does, step after step, on a fresh program
+    fresh = slpdiff.parse(open(path).read())
+    start = T()
+    for _ in range(steps):
+        slpdiff.evaluate(fresh, point)
+    out["policy"] = T() - start
+    out["chosen"] = sorted(k.name for k in fresh._memos if "code" in k.name)
+print(json.dumps(out))
+"""
+
+
+def w6(sizes: list[int], measured_max: int) -> None:
+    """One evaluation at a point and 100 (an optimizer's steps): each path's cost, and what
+    ``evaluate`` chose. Up to ``measured_max`` statements the 100 steps are run; above, the
+    alternatives are computed from the measured cost of one evaluation of each."""
+    tmp = Path(tempfile.mkdtemp())
+    files = w5_files(sizes, tmp)
+    rows = []
+    for (kind, n), path in files.items():
+        if kind != "dag":
+            continue
+        steps = 100 if n <= measured_max else 0
+        got = json.loads(run_child([sys.executable, "-c", W6_CHILD, str(path), str(steps)])
+                         ["stdout"])
+        e, c, p = got["engine"], got["compile"], got["compiled"]
+        i1, i = got.get("interp_first", math.nan), got.get("interp", math.nan)
+        one = {"engine": e, "interpreted": i1, "compiled": c + p}
+        hundred = {"engine": 100 * e, "interpreted": i1 + 99 * i, "compiled": c + 100 * p}
+        best1 = min(one, key=one.get)
+        best100 = min(hundred, key=hundred.get)
+        policy = f"{got['policy']:.2f} s ({', '.join(got['chosen'])})" \
+            if "policy" in got else "-"
+        rows.append([f"{n:,}", f"{e:.3f} / {i1:.3f} / {c + p:.3f} s -> {best1}",
+                     f"{100 * e:.1f} / {i1 + 99 * i:.1f} / {c + 100 * p:.1f} s -> {best100}",
+                     policy, f"compile {c / got['nodes'] * 1e6:.0f} us/node"])
+    table("W6 at a point, W2 random DAGs, CPU seconds: engine / interpreted / compiled (compile "
+          "included), for 1 evaluation and for 100 (an optimizer's steps, computed from the "
+          "costs of one), and 100 steps of what evaluate() does, measured",
+          ["statements", "1 evaluation", "100 evaluations", "evaluate() x 100", ""], rows)
+
+
+W7_CHILD = r"""
+import json, sys, time
+import numpy as np
+import slpdiff
+from slpdiff.fast import slices
+path, rows, force = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+program = slpdiff.parse(open(path).read())
+if force == "slices":
+    slices.MAX_NODES = 10**9
+elif force == "all":
+    slices.MAX_NODES = 0
+rng = np.random.default_rng(0)
+point = {"x": rng.uniform(0, 1, rows), "w": rng.uniform(0, 1, rows)}
+start = time.process_time()
+slpdiff.evaluate(program, point)
+print(json.dumps({"seconds": time.process_time() - start}))
+"""
+
+
+def w7(sizes: list[int], rows_n: int) -> None:
+    """``eval --points``: one evaluation on rows, by compiled slices or all rows at once
+    (interpreted), and what ``evaluate`` chose (slices up to ``slices.MAX_NODES`` nodes)."""
+    tmp = Path(tempfile.mkdtemp())
+    files = w5_files(sizes, tmp)
+    out = []
+    for (kind, n), path in files.items():
+        if kind != "dag":
+            continue
+        t = {force: json.loads(run_child([sys.executable, "-c", W7_CHILD, str(path),
+                                           str(rows_n), force])["stdout"])["seconds"]
+             for force in ("slices", "all", "policy")}
+        faster = "slices" if t["slices"] < t["all"] else "all rows"
+        out.append([f"{n:,}", f"{t['slices']:.2f} s", f"{t['all']:.2f} s", faster,
+                    f"{t['policy']:.2f} s"])
+    table(f"W7 on {rows_n:,} rows (eval --points), W2 random DAGs, CPU seconds: compiled slices, "
+          "all rows at once, and what evaluate() did",
+          ["statements", "slices", "all rows", "faster", "evaluate()"], out)
+
+
 def us(seconds: float) -> str:
     return f"{seconds * 1e6:,.0f} us"
 
@@ -661,10 +855,13 @@ def us(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
-    parser.add_argument("--only", action="append", choices=["W1", "W2", "W3", "W4"],
+    parser.add_argument("--only", action="append",
+                        choices=["W1", "W2", "W3", "W4", "W5", "W6", "W7"],
                         help="run only this workload (repeatable)")
+    parser.add_argument("--huge", action="store_true",
+                        help="W5 also at 10,000,000 statements (minutes, a few GB)")
     args = parser.parse_args()
-    only = set(args.only or ["W1", "W2", "W3", "W4"])
+    only = set(args.only or ["W1", "W2", "W3", "W4", "W5", "W6", "W7"])
     quick = args.quick
     print(f"slpdiff benchmarks, {time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores "
           f"({platform.machine()}), Python {platform.python_version()}, numpy {np.__version__}")
@@ -677,6 +874,14 @@ def main() -> None:
         w3([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000], 3 if quick else 7)
     if "W4" in only:
         w4(100_000, 100 if quick else 500, 1 if quick else 3)
+    if "W5" in only:
+        w5([10_000, 100_000] if quick else
+           [10_000, 100_000, 1_000_000] + ([10_000_000] if args.huge else []),
+           memory_max=1_000_000)
+    if "W6" in only:
+        w6([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000], measured_max=100_000)
+    if "W7" in only:
+        w7([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000], 1_000)
     if NOTES:
         print("\nNotes:\n" + "\n".join(f"- {n}" for n in dict.fromkeys(NOTES)))
 

@@ -23,7 +23,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the primitive table", ["language.primitives"]),
     ("derivative rules", ["language.rules"]),
     ("the program tape", ["language.program"]),
-    ("program text", ["language.syntax_errors", "language.parser", "language.printer",
+    ("program text", ["language.syntax_errors", "language.statements", "language.replay",
+                      "language.cache", "language.parser", "language.printer",
                       "language.lookalikes"]),
     ("the shared schedule", ["core.schedule"]),
     ("the reference engine", ["core.engine"]),
@@ -33,11 +34,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),
     ("evaluate", ["evaluation"]),
     ("API", ["var", "differences", "stencils", "check", "rows.*", "teach.*", "optimize.*",
+             "gradbench.*",
              # the paths slpdiff 0.1 documented, kept as re-exports
              "adjoint", "batch", "emit_python", "hessian", "points", "records"]),
     ("commands", ["cli.*", "__init__", "__main__", "notebook"]),
 ]
-PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach"]  # a docstring only
+# a docstring only
+PACKAGE_DOCS = ["language", "language.grammar", "core", "fast", "rows", "teach", "gradbench"]
 
 
 def module_names() -> dict[str, Path]:

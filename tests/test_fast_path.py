@@ -177,7 +177,7 @@ def test_evaluate_gives_the_same_results_and_warnings_on_every_call():
             assert [(w.kind, w.line, w.argument, w.count) for w in a.warnings] == \
                 [(w.kind, w.line, w.argument, w.count) for w in b.warnings]
     assert any(ev.warnings for ev in first)
-    assert (tuple(depends(program, program.input_index)),
+    assert (bytes(depends(program, program.input_index)),
             tuple(program.output_index)) in program.facts(POINT_CODE)
 
 

@@ -7,12 +7,15 @@ same order: :func:`~slpdiff.core.schedule.sweep_terms`), so the choice is about 
 ==========================================  ======================================================
 situation                                   evaluator
 ==========================================  ======================================================
-every input a number, the first few calls   the reference engine: ``core.engine.evaluate_reference``
-on a program (``slpdiff eval --at``: one
-call)
-every input a number, once the engine has   compiled Python on floats: ``fast.point.PointCode``
-done about ``COMPILE_AFTER`` evaluations'
-worth of work on the program (optimizing)
+every input a number, a program of fewer    the reference engine: ``core.engine.evaluate_reference``
+than ``INTERPRET_FROM`` nodes, the first
+few calls (``slpdiff eval --at``: one call)
+every input a number, a larger program,     the engine's computation interpreted on Python floats
+the first calls                             (nothing compiled): ``fast.point.PointRun``
+every input a number, once about            compiled Python on floats: ``fast.point.PointCode``
+``COMPILE_AFTER`` engine evaluations' worth
+of work has been done on the program
+(optimizing: compiling costs about that)
 arrays of rows (``--points``, grids,        compiled numpy calls on cache-sized slices of rows:
 ``optimize --data``), compiled at once      ``fast.slices.SliceCode``
 arrays, when one pass over slices cannot    all rows at once, interpreted:
@@ -43,11 +46,19 @@ from .limits import check_reverse
 
 __all__ = ["Evaluation", "evaluate", "evaluate_inputs", "fast_path", "force_compile"]
 
-# When to compile at a point: after the engine has done about this many evaluations' worth of work
-# on the program (compiling costs about that much).
-COMPILE_AFTER = 4.0
+# The costs that decide, measured with benchmarks/run.py (W5) on W2 programs of 10,000 to 1,000,000
+# statements. Per node: the engine takes about 6.5 us, the interpreter 0.8 us, the compiled code
+# 0.4 us, and compiling takes about 40 us, which is 6 engine evaluations or 50 interpreted ones.
+# Each path runs until the time already spent on the program would pay for the next one (a
+# strategy that never costs more than twice the best choice made knowing the future).
+COMPILE_AFTER = 6.0  # compile once this many engine evaluations' worth of work has been done
+INTERPRETED_WORK = 0.125  # an interpreted evaluation, in engine evaluations
+# The interpreter's preparation (a function per primitive and rule used) costs about 200 engine
+# node evaluations: below this many nodes the engine itself runs first.
+INTERPRET_FROM = 200
 
 WORK = Memo("evaluations' worth of work done by the engine")
+POINT_RUN = Memo("interpreted code at a point")
 POINT_CODE = Memo("compiled code at a point")
 SLICE_CODE = Memo("compiled slices (False: the program needs all rows at once)")
 ALL_ROWS = Memo("all-rows layout", keep=1)  # one layout at a time: its buffers are large
@@ -125,15 +136,19 @@ def fast_path(program: Program, inputs: list, chosen: Selection):
 
 
 def _at_point(program, inputs, needs, outputs, wrt):
-    key = (tuple(needs), tuple(outputs))
+    key = (needs, tuple(outputs))
     work = program.memo(WORK, None, _Work)
-    if work.done < COMPILE_AFTER:
+    if work.done < COMPILE_AFTER and len(program) < INTERPRET_FROM:
         work.done += 1.0
-        if work.done < COMPILE_AFTER:
-            return None
-    from .fast.point import PointCode
+        return None  # the engine: preparing a faster path would cost more than it saves
+    from .fast.point import PointCode, PointRun
 
-    code = program.memo(POINT_CODE, key, lambda: PointCode(program, needs, outputs))
+    if work.done < COMPILE_AFTER:
+        work.done += INTERPRETED_WORK
+        code = program.memo(POINT_RUN, key, lambda: PointRun(program, needs, outputs))
+    else:
+        program.forget(POINT_RUN)
+        code = program.memo(POINT_CODE, key, lambda: PointCode(program, needs, outputs))
     try:
         with np.errstate(all="ignore"):  # numpy's own results (inf, nan), as the engine's
             return code.run([float(x) for x in inputs], outputs, wrt)
@@ -160,11 +175,11 @@ def _on_rows(program, inputs, needs, outputs, wrt):
         except Unsupported:
             return False  # all rows at once, below
 
-    code = program.memo(SLICE_CODE, (tuple(needs), tuple(outputs), shapes), compile_slices)
+    code = program.memo(SLICE_CODE, (bytes(needs), tuple(outputs), shapes), compile_slices)
     if code is not False:
         done = run_slices(code, inputs, outputs, wrt, n)
     else:
-        run = program.memo(ALL_ROWS, (tuple(needs), tuple(outputs), shapes, n),
+        run = program.memo(ALL_ROWS, (bytes(needs), tuple(outputs), shapes, n),
                            lambda: AllRowsRun(program, row, needs, outputs, n))
         done = run.run(inputs, outputs, wrt)
     if done is None:

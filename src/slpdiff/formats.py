@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -26,6 +25,8 @@ def json_number(x):
 
 def json_line(obj) -> str:
     """One line of JSON (no NaN/Infinity literals: those must already be strings)."""
+    import json  # only for JSON output
+
     return json.dumps(obj, allow_nan=False)
 
 

@@ -2,12 +2,15 @@
 
 Nothing in slpdiff recurses over a program, so depth alone never crashes it: an expression nested
 100,000 deep (``((((x))))``, ``-(-(-x))``, ``sin(sin(...))``) parses, evaluates, differentiates and
-prints. What is limited is size, because time and memory grow with it: every operation of a
-program costs about 30 us to parse and 500 bytes to hold (measured: README, "Reliability"). The
+prints. What is limited is size, because time and memory grow with it: every statement of a
+program costs about 10 us to parse (2 MB of text a second, on one core of the machine of
+docs/performance.md) and every node about 36 bytes to hold, 250 bytes while the program is read
+and about 100 more while it is evaluated and differentiated (measured: docs/performance.md). The
 limits are checked on the text before it is parsed (one pass of C-speed counting over the text),
 so a program beyond them fails at once with a message naming the limit, instead of after minutes
 of parsing or when memory runs out. Values are set at about twice the size of the largest case
-slpdiff is meant to handle (a program of 1,000,000 statements), so that such programs always pass.
+slpdiff is meant to handle (a program of 10,000,000 statements, such as the unrolled simulations
+and recurrences other tools generate), so that such programs always pass.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ import numpy as np
 
 from .errors import Diagnostic, InputError, ProgramError, Source
 
-MAX_PROGRAM_CHARS = 64_000_000
-"""Characters in one program. A program of 1,000,000 statements such as ``v7 = sin(v6) + x`` is
-about 27,000,000 characters; 64,000,000 leaves room for longer names and comments while keeping
-the text, and the graph built from it, within a few GB."""
+MAX_PROGRAM_CHARS = 640_000_000
+"""Characters in one program. A program of 10,000,000 statements such as ``v7 = sin(v6) + x`` is
+about 280,000,000 characters; 640,000,000 leaves room for longer names and comments while keeping
+the text (held twice while it is read: its bytes and its characters) within about 1.3 GB."""
 
 MAX_LINE_CHARS = 1_000_000
 """Characters in one line. Generated programs write one statement per line; a line this long is
@@ -29,16 +32,19 @@ one expression of hundreds of thousands of operations (``sin(`` nested 100,000 d
 characters), and a longer one is nearly always a generator's mistake. Keeping lines bounded also
 keeps every message's quoted source line bounded. Split a longer expression into statements."""
 
-MAX_STATEMENTS = 2_000_000
-"""Statements (lines and ``;``-separated statements) in one program: twice the 1,000,000
-statements slpdiff is meant to handle. Parsing takes about 30 us per statement, so this bounds
-the time before any result to about a minute."""
+MAX_STATEMENTS = 20_000_000
+"""Statements (lines and ``;``-separated statements) in one program: twice the 10,000,000
+statements slpdiff is meant to handle. Parsing takes about 10 us per statement, so this bounds
+the time before any result to a few minutes; the names of the statements, held in a dictionary
+while the program is read (about 150 bytes each), stay within 3 GB."""
 
-MAX_OPERATIONS = 4_000_000
+MAX_OPERATIONS = 40_000_000
 """Operations in one program, counted on its text as operators (``+ - * / ^``), calls and
 argument commas, outside comments (a sign in a number's exponent counts too, so the count errs
-high). Each operation becomes a node of about 500 bytes; 4,000,000 of them take about 2 GB and a
-minute to parse. A program of 1,000,000 statements of two operations each uses half of it."""
+high). Each operation becomes a node of the tape, about 36 bytes held, and about 140 bytes while
+it is evaluated and differentiated (its value, its adjoint, its terms of the reverse sweep):
+40,000,000 of them take about 6 GB. A program of 10,000,000 statements of two operations each
+uses half of it."""
 
 MAX_HESSIAN_ENTRIES = 10_000_000
 """Entries of the Hessians that ``eval --hessian`` and ``check --hessian`` compute (outputs times
@@ -55,8 +61,8 @@ column per output) or a choice of inputs (``--wrt``)."""
 
 MAX_REVERSE_WORK = 200_000_000
 """Outputs times nodes for reverse mode, which makes one sweep over the program per output: at
-about 0.3 us per node and sweep, 200,000,000 is about a minute (100 outputs of a program of
-2,000,000 nodes). A program with 100,000 outputs and 100,000 inputs would need hours (and print
+about 0.3 us per node and sweep, 200,000,000 is about a minute (20 outputs of a program of
+10,000,000 nodes). A program with 100,000 outputs and 100,000 inputs would need hours (and print
 10,000,000,000 derivatives): choose outputs, or inputs in forward mode."""
 
 _COMMENT = re.compile(r"#[^\n]*")
@@ -85,18 +91,30 @@ def check_program(source: Source) -> None:
                       "(slpdiff.limits.MAX_OPERATIONS); split it into smaller programs")
 
 
+_LINES_CHUNK = 1 << 22  # bytes looked at at once: the newlines' positions of a chunk, 32 MB at most
+
+
 def _check_lines(source: Source) -> None:
-    """The first line longer than ``MAX_LINE_CHARS``, found with numpy over the UTF-8 bytes."""
+    """The first line longer than ``MAX_LINE_CHARS``, found with numpy over the UTF-8 bytes, a
+    chunk at a time (a text of ten million short lines would need 80 MB per array otherwise)."""
     data = np.frombuffer(source.text.encode("utf-8", errors="surrogatepass"), dtype=np.uint8)
-    ends = np.concatenate(([-1], np.flatnonzero(data == 10), [data.size]))
-    lengths = np.diff(ends) - 1  # in bytes: at least the length in characters
-    for k in np.flatnonzero(lengths > MAX_LINE_CHARS):
-        line = bytes(data[ends[k] + 1: ends[k + 1]]).decode("utf-8", errors="surrogatepass")
-        chars = len(line.rstrip("\r"))
-        if chars > MAX_LINE_CHARS:
-            _fail(source, f"line {k + 1} has {chars:,} characters, more than the limit of "
-                          f"{MAX_LINE_CHARS:,} (slpdiff.limits.MAX_LINE_CHARS); split its "
-                          "expression into several statements", line=int(k) + 1)
+    previous, lines_before = -1, 0  # the last newline's offset, and lines that ended before it
+    for start in range(0, data.size + 1, _LINES_CHUNK):
+        ends = np.flatnonzero(data[start:start + _LINES_CHUNK] == 10) + start
+        if start + _LINES_CHUNK >= data.size:
+            ends = np.append(ends, data.size)  # the last line, ended by the end of the text
+        lengths = np.diff(ends, prepend=previous) - 1  # in bytes: at least as many characters
+        for k in np.flatnonzero(lengths > MAX_LINE_CHARS):
+            begin = previous if k == 0 else int(ends[k - 1])
+            line = bytes(data[begin + 1: ends[k]]).decode("utf-8", errors="surrogatepass")
+            chars = len(line.rstrip("\r"))
+            if chars > MAX_LINE_CHARS:
+                number = lines_before + int(k) + 1
+                _fail(source, f"line {number} has {chars:,} characters, more than the limit of "
+                              f"{MAX_LINE_CHARS:,} (slpdiff.limits.MAX_LINE_CHARS); split its "
+                              "expression into several statements", line=number)
+        if ends.size:
+            previous, lines_before = int(ends[-1]), lines_before + ends.size
 
 
 def _fail(source: Source, message: str, line: int = 0) -> None:

@@ -1,27 +1,30 @@
 """The ``slpdiff`` command line: a thin Click layer over the library.
 
 Only this package imports click, and only it prints. ``main.py`` holds the command group and the
-error boundary; ``options.py`` what commands share; each ``cmd_*.py`` one command.
+error boundary; ``options.py`` what commands share; each ``cmd_*.py`` one command, imported only
+when it runs or its help is shown (so that ``slpdiff eval`` does not pay for ``optimize``).
 """
 
-from .cmd_check import check_command
-from .cmd_check_adjoint import check_adjoint_command
-from .cmd_cost import cost_command, eliminate_command
-from .cmd_eval import eval_command
-from .cmd_exercise import exercise_command
-from .cmd_explain import explain_command
-from .cmd_functions import functions_command
-from .cmd_grad import grad_command
-from .cmd_graph import graph_command
-from .cmd_lesson import lesson_command
-from .cmd_optimize import optimize_command
-from .cmd_trace import trace_command
 from .main import cli, main
 
-for _command in (eval_command, optimize_command, functions_command, grad_command, check_command,
-                 trace_command, graph_command, explain_command, check_adjoint_command,
-                 exercise_command, cost_command, eliminate_command):
-    cli.add_command(_command)
-cli.add_command(lesson_command)
+# One line per command: its name, and where it is (module in this package: Click command).
+COMMANDS = {
+    "eval": "cmd_eval:eval_command",
+    "optimize": "cmd_optimize:optimize_command",
+    "functions": "cmd_functions:functions_command",
+    "grad": "cmd_grad:grad_command",
+    "check": "cmd_check:check_command",
+    "trace": "cmd_trace:trace_command",
+    "graph": "cmd_graph:graph_command",
+    "explain": "cmd_explain:explain_command",
+    "check-adjoint": "cmd_check_adjoint:check_adjoint_command",
+    "exercise": "cmd_exercise:exercise_command",
+    "cost": "cmd_cost:cost_command",
+    "eliminate": "cmd_cost:eliminate_command",
+    "lesson": "cmd_lesson:lesson_command",
+    "gradbench": "cmd_gradbench:gradbench_command",
+}
 
-__all__ = ["cli", "main"]
+cli.register(COMMANDS)
+
+__all__ = ["COMMANDS", "cli", "main"]

@@ -9,10 +9,10 @@ report), never by default.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
-import traceback
 
 import click
 
@@ -31,6 +31,28 @@ class SlpdiffGroup(click.Group):
     130 for Ctrl-C."""
 
     debug = False  # set by --debug (an eager option, so it is known however early a bug strikes)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, str] = {}  # command name -> "module:attribute", not imported yet
+
+    def register(self, commands: dict[str, str]) -> None:
+        """Add commands by where they are (``{"eval": "cmd_eval:eval_command"}``, modules of
+        this package), to be imported when one is run or listed."""
+        self.lazy.update(commands)
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx, name: str):
+        if name not in self.commands and name in self.lazy:
+            import importlib
+
+            module, _, attribute = self.lazy[name].partition(":")
+            command = getattr(importlib.import_module(f".{module}", __package__), attribute)
+            self.add_command(command, name)
+            _collect_again()
+        return super().get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         self.debug = False  # each run (CliRunner runs many in one process) starts without --debug
@@ -103,6 +125,8 @@ def _internal_error(e: Exception, debug: bool) -> int:
     """Report an unexpected exception (a bug in slpdiff); the traceback only when debugging."""
     what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     if debug:
+        import traceback
+
         error(f"internal error: {what}")
         click.echo("".join(traceback.format_exception(e)).rstrip("\n"), err=True)
     else:
@@ -166,5 +190,25 @@ def cli():
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="slpdiff")
+    # Importing numpy and a command makes hundreds of thousands of objects and nothing to
+    # collect: no garbage collections until the command is loaded (about 15 ms of numpy's 250 on
+    # the machine of docs/performance.md; a small run's start is mostly imports).
+    global _collections_paused
+    if gc.isenabled():
+        gc.disable()
+        _collections_paused = True
+    try:
+        cli(prog_name="slpdiff")
+    finally:
+        _collect_again()
+
+
+_collections_paused = False
+
+
+def _collect_again() -> None:
+    global _collections_paused
+    if _collections_paused:
+        _collections_paused = False
+        gc.enable()
 

@@ -200,13 +200,14 @@ def merge_names(lists) -> list[str] | None:
 # --- shared pieces -----------------------------------------------------------------------------
 
 def load_program(path: str):
-    """Parse the program at ``path`` (``-``: standard input, called ``<stdin>`` in messages)."""
+    """Parse the program at ``path`` (``-``: standard input, called ``<stdin>`` in messages); a
+    file parsed before and unchanged since comes from the cache of parsed programs."""
     from ..language.lookalikes import lookalike_warnings
     from ..language.parser import parse
 
     with open_binary(path, "the program -", "a program file") as f:
         data = f.read()
-    program = parse(data, name=_input_name(path))
+    program = parse(data, name=_input_name(path), cache=path != "-")
     for d in lookalike_warnings(program):
         warning(d.format())
     return program

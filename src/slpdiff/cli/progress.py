@@ -5,7 +5,6 @@ control characters): one mechanism, :class:`Progress`, and the two lines the com
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 
@@ -89,6 +88,8 @@ def _columns(stream) -> int:
     try:
         return os.get_terminal_size(stream.fileno()).columns or 80
     except (AttributeError, ValueError, OSError):
+        import shutil  # only with a terminal
+
         return shutil.get_terminal_size().columns
 
 

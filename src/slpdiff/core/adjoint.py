@@ -337,8 +337,7 @@ class _AdjointBuilder:
         """Forget a sweep: the nodes, names and comments written since ``state``."""
         size, taken, next_numbers, temps, derived, commented, partials = state
         tape = self.tape
-        for column in (tape.ops, tape.args, tape.consts, tape.names, tape.lines, tape.columns):
-            del column[size:]
+        tape.truncate(size)
         self.fresh.taken, self.fresh._next = taken, next_numbers
         for i, _ in self.temps[temps:]:  # parts of forward statements named by the sweep
             if i < size:

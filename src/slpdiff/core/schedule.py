@@ -19,8 +19,10 @@ Each fact is computed once per program (and choice of inputs or outputs) and kep
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import NamedTuple
 
 import numpy as np
@@ -39,56 +41,97 @@ SUPPORTED = Memo("every rule has steps")
 
 @dataclass
 class Plan:
-    """A program laid out for the engine's loops."""
+    """A program laid out for the engine's loops: what the engine needs per primitive, looked up
+    by the tape's codes (no object per node but the constants' values)."""
 
+    program: Program
     constants: list  # per node: its value (float64) if it is a constant, else None
-    steps: list  # (position, numpy function, argument positions) for each operation, in order
-    rules: list  # per node: its compiled derivative rules (empty for leaves)
+    impls: list  # per code of the tape: the primitive's numpy function (None for leaves)
+    code_rules: list  # per code: the primitive's compiled derivative rules (() for leaves)
+
+    @property
+    def steps(self) -> Iterator[tuple]:
+        """(position, numpy function, argument positions) for each operation, in order."""
+        program, impls = self.program, self.impls
+        codes, arity, arg0, arg1 = program.codes, program.arity, program.arg0, program.arg1
+        for i in program.operations():
+            code = codes[i]
+            n = arity[code]
+            yield i, impls[code], ((arg0[i], arg1[i]) if n == 2 else (arg0[i],) if n == 1
+                                   else program.more[i])
+
+    @property
+    def rules(self) -> _NodeRules:
+        """``rules[i]``: node ``i``'s compiled derivative rules, one per argument."""
+        return _NodeRules(self.program.codes, self.code_rules)
+
+
+class _NodeRules:
+    def __init__(self, codes, code_rules):
+        self._codes, self._code_rules = codes, code_rules
+
+    def __getitem__(self, i: int) -> tuple[Rule, ...]:
+        return self._code_rules[self._codes[i]]
+
+    def __len__(self) -> int:
+        return len(self._codes)
 
 
 def plan(program: Program) -> Plan:
     """The program's evaluation plan (made once)."""
     def make() -> Plan:
-        ops, args = program.ops, program.args
-        constants = [None if c is None else np.float64(c) for c in program.consts]
-        steps, rules = [], []
-        for i, op in enumerate(ops):
-            if op is not None:
-                steps.append((i, op.impl, args[i]))
-                rules.append(rules_for(op))
-            else:
-                rules.append(())
-        return Plan(constants, steps, rules)
+        pool = program.pool
+        constants = [None] * len(program)
+        for i in compress(range(len(program)), map(_is_const_slot, program.codes,
+                                                    program.arg0)):
+            constants[i] = np.float64(pool[program.arg0[i]])
+        prims = program.prims
+        return Plan(program, constants, [None if op is None else op.impl for op in prims],
+                    [() if op is None else rules_for(op) for op in prims])
 
     return program.memo(PLAN, None, make)
 
 
-def depends(program: Program, wrt: Sequence[int] | None) -> list[bool]:
-    """Per node: does it depend on one of the input nodes at positions ``wrt`` (all if None)?"""
-    def make() -> list[bool]:
-        needs = [False] * len(program)
+def _is_const_slot(code: int, arg0: int) -> bool:
+    return code == 0 and arg0 >= 0
+
+
+def depends(program: Program, wrt: Sequence[int] | None) -> bytes:
+    """Per node: does it depend on one of the input nodes at positions ``wrt`` (all if None)?
+    (1 or 0 per node: bytes are small, and hash once as a key.)"""
+    def make() -> bytes:
+        needs = bytearray(len(program))
         for i in (program.input_index if wrt is None else wrt):
-            needs[i] = True
-        for i, args in enumerate(program.args):
-            if args and any(needs[a] for a in args):
-                needs[i] = True
-        return needs
+            needs[i] = 1
+        arity, more = program.arity, program.more
+        for i, code, a, b in zip(range(len(needs)), program.codes, program.arg0, program.arg1,
+                                 strict=True):
+            if code:
+                n = arity[code]
+                if needs[a] or n > 1 and needs[b] or n > 2 and any(needs[c] for c in more[i]):
+                    needs[i] = 1
+        return bytes(needs)
 
     return program.memo(DEPENDS, None if wrt is None else tuple(sorted(wrt)), make)
 
 
-def reaches(program: Program, outputs: Sequence[int]) -> list[bool]:
-    """Per node: is some node in ``outputs`` (positions) computed from it?"""
-    def make() -> list[bool]:
-        reach = [False] * len(program)
+def reaches(program: Program, outputs: Sequence[int]) -> bytes:
+    """Per node: is some node in ``outputs`` (positions) computed from it? (1 or 0 per node.)"""
+    def make() -> bytes:
+        reach = bytearray(len(program))
         for i in outputs:
-            reach[i] = True
-        args = program.args
+            reach[i] = 1
+        codes, arg0, arg1, arity = program.codes, program.arg0, program.arg1, program.arity
         for i in range(len(reach) - 1, -1, -1):
-            if reach[i]:
-                for a in args[i]:
-                    reach[a] = True
-        return reach
+            if reach[i] and codes[i]:
+                n = arity[codes[i]]
+                reach[arg0[i]] = 1
+                if n == 2:
+                    reach[arg1[i]] = 1
+                elif n > 2:
+                    for a in program.more[i]:
+                        reach[a] = 1
+        return bytes(reach)
 
     return program.memo(REACHES, tuple(outputs), make)
 
@@ -101,9 +144,8 @@ def per_row(program: Program, columns: Sequence[bool]) -> list[bool]:
     for i, is_column in zip(program.input_index, columns, strict=True):
         row[i] = bool(is_column)
     ops, args = program.ops, program.args
-    for i, op in enumerate(ops):
-        if op is not None:
-            row[i] = not op.reduces and any(row[a] for a in args[i])
+    for i in program.operations():
+        row[i] = not ops[i].reduces and any(row[a] for a in args[i])
     return row
 
 
@@ -111,7 +153,7 @@ def supported(program: Program) -> bool:
     """Can the fast paths and the adjoint program handle this program? (Not seed-style Vars whose
     rules are Python callables, which have no steps to render.)"""
     return program.memo(SUPPORTED, None, lambda: all(
-        op is None or op.kind != "custom" for op in program.ops))
+        op is None or op.kind != "custom" for op in program.prims))
 
 
 # --- the reverse sweep's order ---------------------------------------------------------------
@@ -133,28 +175,61 @@ def sweep_terms(program: Program, needs: Sequence[bool], output: int) -> Iterato
     every evaluator uses: nodes from ``output`` down, each node's arguments in order; a node that
     no term has reached yet has no adjoint and passes nothing down; an argument that does not
     depend on a chosen input (``needs``) or whose rule is the constant 0 gets no term."""
-    has = bytearray(output + 1)
-    has[output] = 1
-    args_of = program.args
-    rules = plan(program).rules
-    for i in range(output, -1, -1):
-        args = args_of[i]
-        if not has[i] or not args:
-            continue
-        for k, c in enumerate(args):
-            if not needs[c]:
-                continue
-            rule = rules[i][k]
-            if rule.const == 0.0:
-                continue
-            yield Edge(i, k, c, rule, not has[c])
-            has[c] = 1
+    return iter(Schedule(program, needs, output))
 
 
-def sweep_schedule(program: Program, needs: Sequence[bool], output: int) -> list[Edge]:
-    """:func:`sweep_terms` as a list, made once per program, choice of inputs and output."""
-    return program.memo(SCHEDULE, (tuple(needs), output),
-                        lambda: list(sweep_terms(program, needs, output)))
+class Schedule(Sequence):
+    """The terms of the reverse sweep (:func:`sweep_terms`), as arrays: term ``t`` adds node
+    ``i[t]``'s adjoint times the partial derivative in its argument number ``k[t]`` to the adjoint
+    of node ``c[t]`` (``first[t]``: the first term to reach it). 13 bytes a term; reading a term
+    makes an :class:`Edge`."""
+
+    def __init__(self, program: Program, needs: Sequence[bool], output: int):
+        self._codes = codes = program.codes
+        self._code_rules = code_rules = plan(program).code_rules
+        # Which arguments of each primitive get terms: not those whose rule is the constant 0.
+        live = [tuple(rule.const != 0.0 for rule in rules) for rules in code_rules]
+        arity, arg0, arg1 = program.arity, program.arg0, program.arg1
+        self.i, self.k, self.c = array("i"), array("i"), array("i")
+        self.first = bytearray()
+        add_i, add_k, add_c, add_first = (self.i.append, self.k.append, self.c.append,
+                                          self.first.append)
+        has = bytearray(output + 1)
+        has[output] = 1
+        for i in range(output, -1, -1):
+            if not has[i] or not codes[i]:
+                continue
+            code = codes[i]
+            n = arity[code]
+            args = (arg0[i], arg1[i]) if n == 2 else (arg0[i],) if n == 1 else program.more[i]
+            for k, c in enumerate(args):
+                if needs[c] and live[code][k]:
+                    add_i(i)
+                    add_k(k)
+                    add_c(c)
+                    add_first(not has[c])
+                    has[c] = 1
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self[u] for u in range(*t.indices(len(self)))]
+        i, k = self.i[t], self.k[t]
+        return Edge(i, k, self.c[t], self._code_rules[self._codes[i]][k], bool(self.first[t]))
+
+    def __iter__(self) -> Iterator[Edge]:
+        codes, code_rules = self._codes, self._code_rules
+        for i, k, c, first in zip(self.i, self.k, self.c, self.first, strict=True):
+            yield Edge(i, k, c, code_rules[codes[i]][k], bool(first))
+
+
+def sweep_schedule(program: Program, needs: Sequence[bool], output: int) -> Schedule:
+    """:func:`sweep_terms` kept as a :class:`Schedule`, made once per program, choice of inputs
+    and output."""
+    return program.memo(SCHEDULE, (bytes(needs), output),
+                        lambda: Schedule(program, needs, output))
 
 
 # --- which inputs and outputs ----------------------------------------------------------------

@@ -22,6 +22,7 @@ import ast
 import gc
 import math
 import re
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from ..core.engine import NodeValues
 from ..core.schedule import Edge, sweep_schedule
 from ..language.program import Program
-from ..language.rules import Rule, render
+from ..language.rules import Rule, render, rules_for
 
 BLOCK = 400  # statements of the program per generated function (CPython runs small ones faster)
 
@@ -144,10 +145,95 @@ class _Block:
             uses[ref] = uses.get(ref, 0) + 1
         loads = [f"    v{ref} = V[{ref}]" for ref, count in uses.items() if count > 1]
         body = _REF.sub(lambda m: f"v{m[1]}" if uses[m[1]] > 1 else f"V[{m[1]}]", body)
-        return "\n".join([self.head, *self.loads, *loads, body or "    pass"])
+        return _local_names("\n".join([self.head, *self.loads, *loads, body or "    pass"]))
 
 
 _REF = re.compile("\x01([0-9]+)\x02")
+_LOCAL = re.compile(r"\b([va])([0-9]+)\b")
+
+
+def _local_names(source: str) -> str:
+    """``source`` with its locals (``v<position>``, ``a<position>``) numbered from 0 in each
+    block: every block then names its locals with the same (interned, shared) strings, instead of
+    a string of its own per node of the program."""
+    renamed: dict[str, str] = {}
+
+    def local(m) -> str:
+        name = m[0]
+        found = renamed.get(name)
+        if found is None:
+            found = renamed[name] = f"{m[1]}{len(renamed)}"
+        return found
+
+    return _LOCAL.sub(local, source)
+
+
+class PointRun:
+    """The engine's computation on Python floats, interpreted node by node: nothing to compile,
+    so it pays from the first evaluation (several times quicker than the engine's numpy
+    scalars), and it holds nothing per node beyond the program's own tape.
+
+    Each primitive is the lambda of its ``scalar`` spelling (the same expression
+    :class:`PointCode` writes out, so the same bits), each rule the lambda of its rendered steps;
+    the reverse sweep reads :func:`~slpdiff.core.schedule.sweep_schedule`. ``run`` is
+    :meth:`PointCode.run`, and raises what it raises.
+    """
+
+    def __init__(self, program: Program, needs: Sequence[bool], outputs: Sequence[int]):
+        self.program = program
+        self.needs = needs
+        self.fns = _Functions()
+        fns, prims = self.fns, program.prims
+        used = set(program.codes)  # a program may hold codes of primitives it does not use
+        self.forward_fns = [None if code not in used or op is None else _lambda(
+            fns, ("a", "b"), fns.call(op, list("ab"[:op.arity]))) for code, op in enumerate(prims)]
+        self.rule_fns = [() if code not in used or op is None else tuple(
+            self._rule(op, rule) for rule in rules_for(op)) for code, op in enumerate(prims)]
+        self.base = [0.0 if c is None else float(c) for c in program.consts]
+        self.operations = array("i", program.operations())
+
+    def _rule(self, op, rule: Rule):
+        """A rule's partial: its constant (a float), or a function of (a, b, own)."""
+        if rule.const is not None:
+            return float(rule.const)
+        params = ("a", "b")[:op.arity]
+        expr = render(rule, param=params.__getitem__, const=literal, own=lambda: "own",
+                      apply=lambda prim, operands, _j: self.fns.call(prim, operands))
+        return _lambda(self.fns, ("a", "b", "own"), expr)
+
+    def forward(self, inputs: Sequence[float]) -> list[float]:
+        program = self.program
+        V = list(self.base)
+        for i, x in zip(program.input_index, inputs, strict=True):
+            V[i] = x
+        fns, codes, arg0, arg1 = self.forward_fns, program.codes, program.arg0, program.arg1
+        for i in self.operations:
+            V[i] = fns[codes[i]](V[arg0[i]], V[arg1[i]])  # arg1 is -1 for one argument: unused
+        return V
+
+    def gradient(self, V: list, output: int) -> list:
+        program = self.program
+        codes, arg0, arg1, rule_fns = program.codes, program.arg0, program.arg1, self.rule_fns
+        schedule = sweep_schedule(program, self.needs, output)
+        G: list = [None] * len(V)
+        G[output] = 1.0
+        for i, k, c, first in zip(schedule.i, schedule.k, schedule.c, schedule.first,
+                                  strict=True):
+            partial = rule_fns[codes[i]][k]
+            a = G[i]
+            if partial.__class__ is float:
+                term = a if partial == 1.0 else a * partial
+            else:
+                term = a * partial(V[arg0[i]], V[arg1[i]], V[i])
+            G[c] = term if first else G[c] + term
+        return G
+
+    run = None  # set below: PointCode.run
+
+
+def _lambda(fns: _Functions, params: tuple[str, ...], expr: str):
+    """``lambda params: expr``, compiled in the generated functions' namespace."""
+    return eval(f"lambda {', '.join(params)}: {expr}", fns.env)  # noqa: S307 - from the table
 
 
 class PointCode:
@@ -166,66 +252,65 @@ class PointCode:
         self.inputs = set(program.input_index)
         self.base = [None if c is None else float(c) for c in program.consts]
         self._uses: dict[int, list[int]] = {}  # id(rule) -> how often each step is read
-        sources: list[str] = []
-        self._forward_names = self._forward(sources)
-        self._sweeps = {o: self._sweep(sources, needs, o) for o in dict.fromkeys(outputs)}
+        self.consts = program.consts
         was = gc.isenabled()
-        gc.disable()  # compiling a large source makes many objects: no collections meanwhile
+        gc.disable()  # compiling makes many objects: no collections meanwhile
         try:
-            code = compile("\n\n".join(sources), "<slpdiff fast path>", "exec")
-            exec(code, self.fns.env)  # noqa: S102 - source generated from the table, no names
+            self.forward_blocks = self._forward()
+            self.sweep_blocks = {o: self._sweep(needs, o) for o in dict.fromkeys(outputs)}
         finally:
             if was:
                 gc.enable()
-        env = self.fns.env
-        self.forward_blocks = [env[name] for name in self._forward_names]
-        self.sweep_blocks = {o: [env[name] for name in names]
-                             for o, names in self._sweeps.items()}
+
+    def _define(self, name: str, source: str):
+        """The function ``name`` of ``source``, compiled alone: a block's source and syntax tree
+        are dropped as soon as it is compiled, so compiling holds one block at a time."""
+        exec(compile(source, "<slpdiff fast path>", "exec"), self.fns.env)  # noqa: S102 - source
+        return self.fns.env.pop(name)  # generated from the table, with no names from programs
 
     def value(self, block: _Block, j: int) -> str:
-        const = self.program.consts[j]
+        const = self.consts[j]
         if const is not None:
             return literal(const)
         return f"v{j}" if j in block.defined else f"\x01{j}\x02"
 
-    def _forward(self, sources: list[str]) -> list[str]:
-        names = []
+    def _forward(self) -> list:
+        blocks = []
         program = self.program
-        ops = [i for i, op in enumerate(program.ops) if op is not None]
+        ops = array("i", program.operations())
+        codes, prims, args = program.codes, program.prims, program.args
         for start in range(0, len(ops), BLOCK):
             part = ops[start:start + BLOCK]
-            name = f"_forward{len(names)}"
+            name = f"_forward{len(blocks)}"
             block = _Block(name, "V")
             for i in part:
-                args = [self.value(block, a) for a in program.args[i]]
-                block.body.append(f"    v{i} = {self.fns.call(program.ops[i], args)}")
+                call_args = [self.value(block, a) for a in args[i]]
+                block.body.append(f"    v{i} = {self.fns.call(prims[codes[i]], call_args)}")
                 block.defined.add(i)
             lo, hi = part[0], part[-1] + 1
-            items = [self.value(block, j) if program.ops[j] is None else f"v{j}"
-                     for j in range(lo, hi)]
+            items = [f"v{j}" if codes[j] else self.value(block, j) for j in range(lo, hi)]
             tail = [f"    V[{lo}:{hi}] = ({', '.join(items)},)"]
-            sources.append(block.source(tail))
-            names.append(name)
-        return names
+            blocks.append(self._define(name, block.source(tail)))
+        return blocks
 
-    def _sweep(self, sources: list[str], needs: Sequence[bool], output: int) -> list[str]:
-        edges = sweep_schedule(self.program, needs, output)
-        names: list[str] = []
-        later = {e.i for e in edges}  # nodes whose terms are not written yet
+    def _sweep(self, needs: Sequence[bool], output: int) -> list:
+        schedule = sweep_schedule(self.program, needs, output)
+        nodes_of = schedule.i
+        blocks: list = []
+        later = set(nodes_of)  # nodes whose terms are not written yet
         start = 0
-        while start < len(edges):
+        while start < len(nodes_of):
             # A block ends at a node boundary after about BLOCK nodes.
             end, nodes = start, 0
-            while end < len(edges) and (nodes < BLOCK or edges[end].i == edges[end - 1].i):
-                if end == start or edges[end].i != edges[end - 1].i:
+            while end < len(nodes_of) and (nodes < BLOCK or nodes_of[end] == nodes_of[end - 1]):
+                if end == start or nodes_of[end] != nodes_of[end - 1]:
                     nodes += 1
                 end += 1
-            later.difference_update(e.i for e in edges[start:end])
-            name = f"_sweep{output}_{len(names)}"
-            sources.append(self._sweep_block(name, edges[start:end], later))
-            names.append(name)
+            later.difference_update(nodes_of[start:end])
+            name = f"_sweep{output}_{len(blocks)}"
+            blocks.append(self._define(name, self._sweep_block(name, schedule[start:end], later)))
             start = end
-        return names
+        return blocks
 
     def _sweep_block(self, name: str, edges: list[Edge], later: set[int]) -> str:
         """The terms ``edges`` as statements. An adjoint lives in a local variable in the block;
@@ -328,3 +413,6 @@ def floats_finite(values) -> bool:
     """True when every float in ``values`` is finite (a sum first, one pass in C; only when it
     overflows are the values looked at one by one)."""
     return math.isfinite(sum(values)) or all(map(math.isfinite, values))
+
+
+PointRun.run = PointCode.run

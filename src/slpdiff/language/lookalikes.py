@@ -62,17 +62,11 @@ def _letter_run(names: set[str]) -> set[str]:
 
 
 def _first_use(program: Program, constant: str) -> tuple[int, int] | None:
-    """Line and column of the first constant node written as ``constant`` in the source (a
-    literal 2.718281828459045 has the same value but another spelling)."""
-    if program.source is None:
-        return None
-    value = CONSTANTS[constant]
-    for i, c in enumerate(program.consts):
-        if c != value or not program.lines[i]:
-            continue
-        line, column = program.lines[i], program.columns[i]
-        text = program.source.line_text(line)[column - 1:]
-        after = text[len(constant):len(constant) + 1]
-        if text.startswith(constant) and not (after.isalnum() or after == "_"):
-            return line, column
+    """Line and column of the first use of ``constant`` in the program's text (outside comments;
+    the program parsed, so every such word is the constant)."""
+    for number, line in enumerate(program.source.text.split("\n"), start=1):
+        code = line.split("#", 1)[0]
+        for match in _WRITTEN.finditer(code):
+            if match.group(1) == constant:
+                return number, match.start() + 1
     return None

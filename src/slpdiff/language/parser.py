@@ -1,52 +1,73 @@
 """Program text -> ``Program``: the grammar (``grammar/slp.lark``) plus the language's rules.
 
 This is the only module that imports lark. The LALR parser runs with an inline transformer, so no
-parse tree is built: each rule's callback appends nodes to the program's tape as soon as the
-parser reduces it, and the checks of the language (single assignment, define before use, declared
-inputs, function names and arity) are made along the way. Errors from those checks are collected,
-so that one run reports several of them; Lark's syntax errors are translated into plain words at
-one place (``syntax_errors.py``, which reads Lark's error objects without importing lark).
+parse tree is built: each rule's callback (a method of
+:class:`~slpdiff.language.statements.Statements`) appends nodes to the program's tape as soon as
+the parser reduces it, and makes the checks of the language (single assignment, define before
+use, declared inputs, function names and arity). Errors from those checks are collected, so that
+one run reports several of them; Lark's syntax errors are translated into plain words at one
+place (``syntax_errors.py``, which reads Lark's error objects without importing lark).
+
+A program is read first by :class:`~slpdiff.language.replay.Replay`: Lark's lexer over the whole
+text at once, and for each statement the callbacks Lark made for the first statement of the same
+shape (the same kinds of tokens), which is several times faster on programs of many statements.
+When that reader meets anything but valid statements it gives up, and Lark reads the text from the
+start, as below: errors are always Lark's.
 
 After a syntax error the parser recovers at the next statement (Lark's ``on_error`` hook: skip to
 the end of the bad statement, reset the LALR stack to a program's start), so one run also reports
 several syntax errors, together with the checks' errors, in the order of their positions. None of
 this runs before the first error: a valid program is parsed exactly as without it.
+
+A program read from a file is kept in the cache (:mod:`slpdiff.language.cache`), so that reading
+the same file again imports neither this module nor Lark.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import os
-import re
-import tempfile
 import threading
 
-from lark import Lark, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput
-
-from ..errors import Diagnostic, ProgramError, Source
+from ..errors import ProgramError, Source
 from ..limits import check_program
-from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
-from .program import Assignment, Program, ProgramBuilder
-from .syntax_errors import at_offset, statement_start, syntax_error_at
+from . import cache as _cache
+from .program import Program
+from .statements import MAX_ERRORS, Statements
 
-MAX_ERRORS = 20  # a run reports at most this many errors in one program
+__all__ = ["MAX_ERRORS", "decode", "parse", "parse_file"]
+
 # Did-you-mean compares a name with every known one; beyond this many names only a difference in
 # case is suggested, so that reporting stays linear in the program's size.
 MAX_SUGGESTION_NAMES = 10_000
 
-_lark = None
-_builder = None
-_lock = threading.Lock()  # one builder holds the state of one parse at a time
+# The grammar's rules and aliases that reach Statements (the others are inlined by the grammar).
+RULES = ("number", "name", "call", "add", "subtract", "multiply", "divide", "pow", "negative",
+         "positive", "assign", "accumulate", "input_decl", "output_decl", "start")
+
+_built = None
+_lock = threading.Lock()  # one parse at a time: the parser's callbacks hold one program's state
 
 
-def parse(text: str | bytes, name: str = "<string>") -> Program:
+def parse(text: str | bytes, name: str = "<string>", *, fast: bool = True,
+          cache: bool = False) -> Program:
     """Parse a program from its text (``str``, or UTF-8 ``bytes``); ``name`` is used in messages.
 
-    Raises :class:`ProgramError` with every problem found (up to ``MAX_ERRORS``).
+    Raises :class:`ProgramError` with every problem found (up to ``MAX_ERRORS``). With
+    ``cache`` (for a file's bytes: what the commands and :func:`parse_file` do), a program parsed
+    from the same bytes before is taken from the cache, and a new one is saved there.
+    ``fast=False`` reads every statement with Lark (the result is the same; tests compare them).
     """
+    if cache and isinstance(text, bytes):
+        data = text
+        text = decode(data, name)
+        found = _cache.load(data, Source(name, text.removeprefix("\ufeff")))
+        if found is not None:
+            return found
+        program = parse(text, name, fast=fast)
+        _cache.store(data, program)
+        return program
     source = Source(name, decode(text, name) if isinstance(text, bytes) else text)
     if source.text.startswith("\ufeff"):
         source = Source(name, source.text[1:])
@@ -54,16 +75,68 @@ def parse(text: str | bytes, name: str = "<string>") -> Program:
     if nul >= 0:
         raise ProgramError(at_offset(source, nul, "NUL byte in the program"))
     check_program(source)  # too big to parse in reasonable time and memory: say so at once
+    statements = Statements(_suggestion)
     with _lock, _no_collections():
-        lark, builder = _get_parser()
-        builder.begin(source)
-        recover = _Recovery(builder)
+        parser = _parser()
+        parser.adapter.target = statements
+        statements.begin(source)
+        if fast and parser.replay is not None and parser.replay.read(source.text, statements):
+            return statements.finish()
+        statements.begin(source)  # Lark reads it all again, reporting its errors
+        recover = _Recovery(statements)
         try:
-            lark.parse(source.text, on_error=recover)
-        except UnexpectedInput as e:  # too many syntax errors: stop reading
+            parser.lark.parse(source.text, on_error=recover)
+        except parser.unexpected_input as e:  # too many syntax errors: stop reading
             if e is not recover.last:
                 recover(e)
-        return builder.finish()
+        return statements.finish()
+
+
+def parse_file(path: str) -> Program:
+    """Parse the program in the file at ``path`` (taken from the cache when the file has not
+    changed since it was last parsed)."""
+    with open(path, "rb") as f:
+        return parse(f.read(), name=str(path), cache=True)
+
+
+# Messages in plain words (syntax_errors.py), imported only when there is something to say: a
+# valid program, or one from the cache, does without.
+
+def syntax_error_at(error, source: Source):
+    """:func:`slpdiff.language.syntax_errors.syntax_error_at`."""
+    from . import syntax_errors
+
+    return syntax_errors.syntax_error_at(error, source)
+
+
+def at_offset(source: Source, offset: int, message: str):
+    """:func:`slpdiff.language.syntax_errors.at_offset`."""
+    from . import syntax_errors
+
+    return syntax_errors.at_offset(source, offset, message)
+
+
+def statement_start(text: str, offset: int) -> int:
+    """:func:`slpdiff.language.syntax_errors.statement_start`."""
+    from . import syntax_errors
+
+    return syntax_errors.statement_start(text, offset)
+
+
+def _suggestion(name: str, known) -> str:
+    return _did_you_mean(name, known)  # looked up at each call (tests count the calls)
+
+
+def _did_you_mean(name: str, candidates) -> str:
+    """`` (did you mean 'x'?)`` for the candidate closest to ``name``, or nothing."""
+    import difflib
+
+    candidates = list(candidates)
+    same_but_case = [c for c in candidates if c.lower() == name.lower()]
+    close = same_but_case
+    if not close and len(candidates) <= MAX_SUGGESTION_NAMES:
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class _Recovery:
@@ -76,22 +149,22 @@ class _Recovery:
     only, so many errors stay linear in the program's size.
     """
 
-    def __init__(self, builder: _ProgramTransformer):
-        self.builder = builder
+    def __init__(self, statements: Statements):
+        self.statements = statements
         self.count = 0
         self.last = None
 
-    def __call__(self, error: UnexpectedInput) -> bool:
+    def __call__(self, error) -> bool:
         self.last = error
         self.count += 1
-        builder = self.builder
-        diagnostic, offset = syntax_error_at(error, builder.source)
-        builder.errors.append(diagnostic)
-        builder.settle_bad_statement(statement_start(builder.source.text, offset), offset,
-                                     diagnostic.line)
+        statements = self.statements
+        diagnostic, offset = syntax_error_at(error, statements.source)
+        statements.errors.append(diagnostic)
+        statements.settle_bad_statement(statement_start(statements.source.text, offset), offset,
+                                        diagnostic.line)
         parser = getattr(error, "interactive_parser", None)
         if self.count >= MAX_ERRORS or parser is None:
-            builder.stopped_at = diagnostic.line
+            statements.stopped_at = diagnostic.line
             return False
         token = getattr(error, "token", None)
         if token is None or token.type not in ("_SEP", "$END"):
@@ -104,6 +177,8 @@ class _Recovery:
 
 def _skip_statement(parser) -> None:
     """Advance the lexer past the end of the current statement (its ``_SEP``, or the end)."""
+    from lark.exceptions import UnexpectedCharacters
+
     lexer = parser.lexer_thread
     while True:
         try:
@@ -128,12 +203,6 @@ def _no_collections():
             gc.enable()
 
 
-def parse_file(path: str) -> Program:
-    """Parse the program in the file at ``path``."""
-    with open(path, "rb") as f:
-        return parse(f.read(), name=str(path))
-
-
 def decode(data: bytes, name: str) -> str:
     """The UTF-8 text of ``data`` (without a byte-order mark); invalid UTF-8 is a
     :class:`ProgramError` whose position counts characters, as every position does."""
@@ -150,45 +219,157 @@ def decode(data: bytes, name: str) -> str:
         raise ProgramError(at_offset(Source(name, text), offset, message)) from None
 
 
-def _get_parser():
+# --- Lark, built once -----------------------------------------------------------------------------
+
+
+class _Parser:
+    """Lark's LALR parser with the callbacks of :class:`Statements`, and the fast reader made of
+    its lexer and of what it records (:class:`~slpdiff.language.replay.Replay`)."""
+
+    def __init__(self):
+        from lark.exceptions import UnexpectedInput
+
+        self.unexpected_input = UnexpectedInput
+        self.adapter = _adapter_class()()
+        self.lark = _load_parser(self.adapter)
+        self.replay = _replay(self)
+
+    def record(self, text: str):
+        """The callbacks Lark makes for the one statement ``text``, as a
+        :data:`~slpdiff.language.replay.Record` (None if it is not a valid statement)."""
+        recorder = _Recorder()
+        target, self.adapter.target = self.adapter.target, recorder
+        try:
+            self.lark.parse(text)
+        except self.unexpected_input:
+            return None
+        finally:
+            self.adapter.target = target
+        return recorder.calls
+
+
+def _parser() -> _Parser:
     # Built on first use, not at import: `slpdiff --help` does not pay for the LALR tables.
-    global _lark, _builder
-    if _lark is None:
-        _builder = _ProgramTransformer()
-        _lark = _load_parser(_builder)
-    return _lark, _builder
+    global _built
+    if _built is None:
+        _built = _Parser()
+    return _built
+
+
+def _get_parser():
+    """(Lark's parser, the transformer passing its callbacks on)."""
+    parser = _parser()
+    return parser.lark, parser.adapter
+
+
+def _adapter_class():
+    """A Lark transformer that passes each callback on to its ``target`` (the program's
+    :class:`Statements`, or a recorder) with each token as three arguments: text, line, column."""
+    from lark import Token, Transformer, v_args
+
+    def passing(rule: str):
+        def method(self, *children):
+            flat = []
+            for child in children:
+                if isinstance(child, Token):
+                    flat += (child.value, child.line, child.column)
+                else:
+                    flat.append(child)
+            return getattr(self.target, rule)(*flat)
+
+        method.__name__ = rule
+        return method
+
+    methods = {rule: passing(rule) for rule in RULES}
+    return v_args(inline=True)(type("_Callbacks", (Transformer,), {"target": None, **methods}))
+
+
+class _Recorder:
+    """Stands for :class:`Statements` while Lark parses one statement: records each call."""
+
+    def __init__(self):
+        self.calls: list = []
+
+    def __getattr__(self, rule: str):
+        def record(*flat):
+            args, k = [], 0
+            while k < len(flat):
+                if isinstance(flat[k], str):  # a token: (text, line, column)
+                    args.append(("token", flat[k + 2]))
+                    k += 3
+                else:
+                    args.append(flat[k])
+                    k += 1
+            if rule != "start":
+                self.calls.append((rule, args))
+            return ("result", len(self.calls) - 1)
+
+        return record
+
+
+def _replay(parser: _Parser):
+    """The fast reader of the grammar's statements, made of Lark's own lexer; None if the lexer
+    is not of the simple kind it knows (one regular expression, keywords as exact strings)."""
+    from lark.lexer import BasicLexer, PatternStr, UnlessCallback
+
+    from .replay import Replay
+
+    lexer = getattr(parser.lark.parser, "lexer", None)
+    if type(lexer) is not BasicLexer or lexer.user_callbacks:
+        return None
+    scanner = lexer.scanner
+    if len(scanner._mres) != 1:
+        return None
+    keywords = {}
+    for kind, check in lexer.callback.items():
+        if type(check) is not UnlessCallback:
+            return None
+        words = {}
+        for terminal in check.scanner.terminals:
+            if not isinstance(terminal.pattern, PatternStr) or terminal.pattern.flags:
+                return None
+            words[terminal.pattern.value] = terminal.name
+        keywords[kind] = words
+    kinds = [t.name for t in lexer.terminals]
+    if "_SEP" not in kinds:
+        return None
+    return Replay(scanner._mres[0], kinds, set(lexer.ignore_types), "_SEP", keywords,
+                  parser.record)
 
 
 _OPTIONS = {"parser": "lalr", "lexer": "basic"}
 
 
-def _load_parser(builder) -> Lark:
+def _load_parser(transformer):
     """The LALR parser, from the user's cache when a previous run saved its tables there.
 
     Lark's tables take longer to build than a whole small run, so the first run saves them
     (``Lark.save`` format, written to a temporary file and renamed: readers never see half a
-    file) in ``$SLPDIFF_CACHE_DIR``, else ``$XDG_CACHE_HOME/slpdiff`` or ``~/.cache/slpdiff``
-    (never beside the installed package, which may be read-only). The file's name carries a
-    hash of the grammar and of the lark and Python versions, so a stale file is never read; a
-    damaged one is ignored by lark, which builds the tables again. ``SLPDIFF_CACHE_DIR=""``
-    turns the cache off; a directory that cannot be written just means no cache.
+    file) in slpdiff's cache directory (:func:`slpdiff.language.cache.directory`). The file's name
+    carries a hash of the grammar and of the lark and Python versions, so a stale file is never
+    read; a damaged one is ignored by lark, which builds the tables again. Without a cache
+    directory the tables are built each time.
     """
     from importlib.resources import files
+
+    from lark import Lark
 
     grammar = files("slpdiff.language.grammar").joinpath("slp.lark").read_text(encoding="utf-8")
     path = _cache_path(grammar)
     if path is not None and os.path.exists(path):
-        return Lark(grammar, transformer=builder, cache=path, **_OPTIONS)
+        return Lark(grammar, transformer=transformer, cache=path, **_OPTIONS)
     if path is None:
-        return Lark(grammar, transformer=builder, **_OPTIONS)
+        return Lark(grammar, transformer=transformer, **_OPTIONS)
+    import tempfile
+
     fd, temporary = tempfile.mkstemp(prefix=".parser-", dir=os.path.dirname(path))
     os.close(fd)
     os.unlink(temporary)  # lark writes it
     try:
-        parser = Lark(grammar, transformer=builder, cache=temporary, **_OPTIONS)
+        parser = Lark(grammar, transformer=transformer, cache=temporary, **_OPTIONS)
         os.replace(temporary, path)
     except OSError:
-        parser = Lark(grammar, transformer=builder, **_OPTIONS)
+        parser = Lark(grammar, transformer=transformer, **_OPTIONS)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -202,361 +383,8 @@ def _cache_path(grammar: str) -> str | None:
 
     import lark
 
-    directory = os.environ.get("SLPDIFF_CACHE_DIR")
+    directory = _cache.directory()
     if directory is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                                ".cache")
-        directory = os.path.join(base, "slpdiff")
-    if not directory:
-        return None
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        if os.stat(directory).st_uid != os.getuid() or not os.access(directory, os.W_OK):
-            return None  # pickles are read from it: only a directory of our own
-    except (OSError, AttributeError):
-        return None
+        return None  # pickles are read from it: only a directory of our own
     key = f"{grammar}{_OPTIONS}{lark.__version__}{sys.version_info[:2]}"
     return os.path.join(directory, f"parser-{hashlib.sha256(key.encode()).hexdigest()[:20]}")
-
-
-@v_args(inline=True)
-class _ProgramTransformer(Transformer):
-    """The inline transformer: appends nodes to the tape while the parser reduces, and checks the
-    language's rules. Values passed between callbacks are node positions.
-
-    Method names are the grammar's rule names and aliases. State lives from ``begin`` to
-    ``finish``. Inputs are leaves made where they are first declared or used; ``finish`` moves
-    them to the front of the program (in one pass, skipped when they are there already).
-    """
-
-    def begin(self, source: Source) -> None:
-        self.source = source
-        self.tape = ProgramBuilder()
-        self.assigned: dict[str, tuple[int, int]] = {}  # name -> (node, line of assignment)
-        self.unassigned: dict[str, int] = {}  # names used or declared, not (yet) assigned -> leaf
-        self.declared: dict[str, int] = {}  # input name -> line of its declaration
-        self.outputs: dict[str, tuple[int, int]] = {}  # output name -> (line, column)
-        # The assignments the tape's names do not show: aliases (`y = x`), `+=` and `-=`.
-        self.assignments: list[Assignment] = []
-        self.errors: list[Diagnostic] = []
-        self.suggest: dict[int, tuple[str, str]] = {}  # id(diagnostic) -> (name, kind): see finish
-        self.stopped_at: int | None = None  # the line where reading stopped (too many errors)
-
-    def settle_bad_statement(self, start: int, end: int, line: int) -> None:
-        """After a syntax error in the statement at ``start``: the name it assigns (or the inputs
-        it declares) count as known, so that later uses do not add errors of their own."""
-        text = self.source.text[start:end]
-        assigned = _ASSIGNED.match(text)
-        if assigned:
-            name = assigned[1]
-            if name not in KEYWORDS and not self._known(name):
-                self.assigned[name] = (self.tape.const(0.0), line)
-            return
-        declared = _DECLARED.match(text)
-        if declared:
-            for name in _NAME.findall(declared[1]):
-                if name not in KEYWORDS and not self._known(name):
-                    self.declared[name] = line
-                    self.unassigned[name] = self.tape.leaf(name, line, 1)
-
-    def _known(self, name: str) -> bool:
-        return (name in self.assigned or name in self.declared or name in self.unassigned
-                or name in PRIMITIVES or name in CONSTANTS)
-
-    def error(self, message: str, token) -> None:
-        self.errors.append(Diagnostic(message, self.source, token.line, token.column))
-
-    def _apply(self, name: str, token, *args: int) -> int:
-        return self.tape.apply(PRIMITIVES[name], args, None, token.line, token.column)
-
-    def _placeholder(self) -> int:
-        return self.tape.const(0.0)  # stands for a bad expression: the program is not built
-
-    # --- expressions ----------------------------------------------------------------------
-
-    def number(self, token) -> int:
-        # float() of a literal never builds a big integer: 1e999999 is inf at once.
-        return self.tape.const(float(token), None, token.line, token.column)
-
-    def name(self, token) -> int:
-        name = str(token)
-        if name in self.assigned:
-            return self.assigned[name][0]
-        if name in CONSTANTS:
-            return self.tape.const(CONSTANTS[name], None, token.line, token.column)
-        if name in PRIMITIVES:
-            self.error(f"'{name}' is a function: call it as {PRIMITIVES[name].signature}", token)
-            return self._placeholder()
-        leaf = self.unassigned.get(name)
-        if leaf is None:  # first use: an input, unless assigned later (an error) or undeclared
-            leaf = self.unassigned[name] = self.tape.leaf(name, token.line, token.column)
-        return leaf
-
-    def call(self, token, *args: int) -> int:
-        name = str(token)
-        prim = PRIMITIVES.get(name)
-        if prim is None:
-            if name in self.assigned or name in self.unassigned:
-                self.error(f"'{name}' is a variable, not a function", token)
-            else:
-                self._error_about(name, "function", Diagnostic(
-                    f"unknown function '{name}'{{}}", self.source, token.line, token.column))
-        elif len(args) != prim.arity:
-            self.error(f"{name} takes {_count(prim.arity, 'argument')} ({prim.signature}), "
-                       f"got {len(args)}", token)
-        else:
-            return self._apply(name, token, *args)
-        return self._placeholder()
-
-    def add(self, a, token, b):
-        return self._apply("add", token, a, b)
-
-    def subtract(self, a, token, b):
-        return self._apply("subtract", token, a, b)
-
-    def multiply(self, a, token, b):
-        return self._apply("multiply", token, a, b)
-
-    def divide(self, a, token, b):
-        return self._apply("divide", token, a, b)
-
-    def pow(self, a, token, b):
-        return self._apply("pow", token, a, b)
-
-    def negative(self, token, a):
-        tape = self.tape
-        if a == len(tape) - 1 and tape.consts[a] is not None and tape.names[a] is None:
-            tape.consts[a] = -tape.consts[a]  # a literal like -3 is one constant, not negative(3)
-            tape.lines[a], tape.columns[a] = token.line, token.column
-            return a
-        return self._apply("negative", token, a)
-
-    def positive(self, token, a):
-        return a
-
-    # --- statements ---------------------------------------------------------------------------
-
-    def assign(self, token, node: int) -> None:
-        name = str(token)
-        if self._reserved(name, token, "assigned"):
-            return
-        if name in self.assigned:
-            self.error(f"'{name}' is already assigned on line {self.assigned[name][1]}: "
-                       f"each name is assigned once (to add to it: {name} += ...)", token)
-            return
-        if name in self.declared:
-            self.error(f"'{name}' is an input (declared on line {self.declared[name]}) and "
-                       "cannot be assigned", token)
-            return
-        if name in self.unassigned:
-            use = self.unassigned[name]
-            self.errors.append(Diagnostic(
-                f"'{name}' is used before its assignment on line {token.line}",
-                self.source, self.tape.lines[use], self.tape.columns[use]))
-        if not self._bind(name, node, token):  # an alias: the tape's names do not show it
-            self.assignments.append(Assignment(name, node, token.line, token.column, "=", node))
-
-    def _bind(self, name: str, node: int, token) -> bool:
-        """Let ``name`` mean ``node``; True if the node takes the name (it has no other)."""
-        tape = self.tape
-        self.assigned[name] = (node, token.line)
-        if tape.names[node] is None and (tape.ops[node] is not None
-                                         or tape.consts[node] is not None):
-            tape.names[node] = name  # the node the expression built is the one this name means
-            return True
-        # else: an alias such as `y = x`; outputs and later uses find x's node under the name y.
-        return False
-
-    def accumulate(self, token, op, node: int) -> None:
-        """``name += expr`` (``-=``): a new node ``name + expr`` under the name; a name not
-        assigned before starts at 0, so its first ``+=`` assigns ``expr`` (``-=``: ``-expr``)."""
-        name = str(token)
-        if self._reserved(name, token, "assigned"):
-            return
-        if name in self.declared:
-            self.error(f"'{name}' is an input (declared on line {self.declared[name]}): '{op}' "
-                       "adds to a name the program assigns, and inputs are not assigned", token)
-            return
-        if name in self.unassigned:
-            use = self.unassigned[name]
-            self.errors.append(Diagnostic(
-                f"'{name}' is used before the '{op}' on line {token.line} that starts it (a name "
-                "that '+=' starts is 0 before it)", self.source, self.tape.lines[use],
-                self.tape.columns[use]))
-            return
-        before = self.assigned.get(name)
-        if before is None:
-            value = node if op.value == "+=" else self._apply("negative", op, node)
-        else:
-            value = self._apply("add" if op.value == "+=" else "subtract", op, before[0], node)
-            self.tape.names[value] = name
-        self._bind(name, value, token)
-        self.assignments.append(Assignment(name, value, token.line, token.column, str(op), node))
-
-    def input_decl(self, *tokens) -> None:
-        for token in tokens:
-            name = str(token)
-            if self._reserved(name, token, "declared as an input"):
-                continue
-            if name in self.declared:
-                self.error(f"'{name}' is already declared as an input on line "
-                           f"{self.declared[name]}", token)
-            elif name in self.assigned:
-                self.error(f"'{name}' is assigned on line {self.assigned[name][1]} and cannot "
-                           "also be an input", token)
-            else:
-                self.declared[name] = token.line
-                if name not in self.unassigned:
-                    self.unassigned[name] = self.tape.leaf(name, token.line, token.column)
-
-    def output_decl(self, *tokens) -> None:
-        for token in tokens:
-            name = str(token)
-            if name in self.outputs:
-                self.error(f"'{name}' is already an output (line {self.outputs[name][0]})", token)
-            else:
-                self.outputs[name] = (token.line, token.column)
-
-    def start(self, *_statements) -> None:
-        pass
-
-    def _reserved(self, name: str, token, what: str) -> bool:
-        if name in PRIMITIVES:
-            self.error(f"'{name}' is a function and cannot be {what}", token)
-        elif name in CONSTANTS:
-            self.error(f"'{name}' is a constant and cannot be {what}", token)
-        else:
-            return False
-        return True
-
-    # --- the whole program --------------------------------------------------------------------
-
-    def finish(self) -> Program:
-        """Resolve inputs and outputs; raise every error found, or return the program."""
-        explicit = bool(self.declared)
-        inputs: list[int] = []
-        for name, leaf in self.unassigned.items():
-            if name in self.assigned:
-                continue  # used before its assignment: reported already
-            if explicit and name not in self.declared:
-                self._error_about(name, "undefined", Diagnostic(
-                    f"undefined name '{name}'{{}} (the program declares its inputs with 'input')",
-                    self.source, self.tape.lines[leaf], self.tape.columns[leaf]))
-            elif not explicit:
-                inputs.append(leaf)
-        if explicit:
-            inputs = [self.unassigned[name] for name in self.declared]
-
-        outputs, output_names = [], []
-        for name, (line, column) in self.outputs.items():
-            node = self._resolve_output(name, line, column, inputs)
-            if node is not None:
-                outputs.append(node)
-                output_names.append(name)
-        if not self.outputs:
-            if self.assigned:
-                name = next(reversed(self.assigned))
-                outputs, output_names = [self.assigned[name][0]], [name]
-            elif not self.errors:
-                self.errors.append(Diagnostic("the program assigns no name, so it has no output",
-                                              self.source, 1, 1))
-        if self.errors:
-            errors = sorted(self.errors, key=lambda d: (d.line, d.column))
-            shown = [self._suggested(d, inputs) for d in errors[:MAX_ERRORS]]
-            stopped_at = self.stopped_at
-            self.begin(self.source)  # drop the half-built tape
-            raise ProgramError(_limit(shown, len(errors), stopped_at))
-        input_names = [self.tape.names[i] for i in inputs]
-        moved = _move_inputs_first(self.tape, inputs)
-        assignments = self.assignments
-        if moved is not None:
-            outputs = [moved[o] for o in outputs]
-            assignments = [Assignment(a.name, moved[a.node], a.line, a.column, a.op, moved[a.term])
-                           for a in assignments]
-        program = self.tape.build(range(len(inputs)), outputs, input_names, output_names,
-                                  self.source)
-        program.assignments = assignments
-        return program
-
-    def _error_about(self, name: str, kind: str, diagnostic: Diagnostic) -> None:
-        # The did-you-mean part ("{}" in the message) is filled in only for the errors shown:
-        # it compares the name with every known one.
-        self.suggest[id(diagnostic)] = (name, kind)
-        self.errors.append(diagnostic)
-
-    def _suggested(self, d: Diagnostic, inputs: list[int]) -> Diagnostic:
-        if id(d) not in self.suggest:
-            return d
-        name, kind = self.suggest[id(d)]
-        if kind == "function":
-            known = PRIMITIVES
-        elif kind == "undefined":
-            known = [*self.assigned, *self.declared]
-        else:
-            known = [*self.assigned, *(self.tape.names[i] for i in inputs)]
-        return Diagnostic(d.message.format(_did_you_mean(name, known)), d.source, d.line,
-                          d.column)
-
-    def _resolve_output(self, name: str, line: int, column: int,
-                        inputs: list[int]) -> int | None:
-        if name in self.assigned:
-            return self.assigned[name][0]
-        for leaf in inputs:
-            if self.tape.names[leaf] == name:
-                return leaf
-        self._error_about(name, "output", Diagnostic(f"output '{name}' is never assigned{{}}",
-                                                      self.source, line, column))
-        return None
-
-
-def _move_inputs_first(tape: ProgramBuilder, inputs: list[int]) -> list[int] | None:
-    """Reorder ``tape`` so that the ``inputs`` come first, in that order (a program lists its
-    inputs first): the new position of each old node, or None when they are first already."""
-    if all(leaf == k for k, leaf in enumerate(inputs)):
-        return None
-    n = len(tape)
-    is_input = bytearray(n)
-    for leaf in inputs:
-        is_input[leaf] = 1
-    order = list(inputs) + [i for i in range(n) if not is_input[i]]
-    moved = [0] * n
-    for new, old in enumerate(order):
-        moved[old] = new
-    args = tape.args
-    tape.args = [tuple(moved[a] for a in args[i]) if args[i] else () for i in order]
-    for column in ("ops", "consts", "names", "lines", "columns"):
-        old = getattr(tape, column)
-        setattr(tape, column, [old[i] for i in order])
-    return moved
-
-
-_ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
-_DECLARED = re.compile(r"\s*input\b(.*)")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _limit(shown: list[Diagnostic], total: int, stopped_at: int | None) -> list[Diagnostic]:
-    """The errors shown, then a line that says how many more there are (and where reading
-    stopped, after ``MAX_ERRORS`` syntax errors)."""
-    more = total - len(shown)
-    if not more and stopped_at is None:
-        return shown
-    parts = [f"... and {_count(more, 'more error')}"] if more else []
-    if stopped_at is not None:
-        parts.append(f"slpdiff stopped reading the program at line {stopped_at}, after "
-                     f"{MAX_ERRORS} syntax errors")
-    tail = "; ".join(parts)
-    return [*shown, Diagnostic(tail, Source(shown[0].source.name, ""))]
-
-
-def _did_you_mean(name: str, candidates) -> str:
-    candidates = list(candidates)
-    same_but_case = [c for c in candidates if c.lower() == name.lower()]
-    close = same_but_case
-    if not close and len(candidates) <= MAX_SUGGESTION_NAMES:
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
