@@ -304,15 +304,17 @@ class _AdjointBuilder:
                             if names[i] != new})
         if not renamed:
             return
-        new_names = list(names)
-        for i, _ in self.temps:
-            new_names[i] = renamed.get(names[i], names[i])
+        changes = {i: renamed[names[i]] for i, _ in self.temps if names[i] in renamed}
         for var, out_name, i in self.derived:
-            if names[var] == derivative_name(out_name, names[i]):  # not renamed apart (_2)
-                new_names[var] = derivative_name(out_name, new_names[i])
-        written = [n for n in new_names if n is not None]
-        if len(set(written)) == len(written):  # a permutation of names: never a clash
-            names[:] = new_names
+            if i in changes and names[var] == derivative_name(out_name, names[i]):  # not _2
+                changes[var] = derivative_name(out_name, changes[i])
+        freed, given = {names[i] for i in changes}, list(changes.values())
+        taken = self.fresh.taken
+        if len(set(given)) == len(given) and all(n in freed or n not in taken for n in given):
+            for i, name in changes.items():
+                names[i] = name
+            taken -= freed
+            taken.update(given)
 
     def _is_forward(self, node: int) -> bool:
         return node < len(self.src)
