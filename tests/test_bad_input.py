@@ -154,6 +154,10 @@ BAD_PROGRAMS = [
     # functions
     pytest.param(Bad("y = sinn(x)", "unknown function 'sinn' (did you mean 'sin'?)", 1, 5),
                  id="unknown-function"),
+    pytest.param(Bad("y = 2 * ln(x)", "unknown function 'ln' (did you mean 'log'?)", 1, 9),
+                 id="another-languages-name"),
+    pytest.param(Bad("y = log10(x)", "unknown function 'log10' (slpdiff has no log10: write "
+                     "log(a) / log(10))", 1, 5), id="another-languages-function"),
     pytest.param(Bad("y = 2 * atan3(x, 1)", "unknown function 'atan3' (did you mean 'atan", 1, 9),
                  id="unknown-function-two-args"),
     pytest.param(Bad("y = atan2(x)", "atan2 takes 2 arguments (atan2(y, x)), got 1", 1, 5),

@@ -283,3 +283,19 @@ def test_graph_and_explain_warn_through_the_installed_command(program):
     for command in ("explain", "graph"):
         proc = run_slpdiff(command, prog, "--at", "x=0")
         assert proc.returncode == 0 and "abs(a) is not differentiable" in proc.stderr
+
+
+# --- other languages' names ---------------------------------------------------------------------
+
+def test_other_languages_names_lead_to_the_tables():
+    from slpdiff.language.parser import parse
+    from slpdiff.language.primitives import OTHER_NAMES, PRIMITIVES
+
+    for name, meant in OTHER_NAMES.items():
+        assert name not in PRIMITIVES, name
+        if meant not in PRIMITIVES:  # an expression in a: it must be valid SLP
+            parse(f"y = {meant}".encode())
+    proc = run_slpdiff("eval", "-", "--at", "x=1", input="y = arctan(x) + ln(x)\n")
+    assert proc.returncode == 2
+    assert "unknown function 'arctan' (did you mean 'atan'?)" in proc.stderr
+    assert "unknown function 'ln' (did you mean 'log'?)" in proc.stderr
