@@ -142,6 +142,7 @@ def test_at_e_says_e_is_a_constant_with_its_value(program):
     ("y = a*x^4 + b*x^3 + c*x^2 + d*x + e", ["e"]),
     ("y = c*x + d + e", ["e"]),
     ("y = e*f + g", ["e"]),
+    ("y = -e + c*d", ["e"]),  # one constant -e, at the minus sign
     ("r = xi*yi + pi", ["pi"]),
     ("y = a * e^(b*x)", []),  # a and b, no run through e
     ("y = d * e", []),  # a run of two

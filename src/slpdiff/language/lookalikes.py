@@ -15,7 +15,7 @@ One warning per constant, at its first use.
 
 from __future__ import annotations
 
-import re
+import numpy as np
 
 from ..errors import Diagnostic, quoted_names
 from .primitives import CONSTANTS
@@ -23,30 +23,56 @@ from .program import Program
 
 RUN = 3  # consecutive letters through e that make a sequence of variables
 INDEXED = 2  # other "letter + i" names that make pi read as p sub i
-_WRITTEN = re.compile(r"(?<![\w.])(e|pi)(?!\w)")  # e or pi as a name, not in 1e5 or x.e
 
 
 def lookalike_warnings(program: Program) -> list[Diagnostic]:
     """The uses of ``e`` and ``pi`` that look like variables, by the module's rule."""
-    if program.source is None or not _WRITTEN.search(program.source.text):
-        return []  # a search in C: the usual case costs nothing on a million statements
+    if program.source is None:
+        return []
+    used = _constants_used(program)
+    if not used:  # the usual case, found in C: a million statements cost nothing to speak of
+        return []
     names = set(program.input_names) | {n for n in program.names if n is not None}
     reasons = {}
     run = _letter_run(names)
-    if len(run) >= RUN:
+    if "e" in used and len(run) >= RUN:
         reasons["e"] = quoted_names(sorted(run - {"e"}))
     indexed = sorted(n for n in names if len(n) == 2 and n[1] == "i" and n[0].isalpha())
-    if len(indexed) >= INDEXED:
+    if "pi" in used and len(indexed) >= INDEXED:
         reasons["pi"] = quoted_names(indexed)
     found = []
     for constant, beside in reasons.items():
-        place = _first_use(program, constant)
-        if place is not None:
-            found.append(Diagnostic(
-                f"'{constant}' is the constant {constant} = {CONSTANTS[constant]!r}, not an "
-                f"input: beside the names {beside} it reads like a variable; if one was meant, "
-                f"rename it ({constant}_ or {constant}1, say)", program.source, *place))
+        line, column = used[constant]
+        found.append(Diagnostic(
+            f"'{constant}' is the constant {constant} = {CONSTANTS[constant]!r}, not an "
+            f"input: beside the names {beside} it reads like a variable; if one was meant, "
+            f"rename it ({constant}_ or {constant}1, say)", program.source, line, column))
     return found
+
+
+def _constants_used(program: Program) -> dict[str, tuple[int, int]]:
+    """Line and column of the first constant node written as ``e`` or ``pi`` in the source (a
+    literal 2.718281828459045 has the same value but another spelling): the constants' values
+    are compared in numpy, and only a node holding one of those values is read as text."""
+    pool = np.asarray(program.pool, dtype=np.float64)
+    values = np.abs(pool)  # -e is one constant, at the minus sign
+    slots = np.flatnonzero((values == CONSTANTS["e"]) | (values == CONSTANTS["pi"]))
+    if slots.size == 0:
+        return {}
+    codes, arg0 = np.asarray(program.codes), np.asarray(program.arg0)
+    used: dict[str, tuple[int, int]] = {}
+    for i in np.flatnonzero((codes == 0) & np.isin(arg0, slots)).tolist():
+        line, column = program.lines[i], program.columns[i]
+        text = program.source.line_text(line)[column - 1:] if line else ""
+        if text.startswith("-"):
+            stripped = text[1:].lstrip()
+            column += len(text) - len(stripped)
+            text = stripped
+        for constant in CONSTANTS:
+            after = text[len(constant):len(constant) + 1]
+            if text.startswith(constant) and not (after.isalnum() or after == "_"):
+                used.setdefault(constant, (line, column))
+    return used
 
 
 def _letter_run(names: set[str]) -> set[str]:
@@ -59,14 +85,3 @@ def _letter_run(names: set[str]) -> set[str]:
             run.add(letter)
             letter = chr(ord(letter) + step)
     return run
-
-
-def _first_use(program: Program, constant: str) -> tuple[int, int] | None:
-    """Line and column of the first use of ``constant`` in the program's text (outside comments;
-    the program parsed, so every such word is the constant)."""
-    for number, line in enumerate(program.source.text.split("\n"), start=1):
-        code = line.split("#", 1)[0]
-        for match in _WRITTEN.finditer(code):
-            if match.group(1) == constant:
-                return number, match.start() + 1
-    return None
