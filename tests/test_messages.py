@@ -78,6 +78,14 @@ def test_points_from_stdin_are_told_by_their_first_line(text, header):
     assert asked.exit_code == (0 if header and "," in header else 2)  # told beats sniffed
 
 
+def test_data_from_stdin_is_told_by_its_first_line(program):
+    fit = program("input t, y, a\nloss = mean((a * t - y)^2)\n")
+    result = invoke("optimize", fit, "--data", "-", "--at", "a=0", "--lr", "0.1", "--steps",
+                    "100", "--format", "json", input="t\ty\n1\t2\n2\t4\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["at"]["a"] == pytest.approx(2.0)
+
+
 def test_format_json_is_refused_for_many_points_naming_jsonl():
     proc = run_slpdiff("eval", SEED, "--at", "x=0:1:0.5,w=4", "--format", "json")
     assert proc.returncode == 2 and proc.stdout == ""
