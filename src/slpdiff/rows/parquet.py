@@ -63,8 +63,9 @@ class ParquetReader:
         self.fields = list(self.file.schema_arrow.names)
         inputs = list(inputs)
         given = set(given)
-        self.columns = [f for f in self.fields if f in inputs]
-        self.extra = [f for f in self.fields if f not in inputs]
+        wanted = set(inputs)  # a set: programs have tens of thousands of inputs
+        self.columns = [f for f in self.fields if f in wanted]
+        self.extra = [f for f in self.fields if f not in wanted]
         self.row_groups = list(range(self.file.num_row_groups)) if row_groups is None \
             else list(row_groups)
         self.bytes_read = 0
@@ -76,7 +77,8 @@ class ParquetReader:
         if twice:
             raise InputError(f"'{twice[0]}' is both a column of {path} and given with --at; "
                              "give it once")
-        missing = [n for n in inputs if n not in self.columns and n not in given]
+        present = set(self.columns)
+        missing = [n for n in inputs if n not in present and n not in given]
         if required and missing:
             raise InputError(missing_message(missing, "column", path, self.fields))
 

@@ -78,7 +78,8 @@ class Partitioned:
 
     def __init__(self, program: Program, columns: Sequence[str]):
         self.program = program
-        self.columns = [name for name in program.input_names if name in set(columns)]
+        given_columns = set(columns)
+        self.columns = [name for name in program.input_names if name in given_columns]
         is_column = [name in set(columns) for name in program.input_names]
         row = per_row(program, is_column)
         self.reductions = _reductions(program, row)
@@ -214,7 +215,8 @@ class Partitioned:
         and the number of rows of all partitions (``totals``)."""
         reductions, sums, rows = totals
         frozen_names = [r.name for r in self.reductions]
-        at = {name: np.float64(point[name]) if name not in self.columns else np.float64(np.nan)
+        columns = set(self.columns)
+        at = {name: np.float64(point[name]) if name not in columns else np.float64(np.nan)
               for name in self.program.input_names}
         at.update({r.name: np.float64(reductions[r.position]) for r in self.reductions})
         ev = evaluate(self.frozen, at, wrt=[*wrt, *frozen_names], outputs=[objective])

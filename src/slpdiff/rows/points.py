@@ -294,8 +294,9 @@ class PointReader:
         self.delimiter = "\t" if fmt == "tsv" else ","
         self.fields, self.header_line = (list(fields), 0) if fields is not None else \
             self._read_fields()
-        self.columns = [f for f in self.fields if f in self._inputs]
-        self.extra = [f for f in self.fields if f not in self._inputs]
+        inputs = set(self._inputs)  # a set: programs have tens of thousands of inputs
+        self.columns = [f for f in self.fields if f in inputs]
+        self.extra = [f for f in self.fields if f not in inputs]
         self._check_names(required)
 
     @property
@@ -367,7 +368,8 @@ class PointReader:
         if twice:
             raise InputError(f"'{twice[0]}' is both a {where} of {self.name} and given with --at; "
                              "give it once")
-        missing = [n for n in self._inputs if n not in self.columns and n not in self._given]
+        columns = set(self.columns)
+        missing = [n for n in self._inputs if n not in columns and n not in self._given]
         if required and missing and (self.fields or self.format != "jsonl"):
             raise InputError(missing_message(missing, where, self.name, self.fields))
 
