@@ -73,7 +73,7 @@ def test_missing_and_unknown_inputs_are_input_errors_listing_the_inputs():
         slpdiff.evaluate(SEED, {"x": 1.0})
     with pytest.raises(slpdiff.InputError, match="'q' is not an input.*x, w"):
         slpdiff.evaluate(SEED, {"x": 1.0, "w": 2.0, "q": 3.0})
-    with pytest.raises(slpdiff.InputError, match="'v1' is not input"):
+    with pytest.raises(slpdiff.InputError, match="'v1' is not an input"):
         slpdiff.evaluate(SEED, {"x": 1.0, "w": 2.0}, wrt=["v1"])
 
 
