@@ -2,6 +2,7 @@
 slpdiff's programs per size. Markdown on stdout. See docs/gradbench.md.
 
     python benchmarks/gradbench_table.py LOGS llsq kmeans ...   # the evals' names in LOGS
+    python benchmarks/gradbench_table.py LOGS --summary llsq kmeans ...   # one row per eval
 
 GradBench's score of a tool on an eval (its ``ScorerClassic``, crates/gradbench/src/stats.rs) is
 1 / (sum over workloads of the mean ``evaluate`` time of the primal + that of the derivative),
@@ -66,7 +67,9 @@ def read(logs: str, name: str, tool: str) -> dict | None:
         if message.get("kind") != "evaluate":
             continue
         response = responses.get(key)
-        workload = (message["function"], str(message.get("description")))
+        # hello's messages have no description: its input (a number) names the workload
+        workload = (message["function"], str(message.get("description") or
+                                             json.dumps(message.get("input"))[:40]))
         if response is None:
             result["workloads"][workload] = {"error": "no response (timeout)"}
             continue
@@ -88,6 +91,8 @@ def outcome(data: dict | None) -> str:
     if not data["defined"]:
         return "undefined"
     entries = data["workloads"].values()
+    if any("timeout" in e.get("error", "") for e in entries):
+        return "timeout"  # the runner stopped the tool there
     if any("error" in e for e in entries):
         return "failure"
     if any(e.get("valid") is False for e in entries):
@@ -188,8 +193,32 @@ def program_table(logs: str, name: str) -> None:
     print()
 
 
+def summary_table(logs: str, names: list[str]) -> None:
+    """One row per eval: each tool's outcome and GradBench's score (over all its workloads)."""
+    print("| eval | workloads | " + " | ".join(TOOLS) + " | slpdiff, preparation counted |")
+    print("|---|---|" + "---|" * len(TOOLS) + "---|")
+    for name in names:
+        data = {tool: read(logs, name, tool) for tool in TOOLS}
+        if data["slpdiff"] is None:
+            continue
+        descriptions = list(dict.fromkeys(d for _, d in data["slpdiff"]["workloads"]))
+        cells = []
+        for tool in TOOLS:
+            result = outcome(data[tool])
+            value = score(data[tool], descriptions) if result == "success" else None
+            cells.append(f"{value:.4g}" if value else result)
+        prepared = score(data["slpdiff"], descriptions, with_prepare=True) \
+            if outcome(data["slpdiff"]) == "success" else None
+        print(f"| {name} | {len(descriptions)} | " + " | ".join(cells) +
+              f" | {f'{prepared:.4g}' if prepared else '–'} |")
+    print()
+
+
 def main() -> None:
     logs, names = sys.argv[1], sys.argv[2:]
+    if names and names[0] == "--summary":
+        summary_table(logs, names[1:])
+        return
     for name in names:
         eval_tables(logs, name)
         program_table(logs, name)

@@ -50,7 +50,41 @@ def pytest_configure(config):
         settings.load_profile("fuzz")
 
 
+# Tests that take more than about ten seconds of a core each, marked ``slow`` here in one list so
+# that the README's test command stays within its three minutes on two cores (issue 13 §5); CI runs
+# them all in its second step. A node id, or a file for all of its tests; why, beside each.
+LONG = {
+    # real Dask LocalClusters (a cluster start is 5-15 s); docs/scale-out.md's own command still
+    # runs a real cluster in the quick suite (tests/test_docs.py)
+    "tests/test_scale_out.py": "a real LocalCluster per test",
+    "tests/test_check_hard_points.py": "a few hundred hard points against mpmath",
+    "tests/test_limits.py::test_many_inputs_grad_python_and_points": "20,000 inputs",
+    "tests/test_limits.py::test_deep_nesting_through_every_walk": "100,000-deep nesting",
+    "tests/test_limits.py::test_deep_nesting_hessian_trace_graph_explain": "deep nesting",
+    "tests/test_limits.py::test_too_many_reverse_sweeps_fail_at_once": "20,000 inputs",
+    "tests/test_limits.py::test_a_long_line_within_the_limit_works": "a line of megabytes",
+    "tests/test_limits.py::test_forward_mode_with_too_many_inputs_fails_at_once": "20,000 inputs",
+    "tests/test_limits.py::test_check_with_too_many_inputs_fails_at_once": "20,000 inputs",
+    "tests/test_optimize_cli.py::test_ctrl_c_stops_a_scipy_method_too": "waits for SciPy",
+    "tests/test_fuzz.py::test_valid_programs_through_the_installed_command": "a process each",
+    "tests/test_fuzz.py::test_parser_fuzz_target_on_drawn_inputs": "hundreds of programs",
+    "tests/test_fuzz.py::test_at_values_and_points_through_the_installed_command": "processes",
+    "tests/test_fuzz.py::test_mutated_programs_through_the_installed_command": "processes",
+    "tests/test_packaging.py::test_wheel_contains_the_grammar_and_the_console_script": "builds",
+    "tests/test_exercise.py::test_exercise_latex_fits_a_slide": "pdflatex per case",
+    "tests/test_book.py::test_each_latex_table_fits_a_beamer_slide": "pdflatex per case",
+}
+
+
+def _long(nodeid: str) -> bool:
+    path, _, rest = nodeid.partition("::")
+    return path in LONG or f"{path}::{rest.split('[')[0]}" in LONG
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _long(item.nodeid):
+            item.add_marker(pytest.mark.slow)
     skips = []
     if not fuzz_requested(config):
         skips.append(("fuzz", pytest.mark.skip(reason="a long fuzz run: give --fuzz or "
