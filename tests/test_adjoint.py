@@ -99,7 +99,7 @@ def test_nothing_for_parts_that_miss_the_output_or_the_chosen_inputs():
     text = adj.text()
     assert adj.derivatives == {"f": {"x": "d_f_d_x"}}
     sweep = text.split("f = x * c + y^2\n")[1]
-    assert sweep == "d_f_d_x = c\noutput f, d_f_d_x\n"  # d f/d x is c itself
+    assert sweep == "# for input x\nd_f_d_x = c\noutput f, d_f_d_x\n"  # d f/d x is c itself
     assert "dead" not in sweep and "d_f_d_c" not in sweep and "d_f_d_y" not in sweep
     assert "cos" not in sweep  # no rule of sin(k) is written
     assert operations(adj.program) == operations(program)  # d f/d x = c: no new operation
@@ -143,9 +143,9 @@ def test_custom_operations_cannot_be_written_as_a_program():
 
 
 def test_unknown_names_are_input_errors():
-    with pytest.raises(slpdiff.InputError, match="'q' is not input"):
+    with pytest.raises(slpdiff.InputError, match="'q' is not an input"):
         adjoint_program(SEED, wrt=["q"])
-    with pytest.raises(slpdiff.InputError, match="'v1' is not output"):
+    with pytest.raises(slpdiff.InputError, match="'v1' is not an output"):
         adjoint_program(SEED, outputs=["v1"])
 
 

@@ -73,7 +73,7 @@ def test_missing_and_unknown_inputs_are_input_errors_listing_the_inputs():
         slpdiff.evaluate(SEED, {"x": 1.0})
     with pytest.raises(slpdiff.InputError, match="'q' is not an input.*x, w"):
         slpdiff.evaluate(SEED, {"x": 1.0, "w": 2.0, "q": 3.0})
-    with pytest.raises(slpdiff.InputError, match="'v1' is not input"):
+    with pytest.raises(slpdiff.InputError, match="'v1' is not an input"):
         slpdiff.evaluate(SEED, {"x": 1.0, "w": 2.0}, wrt=["v1"])
 
 
@@ -232,3 +232,18 @@ def test_forward_resets_every_nodes_adjoint_as_its_docstring_and_the_seed_promis
     assert v1.deriv != 0.0 and x.deriv != 0.0
     v2.forward()
     assert [node.deriv for node in (x, w, v1, v2)] == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_backward_sets_every_nodes_adjoint_also_where_no_term_reaches():
+    # u reaches y only through sign (whose derivative is 0): its adjoint from y is 0, whatever a
+    # backward from another output left in it before.
+    x = Var(value=1.5)
+    u = x * 3.0
+    z = u * 2.0
+    y = slpdiff.sign(u) + x
+    y.forward()
+    z.forward()
+    z.backward()
+    assert u.deriv == 2.0 and x.deriv == 6.0
+    y.backward()
+    assert (u.deriv, x.deriv, y.deriv) == (0.0, 1.0, 1.0)

@@ -166,8 +166,8 @@ def test_cli_json():
 
 @pytest.mark.parametrize("args, message", [
     (["--at", "x=1,w=4"], "the program has 2 inputs (x, w); choose one with --wrt NAME"),
-    (["--at", "x=1,w=4", "--wrt", "q"], "'q' is not input"),
-    (["--at", "x=1,w=4", "--wrt", "x", "--of", "v3"], "'v3' is not output"),
+    (["--at", "x=1,w=4", "--wrt", "q"], "'q' is not an input"),
+    (["--at", "x=1,w=4", "--wrt", "x", "--of", "v3"], "'v3' is not an output"),
     (["--at", "x=1", "--wrt", "x"], "no value for input 'w'"),
     (["--at", "x=1,w=4", "--wrt", "x", "--max-paths", "0"], "0 is not in the range"),
 ])

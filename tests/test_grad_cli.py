@@ -58,7 +58,9 @@ def test_grad_of_grad_gives_the_hessian_through_a_pipeline():
     h = json_eval(SEED, "--at", "x=1,w=4", "--hessian")["hessian"]["v7"]
     for x in ("x", "w"):
         for w in ("x", "w"):
-            assert values[f"d_d_v7_d_{x}_d_{w}"] == pytest.approx(h[x][w], rel=1e-13)
+            assert values[f"d2_v7_d_{x}_d_{w}"] == pytest.approx(h[x][w], rel=1e-13)
+    assert list(values) == ["v7", "d_v7_d_x", "d_v7_d_w", "d2_v7_d_x_d_x", "d2_v7_d_x_d_w",
+                            "d2_v7_d_w_d_x", "d2_v7_d_w_d_w"]  # the gradient not written twice
 
 
 def test_grad_wrt_and_errors():
@@ -69,7 +71,7 @@ def test_grad_wrt_and_errors():
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == ("slpdiff: error: <stdin>:1:5: unknown function 'sinn' (did you mean "
                           "'sin'?)\n    y = sinn(x)\n        ^\n")
-    for args, message in [(["--wrt", "q"], "'q' is not input"), (["--emit", "c"], "'c' is not"),
+    for args, message in [(["--wrt", "q"], "'q' is not an input"), (["--emit", "c"], "'c' is not"),
                           ([], None)]:
         proc = run_slpdiff("grad", SEED if args else "missing.slp", *args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -216,10 +218,10 @@ def test_eval_several_outputs_hessians_and_jacobian():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--hvp", "q=1"], "'q' is not input"),
+    (["--hvp", "q=1"], "'q' is not an input"),
     (["--hvp", "x=1", "--wrt", "w"], "not among the inputs differentiated"),
     (["--direction", "x"], "is not NAME=VALUE"),
-    (["--direction", "q=1"], "'q' is not input"),
+    (["--direction", "q=1"], "'q' is not an input"),
     (["--mode", "sideways"], "'sideways' is not one of"),
 ])
 def test_eval_second_order_bad_options_exit_2(args, message):

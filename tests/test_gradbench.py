@@ -233,12 +233,13 @@ def test_size_estimates_match_the_text(estimate, write):
 
 
 def test_too_big_is_declined_without_writing_the_program():
-    assert det.size(10)[0] > limits.MAX_STATEMENTS and det.size(9)[1] < limits.MAX_OPERATIONS
-    assert lse.operations(1_280_000)[1] > limits.MAX_OPERATIONS
-    assert ode.size(10_000, 100)[0] > limits.MAX_STATEMENTS
-    assert ode.size(100_000, 1)[1] < limits.MAX_OPERATIONS
+    assert det.size(10)[0] > programs.MAX_STATEMENTS and det.size(9)[1] < programs.MAX_OPERATIONS
+    assert lse.operations(1_280_000)[1] > programs.MAX_OPERATIONS
+    assert ode.size(10_000, 100)[0] > programs.MAX_STATEMENTS
+    assert ode.size(100_000, 1)[1] < programs.MAX_OPERATIONS
+    assert programs.MAX_STATEMENTS <= limits.MAX_STATEMENTS
     with pytest.raises(programs.Declined, match="MAX_OPERATIONS"):
-        lse.prepare("primal", {"x": [0.0] * 900_000}, programs.Programs())
+        lse.prepare("primal", {"x": [0.0] * 1_100_000}, programs.Programs())
 
 
 # --- each eval against numpy --------------------------------------------------------------------

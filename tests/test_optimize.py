@@ -256,7 +256,7 @@ def test_options_that_do_not_fit_the_method_are_errors():
         ({"method": "gd", "steps": -1}, "steps must be"),
         ({"method": "gd", "tol": float("nan")}, "tol must be at least 0"),
         ({"method": "gd", "wrt": ["x", "x"]}, "given twice"),
-        ({"method": "gd", "wrt": ["q"]}, "'q' is not input"),
+        ({"method": "gd", "wrt": ["q"]}, "'q' is not an input"),
     ]
     for kwargs, message in cases:
         method = kwargs.pop("method")

@@ -173,7 +173,9 @@ def test_without_scipy_a_scipy_method_says_what_to_install(tmp_path):
     # A `scipy` package that cannot be imported stands in for a missing SciPy.
     (tmp_path / "scipy").mkdir()
     (tmp_path / "scipy" / "__init__.py").write_text("raise ImportError('no scipy here')\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    # before any PYTHONPATH given (benchmarks/mutations.py points it at a copy of slpdiff)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([SLPDIFF, "optimize", ROSENBROCK, "--at", "x=-1.2,y=1", "--method",
                            "lbfgs"], capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and proc.stdout == ""

@@ -106,9 +106,7 @@ def test_an_input_in_neither_the_file_nor_at_is_named():
     assert "no value for input 'w'" in proc.stderr and "--at" in proc.stderr
 
 
-def test_points_from_stdin_need_a_format_and_stdin_feeds_one_reader():
-    proc = run_slpdiff("eval", SEED, "--points", "-", input="x,w\n1,2\n")
-    assert proc.returncode == 2 and "--points - needs --points-format" in proc.stderr
+def test_stdin_feeds_one_reader():
     proc = run_slpdiff("eval", "-", "--points", "-", "--points-format", "csv", input="y = x\n")
     assert proc.returncode == 2 and "standard input can feed only one of" in proc.stderr
     proc = run_slpdiff("eval", "-", "--at", "@-", input="y = x\n")

@@ -13,6 +13,7 @@ import pytest
 
 import slpdiff
 from helpers import EXAMPLES
+from slpdiff.cli.options import parse_value
 from slpdiff.formats import evaluation_json, json_line
 from slpdiff.language.primitives import PRIMITIVES
 from slpdiff.rows.grid import Grid, parse_range
@@ -214,6 +215,14 @@ def test_ranges_of_named_values_land_on_stop_with_a_tolerance():
     r = parse_range("0:pi:pi/4".replace("pi/4", repr(math.pi / 4)),
                     lambda s: math.pi if s == "pi" else float(s))
     assert r.count == 5 and r.values(np.arange(5))[-1] == math.pi
+
+
+def test_a_range_written_with_expressions_keeps_a_stop_just_past_the_last_step():
+    # 0.7 / (1/10) is 6.999999999999999: rounded, not cut, to 7 steps; the last value is 0.7
+    r = parse_range("0:0.7:1/10", parse_value)
+    assert (0.7 / 0.1) < 7 and r.count == 8
+    assert r.values(np.arange(r.count))[-1] == 0.7
+    assert parse_range("0:0.65:1/10", parse_value).count == 7  # 6.5 steps: the stop is left out
 
 
 @pytest.mark.parametrize("text, message", [

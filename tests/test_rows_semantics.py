@@ -436,7 +436,7 @@ def test_vectors_with_names_outside_are_refused_before_any_output(tmp_path):
     assert result.exit_code == 2 and result.stdout == ""
     assert "'x' is not among the inputs differentiated" in result.stderr
     result = invoke(*common, "--direction", "q=1")
-    assert result.exit_code == 2 and "'q' is not input" in result.stderr
+    assert result.exit_code == 2 and "'q' is not an input" in result.stderr
 
 
 def test_non_finite_second_derivatives_are_reported_and_strict_stops(tmp_path):

@@ -82,6 +82,8 @@ def test_without_reductions_each_partition_is_a_chunk_bit_for_bit():
     ("input x\nm = x - mean(x)", {}),
     ("input a, x\nm = a * x + mean(a * x)", {"a": 1.7}),
     ("input x\nm = mean((x - mean(x))^2) + x * count(x)", {}),  # nested reductions
+    # nested, where the path through the inner reduction is not 0 (above, it sums to 0)
+    ("input a, x\nm = x * mean(x * sum(a * x))", {"a": 0.6}),
     ("input a, x\nm = exp(a * mean(sin(x) * a)) * x", {"a": 0.3}),
 ])
 def test_each_rows_own_derivatives_through_reductions_match_finite_differences(text, shared):

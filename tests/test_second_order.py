@@ -81,7 +81,7 @@ def test_jvp_is_the_gradient_along_the_direction():
     assert along["v7"] == pytest.approx(0.25 * dx - 2.0 * dw, rel=1e-13)
     assert values["v7"] == pytest.approx(seed_by_hand(1.0, 4.0)[0], rel=1e-14)
     assert jvp(SEED, {"x": 1.0, "w": 4.0}, {})[1]["v7"] == 0.0
-    with pytest.raises(slpdiff.InputError, match="'q' is not input"):
+    with pytest.raises(slpdiff.InputError, match="'q' is not an input"):
         jvp(SEED, {"x": 1.0, "w": 4.0}, {"q": 1.0})
 
 
@@ -153,7 +153,7 @@ def test_hvp_builds_the_adjoint_program_once_per_program():
 
 
 def test_hvp_names_must_be_differentiated_inputs():
-    with pytest.raises(slpdiff.InputError, match="'q' is not input"):
+    with pytest.raises(slpdiff.InputError, match="'q' is not an input"):
         hvp(SEED, {"x": 1.0, "w": 4.0}, {"q": 1.0})
     with pytest.raises(slpdiff.InputError, match="not among the inputs differentiated"):
         hvp(SEED, {"x": 1.0, "w": 4.0}, {"x": 1.0}, wrt=["w"])

@@ -514,8 +514,10 @@ def test_wrt_and_of_choose_the_sweeps():
 
 @pytest.mark.parametrize("args, message", [
     (["--at", "x=1"], "no value for input 'w'"),
-    (["--at", "x=1,w=4", "--wrt", "v"], "'v' is not input; the program's inputs are: x, w"),
-    (["--at", "x=1,w=4", "--of", "v1"], "'v1' is not output; the program's outputs are: v7"),
+    (["--at", "x=1,w=4", "--wrt", "v"], "'v' is not an input of the program; the program's "
+     "inputs are: x, w"),
+    (["--at", "x=1,w=4", "--of", "v1"], "'v1' is not an output of the program; the program's "
+     "outputs are: v7"),
     (["--at", "x=1,w=4", "--mode", "sideways"], "'sideways' is not one of"),
     (["--at", "x=1,w=4", "--format", "xml"], "'xml' is not one of"),
 ])

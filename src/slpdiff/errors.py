@@ -14,6 +14,16 @@ def printable(text: str) -> str:
                    for c in text)
 
 
+def quoted_names(names, shown: int = 20) -> str:
+    """``'a'``, ``'a' and 'b'``, ``'a', 'b' and 'c'``: names for a message, the first ``shown``
+    of them (a program may have 100,000 inputs) and then how many more."""
+    names = list(names)
+    quoted = [f"'{printable(n)}'" for n in names[:shown]]
+    if len(names) > shown:
+        return f"{', '.join(quoted)} and {len(names) - shown:,} more"
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
 @dataclass(frozen=True)
 class Source:
     """A program's text and the name messages call it by (a path, or ``<stdin>``)."""

@@ -13,6 +13,7 @@ from .main import warning
 from .options import nonfinite_diagnostics, threads_option
 from .progress import RowProgress
 from .rows_io import (
+    check_data_columns,
     chosen_scheduler,
     data_reader,
     output_stream,
@@ -37,7 +38,8 @@ def points_options(f):
                           "a header naming the inputs, JSON Lines, or Parquet; or of every such "
                           "file of a directory or a quoted glob ('data/*.parquet')."),
         click.option("--points-format", type=click.Choice(_INPUT_FORMATS),
-                     help="Format of --points (default: from its extension; needed for -)."),
+                     help="Format of --points (default: from its extension; for - from its "
+                          "first line: '{' is JSON Lines, a tab TSV, else CSV)."),
         click.option("--keep", is_flag=True,
                      help="Carry the fields of --points that are not inputs (an id...) through "
                           "to the output."),
@@ -88,7 +90,7 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
         resolve_names(list(asked.direction), program.input_names, "input")
     if asked.hvp is not None:
         check_vector(asked.hvp, program, wrt_names)
-    fmt = _record_format(fmt, output, points, points_format)
+    asked_format, fmt = fmt, _record_format(fmt, output, points, points_format, ranges)
     if scheduler is not None and points is None:
         raise click.UsageError("--scheduler evaluates the rows of --points on a cluster; a "
                                "grid is evaluated here")
@@ -106,6 +108,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
         return
     rows = chunk_rows or rows_per_pass(program, asked, wrt)
     with _source(program, constants, ranges, points, points_format, keep) as reader:
+        if reader is not None and points_format is None and points == "-":  # told by its head
+            fmt = _record_format(asked_format, output, points, reader.format, ranges)
         if reader is not None:
             chunks, kept = read_ahead(reader.chunks(rows)), reader.extra if keep else []
             progress = RowProgress(reader.size if reader.name != "<stdin>" else None,
@@ -154,11 +158,16 @@ def _grid(ranges, keep, force, rows):
     return grid.chunks(rows), [], RowProgress(grid.size)
 
 
-def _record_format(fmt, output, points, points_format) -> str:
+def _record_format(fmt, output, points, points_format, ranges) -> str:
+    """The format records are written in: --format, else the -o file's extension, else the
+    format of --points (CSV for Parquet on standard output), else CSV."""
     from ..rows.sources import file_format
 
     if fmt == "json":
-        return "jsonl"  # one JSON object per point
+        many = "every point of a grid" if ranges else "every row of --points"
+        raise click.UsageError(f"--format json writes one point as one JSON document; {many} "
+                               "is written as JSON Lines, one object per line: use --format "
+                               "jsonl")
     if fmt == "text":
         raise click.UsageError("--format text shows one point; for many points use --format "
                                "csv, tsv or jsonl")
@@ -167,7 +176,7 @@ def _record_format(fmt, output, points, points_format) -> str:
     if output not in (None, "-") and file_format(output.rstrip("/")):
         return file_format(output.rstrip("/"))
     if points is not None:
-        given = points_format_of(points, points_format)
+        given = points_format_of(points, points_format) or "csv"  # None: not yet told
         return "csv" if given == "parquet" and output in (None, "-") else given
     return "csv"
 
@@ -192,9 +201,7 @@ def read_data(program, path, fmt, given) -> dict:
         data = reader.read_all()
     if reader.extra:
         warn_ignored(reader, reader.extra)
-    if not reader.columns:
-        raise click.UsageError(f"{reader.name} has no column named after an input of the "
-                               f"program (inputs: {', '.join(program.input_names)})")
+    check_data_columns(reader, program, given)
     if data.rows == 0:
         raise click.UsageError(f"{reader.name} has no rows of data")
     return data.columns

@@ -40,7 +40,8 @@ from .options import (
               type=click.Choice(["text", "json", "csv", "tsv", "jsonl", "parquet"]),
               help="Output format: text or json for one point (default text); csv, tsv, jsonl "
                    "or parquet (to -o FILE), one record per point (default: from -o's or "
-                   "--points' extension).")
+                   "--points' extension). json is refused for many points (--points, a grid): "
+                   "use jsonl, one JSON object per line.")
 @click.option("--no-derivatives", "values_only", is_flag=True,
               help="Values only: no derivatives (no reverse sweep).")
 @click.option("--strict", is_flag=True,
@@ -84,7 +85,7 @@ def eval_command(program, at, wrt, values_only, fmt, strict, mode, direction, he
       slpdiff eval examples/rosenbrock.slp --at x=1,y=1 --hvp x=1,y=0
       slpdiff eval examples/seed.slp --points examples/seed_points.csv --keep
       seq 0 4 | awk 'BEGIN {print "x"} {print $1/4}' \\
-          | slpdiff eval examples/seed.slp --points - --points-format csv --at w=4
+          | slpdiff eval examples/seed.slp --points - --at w=4
       slpdiff eval examples/seed.slp --at x=0:1:0.25,w=4 --format jsonl -o grid.jsonl
       slpdiff eval examples/row_mean.slp --at x=1:3:1,a=2 --hessian
       slpdiff optimize examples/decay.slp --data examples/decay.csv --at a=1,b=1,c=0 \\

@@ -13,6 +13,8 @@ from .options import (
     load_program,
     one_point,
     program_argument,
+    report_kinks,
+    report_nonfinite,
 )
 
 
@@ -57,6 +59,9 @@ def explain_command(program, at, of, wrt, max_paths, fmt, digits):
         click.echo(json_line(explanation_json(result)))
     else:
         click.echo("\n".join(explanation_text(result, prog.input_names, digits)))
+    if result.evaluation is not None:  # the warnings eval, trace and check print
+        report_nonfinite(result.evaluation, strict=False)
+        report_kinks(result.evaluation)
 
 
 def _the_one(name, names, what, option):

@@ -53,10 +53,11 @@ def graph_command(program, at, of, output, rankdir, fontsize, digits):
     point = one_point(at)
     numbers = None
     if point or of:
-        from .options import report_nonfinite
+        from .options import report_kinks, report_nonfinite
 
         numbers = numbers_at(prog, point, merge_names(of))
         report_nonfinite(numbers.evaluation, strict=False)
+        report_kinks(numbers.evaluation)
     text = to_dot(prog, numbers, rankdir=rankdir, fontsize=fontsize, digits=digits)
     if output is None or output == "-":
         click.echo(text, nl=False)

@@ -119,7 +119,8 @@ def _merge_bounds(lists) -> dict[str, tuple[float, float]]:
                    "glob of such files; - for standard input): its columns bind the inputs of "
                    "the same name as whole columns; the other inputs are the parameters.")
 @click.option("--data-format", type=click.Choice(["csv", "tsv", "jsonl", "parquet"]),
-              help="Format of --data (default: from its extension; needed for -).")
+              help="Format of --data (default: from its extension; for - from its first line: "
+                   "'{' is JSON Lines, a tab TSV, else CSV).")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N",
               help="Minibatch stochastic gradient (gd, momentum, nesterov, adam): each step "
                    "evaluates N rows of --data drawn afresh, seeded by --seed.")
@@ -259,7 +260,10 @@ class _Printer:
         counts = f"{result.nfev} value and {result.ngev} gradient evaluations"
         if result.nhev:
             counts += f", {result.nhev} Hessian-vector products"
-        click.echo(f"stopped: {result.status} after {result.steps} steps")
+        if result.status == "diverged":  # the step that failed, as the error names it
+            click.echo(f"stopped: diverged at step {result.diverged_at.index}")
+        else:
+            click.echo(f"stopped: {result.status} after {result.steps} steps")
         click.echo(f"final: {_step_text(result.final, self.shown)}")
         click.echo(f"{result.method}: {result.message} ({counts})")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
 
 import click
@@ -62,11 +63,14 @@ class SlpdiffGroup(click.Group):
             for d in e.diagnostics:
                 error(d.format())
             code = e.exit_code
+        except click.exceptions.NoArgsIsHelpError as e:  # Click's convention: help on stderr, 2
+            click.echo(e.format_message(), err=True)
+            code = EXIT_USAGE
         except click.UsageError as e:
             if e.ctx is not None:
                 click.echo(e.ctx.get_usage(), err=True)
                 click.echo(f"Try '{e.ctx.command_path} --help' for help.", err=True)
-            error(e.format_message())
+            error(_with_hint(e))
             code = EXIT_USAGE
         except click.ClickException as e:
             error(e.format_message())
@@ -91,6 +95,25 @@ class SlpdiffGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise _StdoutClosed() from None
+
+
+def _with_hint(e: click.UsageError) -> str:
+    """Click's message, and what was probably meant where a common slip is recognized: values
+    given without ``--at`` (``slpdiff eval p.slp x=1,y=2``)."""
+    message = e.format_message()
+    match = re.fullmatch(r"Got unexpected extra arguments? \((.*)\)", message)
+    if match and e.ctx is not None and has_option("--at", e.ctx):
+        values = match.group(1).split(" ")
+        if all("=" in v and not v.startswith("-") for v in values):
+            message += f"; did you mean --at {','.join(values)}?"
+    return message
+
+
+def has_option(option: str, ctx: click.Context | None = None) -> bool:
+    """Does the running command (or ``ctx``'s) have ``option``? A message suggests only options
+    the command has: the same warning is printed by ``eval`` and by ``optimize``."""
+    ctx = ctx or click.get_current_context(silent=True)
+    return ctx is not None and any(option in p.opts for p in ctx.command.params)
 
 
 def debug_from_environment() -> bool:

@@ -203,11 +203,15 @@ def merge_names(lists) -> list[str] | None:
 def load_program(path: str):
     """Parse the program at ``path`` (``-``: standard input, called ``<stdin>`` in messages); a
     file parsed before and unchanged since comes from the cache of parsed programs."""
+    from ..language.lookalikes import lookalike_warnings
     from ..language.parser import parse
 
     with open_binary(path, "the program -", "a program file") as f:
         data = f.read()
-    return parse(data, name=_input_name(path), cache=path != "-")
+    program = parse(data, name=_input_name(path), cache=path != "-")
+    for d in lookalike_warnings(program):
+        warning(d.format())
+    return program
 
 
 def open_binary(path: str, stdin_user: str, what: str = "a file"):

@@ -10,8 +10,8 @@ from contextlib import ExitStack, contextmanager, nullcontext
 
 import click
 
-from ..errors import SlpError
-from .main import warning
+from ..errors import InputError, SlpError
+from .main import has_option, warning
 from .options import open_binary
 
 NAMES_SHOWN = 20  # names listed in a warning about ignored columns
@@ -83,7 +83,8 @@ def _bytes_writer(out):
 
 
 def points_format_of(path, given) -> str:
-    """The format of the file(s) ``path`` names (of the first, for several)."""
+    """The format of the file(s) ``path`` names (of the first, for several); None for standard
+    input without ``given``: the reader tells it by the first line."""
     from ..rows.sources import expand, file_format, is_many
 
     # A missing file or a directory is named as such before its format is asked for (a pipe,
@@ -95,7 +96,7 @@ def points_format_of(path, given) -> str:
     fmt = given or (None if path == "-" else file_format(path))
     if fmt is None:
         if path == "-":
-            raise click.UsageError("--points - needs --points-format csv, tsv or jsonl")
+            return None
         raise click.UsageError(f"cannot tell the format of '{path}' from its name; add "
                                "--points-format csv, tsv, jsonl or parquet")
     return fmt
@@ -155,5 +156,22 @@ def warn_ignored(reader, names) -> None:
     shown = ", ".join(names[:NAMES_SHOWN])
     if len(names) > NAMES_SHOWN:  # a file may have a million columns: name a few
         shown += f" and {len(names) - NAMES_SHOWN:,} more"
-    warning(f"{reader.name}: ignoring {kind} that are not inputs of the program: "
-            f"{shown} (carry them through with --keep)")
+    hint = " (carry them through with --keep)" if has_option("--keep") else ""
+    warning(f"{reader.name}: ignoring {kind} that are not inputs of the program: {shown}{hint}")
+
+
+def check_data_columns(reader, program, given) -> None:
+    """``optimize --data``: the file must have a column for some input, and every input must be
+    a column or given with ``--at`` (a parameter's starting value); the messages name the file's
+    columns, as ``eval --points`` does."""
+    from ..rows.points import missing_message
+
+    where = "field" if reader.format == "jsonl" else "column"
+    if not reader.columns:
+        raise click.UsageError(f"{reader.name} has no {where} named after an input of the "
+                               f"program ({where}s: {', '.join(reader.fields[:50]) or '(none)'}"
+                               f"; inputs: {', '.join(program.input_names)})")
+    missing = [n for n in program.input_names if n not in reader.columns and n not in given]
+    if missing:
+        raise InputError(missing_message(missing, where, reader.name, reader.fields,
+                                         "--at as a parameter's starting value"))

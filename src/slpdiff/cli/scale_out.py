@@ -215,16 +215,14 @@ def fit_on_cluster(scheduler, program, data, data_format, point, batch_size, see
 
     from ..rows import distributed as dist
     from ..rows.partitioned import Partitioned, totals
-    from .rows_io import data_reader, warn_ignored
+    from .rows_io import check_data_columns, data_reader, warn_ignored
 
     paths, fmt_in = _paths(data, "--data", data_format)
     with data_reader(program, data, data_format, point, False, "--data", required=False) as reader:
         columns = list(reader.columns)
         if reader.extra:
             warn_ignored(reader, reader.extra)
-    if not columns:
-        raise click.UsageError(f"{reader.name} has no column named after an input of the "
-                               f"program (inputs: {', '.join(program.input_names)})")
+        check_data_columns(reader, program, point)
     parts = dist.plan(paths, fmt_in)
     job = _job(program, {}, (), columns, False, required=False)
     partitioned = Partitioned(program, columns)

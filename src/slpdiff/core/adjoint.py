@@ -22,6 +22,8 @@ outputs is written once. The size bound this gives is :func:`size_bound`.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +48,7 @@ _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE = (PRIMITIVES[name] for name in
 # What the engine's un-broadcast (``engine.fit``) does when a row-wise use meets a value that is
 # the same for every row (a reduction such as mean): the use's terms are summed over the rows.
 _SUM, _COUNT = PRIMITIVES["sum"], PRIMITIVES["count"]
+SHOWN_IN_HEADER = 8  # derivative names listed in the header; a program may have thousands
 
 
 def _is_node(x: Value) -> bool:
@@ -115,6 +118,8 @@ class _AdjointBuilder:
         self.needs = depends(program, chosen.wrt_nodes)
         self.row_free = [not r for r in per_row(program, [True] * len(program.input_index))]
         self.comments = Comments()
+        self.temps: list[tuple[int, str]] = []  # (node, base): parts named base_1, base_2, ...
+        self.derived: list[tuple[int, str, int]] = []  # (adjoint, output, node) d_y_d_<node>
 
     # --- building nodes ---------------------------------------------------------------------
 
@@ -272,11 +277,44 @@ class _AdjointBuilder:
             # uses it, unless several arguments use it; then the part is named (v3_1, ...).
             if self._slots(i) < 2:
                 return adjoint
-            names[i] = self.fresh.fresh(self.statement_of[i] or "t", numbered=True)
+            self._name_part(i)
         var = self.materialize(adjoint)
-        names[var] = self.fresh.fresh(f"d_{out_name}_d_{names[i]}")
+        names[var] = self.fresh.fresh(derivative_name(out_name, names[i]))
+        self.derived.append((var, out_name, i))
         self.comments.above.setdefault(var, []).append(("for ", Stmt(i)))
         return (False, var)
+
+    def _name_part(self, i: int) -> None:
+        """Name the unnamed part ``i`` of a statement after it (``v3_1``); numbered in program
+        order at the end (:meth:`_number_parts`), since the sweep meets them in reverse."""
+        base = self.statement_of[i] or "t"
+        self.tape.names[i] = self.fresh.fresh(base, numbered=True)
+        self.temps.append((i, base))
+
+    def _number_parts(self) -> None:
+        """Give the parts named after one statement their numbers in program order (``p_1``
+        before ``p_2``), and the adjoints named after them their new names."""
+        names, groups = self.tape.names, {}
+        for i, base in self.temps:
+            groups.setdefault(base, []).append(i)
+        renamed = {}
+        for nodes in groups.values():
+            given = sorted((names[i] for i in nodes), key=lambda n: int(n.rsplit("_", 1)[1]))
+            renamed.update({names[i]: new for i, new in zip(sorted(nodes), given, strict=True)
+                            if names[i] != new})
+        if not renamed:
+            return
+        changes = {i: renamed[names[i]] for i, _ in self.temps if names[i] in renamed}
+        for var, out_name, i in self.derived:
+            if i in changes and names[var] == derivative_name(out_name, names[i]):  # not _2
+                changes[var] = derivative_name(out_name, changes[i])
+        freed, given = {names[i] for i in changes}, list(changes.values())
+        taken = self.fresh.taken
+        if len(set(given)) == len(given) and all(n in freed or n not in taken for n in given):
+            for i, name in changes.items():
+                names[i] = name
+            taken -= freed
+            taken.update(given)
 
     def _is_forward(self, node: int) -> bool:
         return node < len(self.src)
@@ -286,9 +324,49 @@ class _AdjointBuilder:
         for j in range(start, len(self.tape)):
             if names[j] is not None:
                 self.comments.above.setdefault(j, [])[:0] = [
-                    "", f"# The reverse sweep for {out_name}: d_{out_name}_d_v is the derivative "
-                        f"of {out_name} with respect to v."]
+                    "", f"# The reverse sweep for {out_name}: {derivative_name(out_name, 'v')} "
+                        f"is the derivative of {out_name} with respect to v."]
                 return
+
+    # --- a program that already has its derivatives (grad | grad) ---------------------------
+
+    def _state(self) -> tuple:
+        tape = self.tape
+        return (len(tape), set(self.fresh.taken), dict(self.fresh._next), len(self.temps),
+                len(self.derived), set(self.comments.above), dict(self.partials))
+
+    def _restore(self, state: tuple) -> None:
+        """Forget a sweep: the nodes, names and comments written since ``state``."""
+        size, taken, next_numbers, temps, derived, commented, partials = state
+        tape = self.tape
+        tape.truncate(size)
+        self.fresh.taken, self.fresh._next = taken, next_numbers
+        for i, _ in self.temps[temps:]:  # parts of forward statements named by the sweep
+            if i < size:
+                tape.names[i] = None
+        del self.temps[temps:], self.derived[derived:]
+        for key in set(self.comments.above) - commented:
+            del self.comments.above[key]
+        self.partials = partials
+
+    def _known_derivatives(self, out_name: str, adjoints: dict[int, int]) -> dict | None:
+        """When the program's outputs already hold ``out_name``'s derivatives under the names
+        grad gives them (``d_y_d_x``: the program is an adjoint program) and they compute the
+        same as this sweep's (the same operations on the same values, node for node), those
+        outputs' names by input; else None."""
+        src, chosen = self.src, self.chosen
+        outputs = dict(zip(src.output_names, src.output_index, strict=True))
+        known = {}
+        for w in chosen.wrt:
+            x = src.input_index[w]
+            name = derivative_name(out_name, src.input_names[w])
+            if name not in outputs or x not in adjoints:
+                return None
+            known[src.input_names[w]] = (name, outputs[name], adjoints[x])
+        numbers = _value_numbers(self.tape)
+        if all(numbers[old] == numbers[new] for _, old, new in known.values()):
+            return {x: name for x, (name, _, _) in known.items()}
+        return None
 
     # --- the whole program --------------------------------------------------------------------
 
@@ -306,26 +384,35 @@ class _AdjointBuilder:
         by_node: dict[int, dict[int, int]] = {}  # outputs that are one node share their sweep
         for k in chosen.outputs:
             o = src.output_index[k]
+            out_name = src.output_names[k]
             start = len(self.tape)
             if o not in by_node:
+                state = self._state()
                 by_node[o] = self.sweep(k)
-            out_name = src.output_names[k]
+                known = self._known_derivatives(out_name, by_node[o])
+                if known is not None:  # the program's own outputs already are these
+                    self._restore(state)
+                    derivatives[out_name] = known
+                    continue
             row = derivatives[out_name] = {}
             for w in chosen.wrt:
                 x = src.input_index[w]
                 var = by_node[o].get(x)
-                name = self.fresh.fresh(f"d_{out_name}_d_{src.input_names[w]}")
+                name = self.fresh.fresh(derivative_name(out_name, src.input_names[w]))
                 if var is None:
                     var = self.const(0.0)
                 if names[var] is None and not self._is_forward(var):
                     names[var] = name
                     self.comments.above.setdefault(var, []).append(("for ", Stmt(x)))
-                elif names[var] is None and src.ops[var] is not None:  # a part of a statement
-                    names[var] = self.fresh.fresh(self.statement_of[var] or "t", numbered=True)
+                else:  # written as an alias, `d_y_d_x = v`: its comment goes above it
+                    if names[var] is None and src.ops[var] is not None:  # a part of a statement
+                        self._name_part(var)
+                    self.comments.alias_above[len(outputs)] = [("for ", Stmt(x))]
                 outputs.append(var)
                 output_names.append(name)
                 row[src.input_names[w]] = name
             self._sweep_header(start, out_name)
+        self._number_parts()
         self.comments.footer = list(original.footer)
         self.comments.header[:0] = _header(src, derivatives)
         new = self.tape.build(src.input_index, outputs, src.input_names, output_names)
@@ -333,12 +420,53 @@ class _AdjointBuilder:
                               self.comments)
 
 
+def derivative_name(of: str, wrt: str) -> str:
+    """The name grad gives the derivative of ``of`` with respect to ``wrt``: ``d_y_d_x``; of a
+    derivative, the next order (``d_y_d_x`` in ``w``: ``d2_y_d_x_d_w``, then ``d3_...``)."""
+    match = _DERIVATIVE.fullmatch(of)
+    if match is None:
+        return f"d_{of}_d_{wrt}"
+    return f"d{int(match.group(1) or 1) + 1}_{match.group(2)}_d_{wrt}"
+
+
+_DERIVATIVE = re.compile(r"d(\d*)_(\w+?_d_\w+)")
+
+
+def _value_numbers(tape) -> list[int]:
+    """A number per node, equal for nodes that compute the same thing: the same operation on
+    nodes of equal numbers, or the same constant (linear; no recursion)."""
+    table: dict[tuple, int] = {}
+    numbers = []
+    for i, op in enumerate(tape.ops):
+        if op is not None:
+            key = (op.name, *(numbers[a] for a in tape.args[i]))
+        elif tape.consts[i] is not None:
+            key = ("const", np.float64(tape.consts[i]).tobytes())
+        else:
+            key = ("input", i)
+        numbers.append(table.setdefault(key, len(table)))
+    return numbers
+
+
 def _header(program: Program, derivatives: dict[str, dict[str, str]]) -> list[str]:
     where = f" of {printable(program.source.name)}" if program.source is not None else ""
-    names = [name for row in derivatives.values() for name in row.values()]
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    last = (f"# {shown}." if names else
-            "# nothing more: there is no input to differentiate with respect to.")
-    return [f"# The adjoint program{where}, written by slpdiff grad: the original statements,",
-            "# then one reverse sweep per output. Its outputs are the original outputs, then",
-            last, "#"]
+    own = set(program.output_names)
+    names = list(dict.fromkeys(name for row in derivatives.values() for name in row.values()
+                               if name not in own))
+    known = [y for y, row in derivatives.items() if row and all(n in own for n in row.values())]
+    outputs = ", ".join(program.output_names)
+    if not names:
+        last = "nothing more: there is no input to differentiate with respect to."
+    else:
+        shown = ", ".join(names[:SHOWN_IN_HEADER])
+        if len(names) > SHOWN_IN_HEADER:
+            shown += f" and {len(names) - SHOWN_IN_HEADER:,} more"
+        count = "its derivative" if len(names) == 1 else f"its {len(names):,} derivatives"
+        last = f"{count}: {shown}."
+    if known:  # grad | grad: the first derivatives are there already
+        last += (f" The derivatives of {', '.join(known)} are outputs already, computing what "
+                 "a sweep would, so they are not swept again.")
+    text = (f"The adjoint program{where}, written by slpdiff grad: the original statements, then "
+            f"one reverse sweep per output. Its outputs are the original outputs ({outputs}), "
+            f"then {last}")
+    return [f"# {line}" for line in textwrap.wrap(text, 96, break_on_hyphens=False)] + ["#"]

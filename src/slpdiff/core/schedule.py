@@ -27,7 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, quoted_names
+from ..language.primitives import CONSTANTS
 from ..language.program import Memo, Program
 from ..language.rules import Rule, rules_for
 
@@ -275,17 +276,27 @@ def select(program: Program, wrt: Sequence[str] | None = None,
 
 
 def resolve_names(names: Sequence[str], known: Sequence[str], what: str) -> list[int]:
-    """Positions in ``known`` of ``names``; an unknown name raises :class:`InputError`."""
+    """Positions in ``known`` of ``names``; unknown names raise :class:`InputError`."""
     position: dict[str, int] = {}
     for k, name in enumerate(known):  # a dict, not list.index: linear in the number of names
         position.setdefault(name, k)
-    positions = []
-    for name in names:
-        if name not in position:
-            raise InputError(f"'{name}' is not {what}; the program's {what}s are: "
-                             f"{', '.join(known) or '(none)'}")
-        positions.append(position[name])
-    return positions
+    unknown = [name for name in names if name not in position]
+    if unknown:
+        raise InputError(not_known_message(unknown, known, what))
+    return [position[name] for name in names]
+
+
+def not_known_message(unknown: Sequence[str], known: Sequence[str], what: str = "input") -> str:
+    """``'z' is not an input ...``, ``'y' and 'z' are not inputs ...``; ``e`` and ``pi`` are
+    said to be the language's constants, with their values (a user may take them for inputs)."""
+    others = [n for n in unknown if n not in CONSTANTS]
+    parts = []
+    if others:
+        verb = f"is not an {what}" if len(others) == 1 else f"are not {what}s"
+        parts.append(f"{quoted_names(others)} {verb} of the program")
+    parts += [f"'{n}' is a constant of the language ({n} = {CONSTANTS[n]!r}), not an {what}"
+              for n in dict.fromkeys(unknown) if n in CONSTANTS]
+    return f"{'; '.join(parts)}; the program's {what}s are: {_names_list(known)}"
 
 
 def bind_inputs(program: Program, at: Mapping[str, object]) -> list:
@@ -297,19 +308,17 @@ def bind_inputs(program: Program, at: Mapping[str, object]) -> list:
     known = set(names)  # a set: a program may have 100,000 inputs
     unknown = [name for name in at if name not in known]
     if unknown:
-        verb = "is not an input" if len(unknown) == 1 else "are not inputs"
-        raise InputError(f"{_quote(unknown)} {verb} of the program; its inputs are: "
-                         f"{_inputs_list(program)}")
+        raise InputError(not_known_message(unknown, names))
     missing = [name for name in names if name not in at]
     if missing:
-        raise InputError(f"no value for input {_quote(missing)}; the program's inputs are: "
-                         f"{_inputs_list(program)} (give them with --at NAME=VALUE)")
+        plural = "s" if len(missing) > 1 else ""
+        raise InputError(f"no value{plural} for input{plural} {quoted_names(missing)}; the "
+                         f"program's inputs are: {_names_list(names)} (give them with --at "
+                         "NAME=VALUE)")
     return [at[name] for name in names]
 
 
-def _quote(names: Sequence[str]) -> str:
-    return ", ".join(f"'{n}'" for n in names)
-
-
-def _inputs_list(program: Program) -> str:
-    return ", ".join(program.input_names) or "(none)"
+def _names_list(names: Sequence[str], shown: int = 50) -> str:
+    if len(names) > shown:
+        return f"{', '.join(names[:shown])} and {len(names) - shown:,} more"
+    return ", ".join(names) or "(none)"

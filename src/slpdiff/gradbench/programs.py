@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import limits
 from ..evaluation import force_compile
 from ..formats import number
 from ..language.parser import parse
-from ..limits import MAX_OPERATIONS, MAX_STATEMENTS
 
 __all__ = ["Declined", "Job", "Prepared", "Programs", "Text", "check_size", "literal", "row_chunks"]
 
@@ -98,16 +98,25 @@ class Text:
                          declare("output", self.outputs)) + "\n"
 
 
+# What a GradBench run can prepare in time: parsing and compiling cost about 35-110 us a node on
+# the 2-core machine measured (docs/gradbench.md), so 5,000,000 operations are minutes of
+# preparation, near GradBench's usual timeouts. slpdiff's own limits (slpdiff.limits) are higher:
+# a user may wait; a benchmark run declines and goes on.
+MAX_STATEMENTS = min(2_000_000, limits.MAX_STATEMENTS)
+MAX_OPERATIONS = min(5_000_000, limits.MAX_OPERATIONS)
+
+
 def check_size(what: str, statements: int, operations: int) -> None:
-    """Decline a program too big for slpdiff's limits before writing any of it (an unrolled
-    program of tens of millions of statements would take gigabytes just as text)."""
+    """Decline a program too big to prepare within a GradBench run before writing any of it (an
+    unrolled program of tens of millions of statements would take gigabytes just as text)."""
     for count, limit, name in ((statements, MAX_STATEMENTS, "MAX_STATEMENTS"),
                                (operations, MAX_OPERATIONS, "MAX_OPERATIONS")):
         if count > limit:
             raise Declined(
                 f"{what} is a straight-line program of {statements:,} statements and about "
-                f"{operations:,} operations, over slpdiff's limit of {limit:,} "
-                f"(slpdiff.limits.{name}); GradBench's larger sizes of this eval are declined")
+                f"{operations:,} operations, over the limit of {limit:,} that slpdiff gradbench "
+                f"prepares within a benchmark run (slpdiff.gradbench.programs.{name}); GradBench's "
+                "larger sizes of this eval are declined")
 
 
 @dataclass

@@ -197,6 +197,34 @@ CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}
 # The names a program can never assign or declare.
 KEYWORDS = ("input", "output")
 
+# Other languages' names for what the table computes (NumPy, C, Fortran, MATLAB, spreadsheets),
+# read by the parser's "unknown function" message: name -> the table's function, or the SLP to
+# write where the table has none. Only names that are not the table's own.
+OTHER_NAMES: dict[str, str] = {
+    "ln": "log", "arctan": "atan", "arcsin": "asin", "arccos": "acos", "arctan2": "atan2",
+    "atan2f": "atan2", "fabs": "abs", "absolute": "abs", "power": "pow", "powf": "pow",
+    "sqr": "square", "sgn": "sign", "signum": "sign", "heaviside": "step", "expit": "sigmoid",
+    "logistic": "sigmoid", "maximum": "max", "fmax": "max", "amax": "max", "minimum": "min",
+    "fmin": "min", "amin": "min", "average": "mean", "avg": "mean", "total": "sum",
+    "ln1p": "log1p", "log1pf": "log1p", "relu6": "min(relu(a), 6)", "log10": "log(a) / log(10)",
+    "log2": "log(a) / log(2)", "exp2": "2 ^ a", "exp10": "10 ^ a",
+    "asinh": "log(a + sqrt(a^2 + 1))", "arcsinh": "log(a + sqrt(a^2 + 1))",
+    "acosh": "log(a + sqrt(a^2 - 1))", "arccosh": "log(a + sqrt(a^2 - 1))",
+    "atanh": "0.5 * log((1 + a) / (1 - a))", "arctanh": "0.5 * log((1 + a) / (1 - a))",
+    "sec": "1 / cos(a)", "csc": "1 / sin(a)", "cot": "1 / tan(a)",
+}
+
+
+def other_name_hint(name: str) -> str | None:
+    """`` (did you mean 'log'?)`` for another language's name of a table function (``ln``),
+    `` (write log(a) / log(10))`` where the table has none; None for other names."""
+    meant = OTHER_NAMES.get(name)
+    if meant is None:
+        return None
+    if meant in PRIMITIVES:
+        return f" (did you mean '{meant}'?)"
+    return f" (slpdiff has no {name}: write {meant})"
+
 
 def lookup(name: str) -> Primitive | None:
     """The primitive called ``name``, or None."""

@@ -186,6 +186,7 @@ class Comments:
     footer: list = field(default_factory=list)  # before the output declaration
     input_trailing: str = ""
     output_trailing: str = ""
+    alias_above: dict[int, list] = field(default_factory=dict)  # output position -> lines
 
 
 def source_comments(program: Program) -> Comments:
@@ -262,8 +263,9 @@ def to_slp(program: Program, comments: Comments | None = None, lay: Layout | Non
         trailing = comments.trailing.get(i)
         out.append(f"{line}  {trailing}" if trailing else line)
     emit_comments(comments.footer)
-    for name, i in zip(lay.output_names, program.output_index, strict=True):
+    for k, (name, i) in enumerate(zip(lay.output_names, program.output_index, strict=True)):
         if name != lay.names[i]:
+            emit_comments(comments.alias_above.get(k, []))
             out.append(f"{name} = {writer.reference(i)}")  # an alias such as `y = x`
     if lay.output_names:
         line = f"output {', '.join(lay.output_names)}"

@@ -480,6 +480,18 @@ class ProgramBuilder:
         else:
             self._name_dict[i] = name
 
+    def truncate(self, size: int) -> None:
+        """Forget the nodes from position ``size`` on (the adjoint program's builder undoes a
+        sweep it does not need); their constants' values stay in ``pool``, unread."""
+        for column in (self.codes, self.arg0, self.arg1, self.lines, self.columns):
+            del column[size:]
+        self.more = {i: args for i, args in self.more.items() if i < size}
+        if self._name_dict is not None:
+            self._name_dict = {i: n for i, n in self._name_dict.items() if i < size}
+        else:
+            k = bisect_left(self._name_nodes, size)
+            del self._name_nodes[k:], self._name_list[k:]
+
     def set_const(self, i: int, value: float, line: int, column: int) -> None:
         """Change constant node ``i``'s value and position (a literal ``-3`` is one constant)."""
         self.pool[self.arg0[i]] = value

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 from ..errors import Diagnostic, ProgramError, Source
-from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES
+from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES, other_name_hint
 from .program import NO_ARG, Assignment, Program, ProgramBuilder
 
 MAX_ERRORS = 20  # a run reports at most this many errors in one program
@@ -315,6 +315,9 @@ class Statements:
         if id(d) not in self.suggest:
             return d
         name, kind = self.suggest[id(d)]
+        if kind == "function" and other_name_hint(name) is not None:  # ln: log
+            return Diagnostic(d.message.format(other_name_hint(name)), d.source, d.line,
+                              d.column)
         if kind == "function":
             known = PRIMITIVES
         elif kind == "undefined":

@@ -240,6 +240,7 @@ class _Run:
         self.interrupted = lambda: False
         self._recent: dict[bytes, Step] = {}
         self.start = start  # the starting values of the optimized inputs
+        self.last_step = 0.0  # the length of the last update (for a message)
 
     def evaluate(self, x: np.ndarray, index: int, check_interrupt: bool = True) -> Step:
         """The step at ``x`` (values of ``self.names``); raises :class:`_Stop` on Ctrl-C or at a
@@ -298,6 +299,7 @@ class _Run:
         previous, self.pending = self.pending, step
         if previous is not None:
             self._report(previous)
+            self.last_step = math.hypot(*(self.vector(step) - self.vector(previous)))
         g = self.descent_gradient(step)
         if self.bounded:  # components that point out of the box at an active bound do not count
             x = self.vector(step)

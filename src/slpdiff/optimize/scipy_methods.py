@@ -63,7 +63,39 @@ def minimize_with_scipy(run, start: np.ndarray, method: str) -> tuple[str, str, 
                    callback=next_iterate, options=_options(method, run.steps), **extra)
     # SciPy's status 1 is its iteration or evaluation limit; anything else, success included
     # (e.g. L-BFGS-B's "no reduction of f"), happened before slpdiff's tests passed.
-    return ("max_steps" if res.status == 1 else "stalled"), f"SciPy: {res.message}", res.x
+    if res.status == 1:
+        return "max_steps", f"SciPy: {res.message}", res.x
+    return "stalled", stalled_message(method, str(res.message), run), res.x
+
+
+# SciPy's reasons for stopping by itself, in words; a reason is recognized by these words in its
+# message (which differ between SciPy versions: L-BFGS-B's line search failure has read
+# "ABNORMAL_TERMINATION_IN_LNSRCH" and, since SciPy 1.15, "ABNORMAL: " with no reason at all).
+_REASONS = [
+    (("abnormal", "lnsrch", "precision loss"),
+     "the line search found no lower value along the search direction"),
+    (("relative reduction",), "the value no longer decreases from one step to the next"),
+    (("projected gradient",), "the projected gradient is zero"),
+    (("not positive definite", "non-psd", "linalg error"),
+     "the Hessian is not positive definite along the search direction"),
+    (("bad approximation",), "the quadratic model no longer predicts a decrease"),
+    (("terminated successfully",), "the step no longer moves the point"),
+]
+
+
+def stalled_message(method: str, message: str, run) -> str:
+    """Why a SciPy method stopped before slpdiff's tests passed, in words, with the last step's
+    length and the gradient norm (the run's verdict is "stalled", whatever SciPy calls it)."""
+    lowered = message.lower()
+    words = next((w for keys, w in _REASONS if any(k in lowered for k in keys)), None)
+    latest = run.pending
+    norm = latest.gradient_norm() if latest is not None else float("nan")
+    numbers = f"last step {run.last_step:.3g}, gradient norm {norm:.3g} > tol {run.tol:g}"
+    if words is None:
+        return f"stopped by SciPy: {message.strip() or 'no reason given'}; {numbers}"
+    # SciPy's own words are left out: "ABNORMAL: " says nothing, and "Optimization terminated
+    # successfully" contradicts the verdict (its test is not slpdiff's)
+    return f"stopped by SciPy: {words}; {numbers}"
 
 
 def _options(method: str, steps: int) -> dict:

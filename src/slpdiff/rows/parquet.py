@@ -21,7 +21,7 @@ from ..core.engine import Evaluation
 from ..errors import InputError
 from ..formats import derivative_label
 from ..language.program import Program
-from .points import Chunk, DataError, concatenate
+from .points import Chunk, DataError, concatenate, missing_message
 from .records import RecordWriter
 
 EXTENSIONS = (".parquet", ".pq")
@@ -80,9 +80,7 @@ class ParquetReader:
         present = set(self.columns)
         missing = [n for n in inputs if n not in present and n not in given]
         if required and missing:
-            raise InputError(f"no value for input '{missing[0]}': it is not a column of {path} "
-                             f"(columns: {', '.join(self.fields) or '(none)'}) and not given "
-                             "with --at")
+            raise InputError(missing_message(missing, "column", path, self.fields))
 
     @property
     def size(self) -> int:

@@ -39,17 +39,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.engine import Evaluation
+from ..core.rows import frozen_name, frozen_program
 from ..core.schedule import depends, per_row
 from ..evaluation import evaluate
-from ..language.program import Memo, Program, ProgramBuilder
+from ..language.program import Program
 from .points import Chunk
-
-FROZEN = Memo("the program with its reductions of columns as inputs", keep=4)
-
-
-def frozen_name(position: int) -> str:
-    """The input standing for the reduction at ``position`` (``%``: no program's name)."""
-    return f"%r{position}"
 
 
 def argument_name(position: int) -> str:
@@ -316,28 +310,12 @@ def _reductions(program: Program, row: Sequence[bool]) -> list[Reduction]:
 
 def _frozen(program: Program, reductions: Sequence[Reduction]) -> Program:
     """``program`` with each reduction of ``reductions`` an input named by :func:`frozen_name`,
-    and the reductions' arguments outputs too (named by :func:`argument_name`). Positions are
-    kept: a node is at the same place in both."""
+    and the reductions' arguments outputs too (named by :func:`argument_name`): the frozen
+    program of :mod:`slpdiff.core.rows`, positions kept."""
     positions = [r.position for r in reductions]
-
-    def make() -> Program:
-        tape = ProgramBuilder()
-        cut = set(positions)
-        for i, op in enumerate(program.ops):
-            where = (program.names[i], program.lines[i], program.columns[i])
-            if op is None and program.is_const(i):
-                tape.const(program.consts[i], *where)
-            elif op is None or i in cut:
-                tape.leaf(*where)
-            else:
-                tape.apply(op, program.args[i], *where)
-        outputs = [*program.output_index, *(r.argument for r in reductions)]
-        names = [*program.output_names, *(argument_name(p) for p in positions)]
-        return tape.build([*program.input_index, *positions], outputs,
-                          [*program.input_names, *map(frozen_name, positions)], names,
-                          program.source)
-
-    return program.memo(FROZEN, tuple(positions), make)
+    outputs = [*program.output_index, *(r.argument for r in reductions)]
+    names = [*program.output_names, *(argument_name(p) for p in positions)]
+    return frozen_program(program, positions, outputs, names)
 
 
 def _factor(program: Program, position: int, rows: int) -> float:

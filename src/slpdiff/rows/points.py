@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, quoted_names
 
 FORMATS = ("csv", "tsv", "jsonl")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -253,6 +253,20 @@ def _shown(value) -> str:
 
 # --- the reader -------------------------------------------------------------------------------
 
+def missing_message(missing: Sequence[str], where: str, name: str, fields: Sequence[str],
+                    at: str = "--at") -> str:
+    """Inputs with no value: not a column (``where``) of the file ``name``, whose columns are
+    ``fields``, and not given with ``at``."""
+    names = ", ".join(fields[:50]) or "(none)"
+    if len(fields) > 50:  # a file may have a million columns: name a few
+        names += f" and {len(fields) - 50:,} more"
+    if len(missing) == 1:
+        return (f"no value for input {quoted_names(missing)}: it is not a {where} of {name} "
+                f"({where}s: {names}) and not given with {at}")
+    return (f"no values for inputs {quoted_names(missing)}: they are not {where}s of {name} "
+            f"({where}s: {names}) and not given with {at}")
+
+
 class PointReader:
     """Rows of a points file as :class:`Chunk` objects, for a program with inputs ``inputs``.
 
@@ -260,10 +274,11 @@ class PointReader:
     an error, since the value would be given twice. ``fields`` lists the fields of the first row
     (the header), ``columns`` those that are inputs, ``extra`` the others (JSON Lines rows may add
     more later: ``extra`` grows). With ``required``, an input that is neither a field nor given
-    is an error naming it.
+    is an error naming it. ``fmt`` None: the format is told by the first line (a stream such as
+    ``--points -`` given without ``--points-format``).
     """
 
-    def __init__(self, stream, name: str, fmt: str, inputs: Iterable[str],
+    def __init__(self, stream, name: str, fmt: str | None, inputs: Iterable[str],
                  given: Iterable[str] = (), keep: bool = False, required: bool = True,
                  read_size: int = READ_SIZE, fields: Sequence[str] | None = None):
         """``fields``: the header's names when ``stream`` starts after the header (a part of a
@@ -313,6 +328,8 @@ class PointReader:
                 if _blank(line):
                     start, number = end, number + 1
                     continue
+                if self.format is None:
+                    self._sniff(line)
                 if self.format == "jsonl":  # the first object is both the header and a row
                     self._head = (number, block[start:])
                     return list(self._json_object(line, number)), number
@@ -322,6 +339,13 @@ class PointReader:
             return [], 0
         raise DataError(f"{self.name}: empty: expected a header line naming the columns "
                         f"({', '.join(self._inputs) or 'any names'})")
+
+    def _sniff(self, line: str) -> None:
+        """The format of a stream given without one, from its first line: ``{`` starts JSON
+        Lines, a tab makes TSV, anything else is CSV."""
+        self.format = "jsonl" if line.lstrip().startswith("{") else "tsv" if "\t" in line \
+            else "csv"
+        self.delimiter = "\t" if self.format == "tsv" else ","
 
     def _header(self, line: str, number: int) -> list[str]:
         try:
@@ -347,9 +371,7 @@ class PointReader:
         columns = set(self.columns)
         missing = [n for n in self._inputs if n not in columns and n not in self._given]
         if required and missing and (self.fields or self.format != "jsonl"):
-            names = ", ".join(self.fields) or "(none)"
-            raise InputError(f"no value for input '{missing[0]}': it is not a {where} of "
-                             f"{self.name} ({where}s: {names}) and not given with --at")
+            raise InputError(missing_message(missing, where, self.name, self.fields))
 
     # --- chunks ---------------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ class Explanation:
     total: object  # the sum over all paths (of ``paths`` if complete, else forward accumulation)
     derivative: object  # the partial derivative eval computes (reverse sweep)
     symbolic: bool = False  # no point: rules only, no numbers (total, derivative are None)
+    evaluation: object = None  # the engine's evaluation at ``at`` (for its warnings), if any
 
     @property
     def shown_sum(self):
@@ -102,8 +103,10 @@ def explain(program: Program, at: Mapping[str, object], output: str, input: str,
     labels = Labels(program)
     count = count_paths(program, x, out)
     with np.errstate(all="ignore"):  # a product may overflow, as a value may: inf, not a warning
-        return _explanation(program, labels, partials, total, ev, output, input, x, out, count,
-                            max_paths)
+        found = _explanation(program, labels, partials, total, ev, output, input, x, out, count,
+                             max_paths)
+    found.evaluation = ev
+    return found
 
 
 def explain_symbolic(program: Program, output: str, input: str,
@@ -284,9 +287,9 @@ def explanation_text(e: Explanation, input_names, digits: int | None = None) -> 
             f"path from {e.input} to {e.output}, of the product of the local partial derivatives "
             "along the path.")
     if e.complete:
-        head += f" {n} path{'s' if e.count != 1 else ''}:"
+        head += f" {n}{_KEEP}path{'s' if e.count != 1 else ''}:"
     else:
-        head += (f" There are {n} paths; the {len(e.paths)} with the largest products are "
+        head += (f" There are {n}{_KEEP}paths; the {len(e.paths)} with the largest products are "
                  "shown (raise --max-paths to see more).")
     lines = _wrapped(head)
     for number_, path in enumerate(e.paths, 1):
@@ -317,9 +320,9 @@ def _symbolic_text(e: Explanation) -> list[str]:
     head = (f"{d} by the chain rule: the sum, over every path from {e.input} to {e.output}, of "
             "the product of the local partial derivatives along the path (no point given: the "
             "rules only; --at gives their values).")
-    head += (f" {n} path{'s' if e.count != 1 else ''}:" if e.complete else
-             f" There are {n} paths; the first {len(e.paths)} are shown (raise --max-paths to "
-             "see more).")
+    head += (f" {n}{_KEEP}path{'s' if e.count != 1 else ''}:" if e.complete else
+             f" There are {n}{_KEEP}paths; the first {len(e.paths)} are shown (raise --max-paths "
+             "to see more).")
     lines = _wrapped(head)
     for number_, path in enumerate(e.paths, 1):
         lines += ["", *_wrapped(f"path {number_}: {' -> '.join(path.nodes)}", "    ")]
@@ -334,10 +337,15 @@ def _symbolic_text(e: Explanation) -> list[str]:
     return lines
 
 
+_KEEP = "\0"  # a space that does not break: a count stays with its word ("4 paths:")
+
+
 def _wrapped(text: str, indent: str = "") -> list[str]:
-    """``text`` in lines of at most 79 characters, names and numbers never broken."""
-    return textwrap.wrap(text, 79, subsequent_indent=indent, break_long_words=False,
-                         break_on_hyphens=False)
+    """``text`` in lines of at most 79 characters, names and numbers never broken, nor a
+    space written as ``_KEEP``."""
+    return [line.replace(_KEEP, " ") for line in
+            textwrap.wrap(text, 79, subsequent_indent=indent, break_long_words=False,
+                          break_on_hyphens=False)]
 
 
 def _factor_value(f: Factor, number=shown) -> str:
