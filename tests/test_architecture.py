@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("built on the engine", ["core.tangent", "core.kinks", "core.adjoint", "core.unfolded"]),
     ("second order, emitters", ["core.hessian", "core.emit_python"]),
     ("derivatives over rows", ["core.rows"]),
-    ("fast paths", ["fast.point", "fast.slices", "fast.all_rows"]),
+    ("fast paths", ["fast.threads", "fast.point", "fast.slices", "fast.all_rows"]),
     ("evaluate", ["evaluation"]),
     ("API", ["var", "differences", "stencils", "check", "rows.*", "teach.*", "optimize.*",
              "gradbench.*",

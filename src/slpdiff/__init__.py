@@ -37,7 +37,8 @@ _LAZY = {"AdjointProgram": "core.adjoint", "adjoint_program": "core.adjoint",
          "OptimizeResult": "optimize.descent", "gradient_descent": "optimize.descent",
          "parse": "language.parser", "parse_file": "language.parser",
          "Program": "language.program", "to_slp": "language.printer",
-         "FUNCTIONS": "var", "Var": "var"}
+         "FUNCTIONS": "var", "Var": "var",
+         "get_threads": "fast.threads", "set_threads": "fast.threads"}
 
 
 def __getattr__(name: str):

@@ -10,7 +10,7 @@ import click
 
 from ..errors import RunError
 from .main import warning
-from .options import nonfinite_diagnostics
+from .options import nonfinite_diagnostics, threads_option
 from .progress import RowProgress
 from .rows_io import (
     check_data_columns,
@@ -52,6 +52,7 @@ def points_options(f):
         click.option("--chunk-rows", type=click.IntRange(min=1), metavar="N",
                      help="Rows per vectorized pass (default: as many as fit in a fixed memory "
                           "budget)."),
+        threads_option,
         scheduler_option,
     ]
     for option in reversed(options):

@@ -35,6 +35,7 @@ from .options import (
     program_argument,
     report_kinks,
     split_grid,
+    threads_option,
     wrt_option,
 )
 from .progress import StepProgress
@@ -125,6 +126,7 @@ def _merge_bounds(lists) -> dict[str, tuple[float, float]]:
                    "evaluates N rows of --data drawn afresh, seeded by --seed.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the minibatches' draws (--batch-size): the same seed, the same run.")
+@threads_option
 @scheduler_option
 def optimize_command(program, at, wrt, objective, method, maximize, bounds, lr, momentum, beta1,
                      beta2, eps, steps, tol, ftol, every, save, fmt, data, data_format, batch_size,

@@ -8,6 +8,7 @@ import re
 import sys
 
 import click
+from click.core import ParameterSource
 
 from ..errors import Diagnostic, RunError, SlpError, printable
 from .main import warning
@@ -287,6 +288,42 @@ def at_option(f):
 def wrt_option(help_text):
     return click.option("--wrt", type=NamesType(), multiple=True, metavar="NAME,...",
                         help=help_text)
+
+
+class ThreadsType(click.ParamType):
+    """A number of threads: a whole number, 1 or more."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from ..fast.threads import thread_count
+
+        try:
+            return thread_count(value)
+        except ValueError as e:
+            source = ctx.get_parameter_source(param.name) if ctx and param else None
+            where = "SLPDIFF_THREADS: " if source is ParameterSource.ENVIRONMENT else ""
+            self.fail(printable(where + str(e)), param, ctx)
+
+
+def _use_threads(ctx: click.Context, param, count: int | None) -> None:
+    """Rows evaluated on ``count`` threads for this command's run (the setting before it is
+    restored after: the command may run in-process, from a notebook or a test)."""
+    if count is None:
+        return
+    from ..fast.threads import set_threads
+
+    previous = set_threads(count)
+    ctx.call_on_close(lambda: set_threads(previous))
+
+
+def threads_option(f):
+    return click.option("--threads", type=ThreadsType(), envvar="SLPDIFF_THREADS",
+                        expose_value=False, callback=_use_threads, is_eager=False,
+                        help="Evaluate rows on N threads (default: SLPDIFF_THREADS, else one "
+                             "per core); the results are the same, bit for bit.")(f)
 
 
 def format_option(f):

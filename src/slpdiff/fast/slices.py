@@ -34,10 +34,12 @@ next evaluation's results (:meth:`SliceCode.results`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import threading
 from collections.abc import Sequence
+from concurrent.futures import wait
 
 import numpy as np
 
@@ -45,6 +47,8 @@ from ..core.schedule import Edge, reaches, sweep_schedule
 from ..language.program import Program
 from ..language.rules import render
 from .point import literal
+from .threads import get_threads
+from .threads import pool as pool_of_threads
 
 PAIRWISE_BLOCK = 128  # numpy sums at most this many numbers without splitting them in two
 CACHE_BYTES = 1 << 20  # the working set of one slice (every buffer's slice): fits the L2 cache
@@ -176,7 +180,8 @@ class SliceCode:
         self._allocate()
         self._generate()
         # Run-time state (see run):
-        self._pool: list | None = None
+        self._pools: list[list] = []
+        self._pool_rows = 0
         self._blocks: dict = {}
         self._last: list | None = None
         self.lock = threading.Lock()
@@ -453,11 +458,14 @@ class SliceCode:
         self.pro_fn, self.fwd_fn = self.env["_pro"], self.env["_fwd"]
         self.bwd_fn, self.epi_fn = self.env["_bwd"], self.env["_epi"]
 
-    def pool(self, rows: int) -> list:
-        """The buffers, ``rows`` long (made once, kept for the next evaluation)."""
-        if self._pool is None or (self._pool and len(self._pool[0]) < rows):
-            self._pool = [np.empty(rows) for _ in range(self.buffers)]
-        return self._pool
+    def pools(self, rows: int, count: int) -> list[list]:
+        """``count`` sets of the buffers (one per thread), ``rows`` long (made once, kept for
+        the next evaluation)."""
+        if self._pool_rows < rows:
+            self._pools, self._pool_rows = [], rows
+        while len(self._pools) < count:
+            self._pools.append([np.empty(self._pool_rows) for _ in range(self.buffers)])
+        return self._pools[:count]
 
     def results(self, inputs: list, n: int) -> list:
         """The columns of one evaluation: the inputs, and new arrays for the outputs and the
@@ -527,7 +535,8 @@ def _check(x) -> None:
 
 def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int], n: int):
     """``code`` at ``inputs`` (numbers and columns of ``n`` rows): (output values, gradient rows),
-    or None when something is not finite (the engine then says where)."""
+    or None when something is not finite (the engine then says where). The slices run on
+    :func:`~slpdiff.fast.threads.get_threads` threads."""
     Z = list(code.z0)
     for k, i in code.scalar_inputs:
         x = inputs[k]
@@ -535,16 +544,17 @@ def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int
             return None
         Z[i] = x
     blocks, size, longest = code.blocks(n)
+    workers = min(get_threads(), len(blocks))
     # The buffers are the program's own; an evaluation running meanwhile in another thread
     # (numpy lets go of the GIL in its loops) gets buffers of its own.
     mine = code.lock.acquire(blocking=False)
     try:
         if mine:
-            arrays, pool = code.results(inputs, n), code.pool(longest)
+            arrays, pools = code.results(inputs, n), code.pools(longest, workers)
         else:
             arrays = [inputs[k] if k is not None else np.empty(n) for k in code.ext_inputs]
-            pool = [np.empty(longest) for _ in range(code.buffers)]
-        if not _slices(code, Z, blocks, size, arrays, pool, n):
+            pools = [[np.empty(longest) for _ in range(code.buffers)] for _ in range(workers)]
+        if not _slices(code, Z, blocks, size, arrays, pools, n):
             return None
     finally:
         if mine:
@@ -576,29 +586,111 @@ def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int
     return values, grads
 
 
-def _slices(code: SliceCode, Z: list, blocks: list, size: int, arrays: list, pool: list,
+def _raised():
+    """numpy's floating-point errors raised (see the module): a ufunc that makes inf or nan from
+    finite numbers signals it. Per thread: each thread that runs slices enters it."""
+    return np.errstate(over="raise", divide="raise", invalid="raise", under="ignore")
+
+
+def _slices(code: SliceCode, Z: list, blocks: list, size: int, arrays: list, pools: list,
             n: int) -> bool:
-    """Every slice, and the numbers before and after them; False if something is not finite."""
-    P: list[list] = [[] for _ in range(code.sums)]
-    fwd, bwd, checked = code.fwd_fn, code.bwd_fn, code.checked
+    """Every slice, on one thread per set of buffers in ``pools``, and the numbers before and
+    after them; False if something is not finite."""
     try:
-        # Every value and adjoint under raised floating-point errors: a ufunc that makes inf or
-        # nan from finite numbers signals it, and everything else is checked (see the module).
-        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+        with _raised():
             if not code.pro_fn(Z, n):
                 return False
-            for lo, hi in blocks:
-                X = [a[lo:hi] for a in arrays]
-                for k in checked:
-                    if not _all_finite(X[k]):
+            if len(pools) == 1:
+                P: list[list] = [[] for _ in range(code.sums)]
+                for lo, hi in blocks:
+                    if not _slice(code, Z, arrays, pools[0], lo, hi, P):
                         return False
-                W = [w[:hi - lo] for w in pool]
-                if not fwd(X, W, Z, P):
+            else:
+                P = _on_threads(code, Z, blocks, arrays, pools)
+                if P is None:
                     return False
-                bwd(X, W, Z, P)
             return code.epi_fn(Z, P, n, size)
     except FloatingPointError:
         return False
+
+
+# Called with the first row of each slice, in the thread that runs it (tests: which threads
+# ran slices).
+observe_slice = None
+
+
+def _slice(code: SliceCode, Z: list, arrays: list, pool: list, lo: int, hi: int,
+           P: list) -> bool:
+    """The rows ``lo:hi``: their values and adjoints, each sum over them appended to ``P``."""
+    if observe_slice is not None:
+        observe_slice(lo)
+    X = [a[lo:hi] for a in arrays]
+    for k in code.checked:
+        if not _all_finite(X[k]):
+            return False
+    W = [w[:hi - lo] for w in pool]
+    if not code.fwd_fn(X, W, Z, P):
+        return False
+    code.bwd_fn(X, W, Z, P)
+    return True
+
+
+
+
+class _Shared:
+    """One evaluation's slices as its threads share them: the next slice to take, whether to
+    stop, and each slice's sums over its rows."""
+
+    def __init__(self, count: int, sums: int):
+        self.next = itertools.count()  # next() of a C iterator: one slice per taker
+        self.count = count
+        self.stop = False  # a slice was not finite, failed, or the caller was interrupted
+        self.failed: BaseException | None = None
+        self.parts: list = [None] * count  # per slice: its P (a list per sum over rows)
+        self.sums = sums
+
+
+def _on_threads(code: SliceCode, Z: list, blocks: list, arrays: list, pools: list):
+    """The slices on ``len(pools)`` threads, this one among them, each taking the next slice
+    not taken: their sums over rows gathered in the slices' order (the order of one thread,
+    whatever thread ran which slice), or None if something is not finite."""
+    shared = _Shared(len(blocks), code.sums)
+
+    def work(pool: list) -> None:
+        try:
+            with _raised():  # numpy's error state is each thread's own
+                while not shared.stop:
+                    s = next(shared.next)
+                    if s >= shared.count:
+                        return
+                    P: list[list] = [[] for _ in range(shared.sums)]
+                    lo, hi = blocks[s]
+                    if not _slice(code, Z, arrays, pool, lo, hi, P):
+                        shared.stop = True
+                        return
+                    shared.parts[s] = P
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            shared.failed = shared.failed or e
+            shared.stop = True
+
+    helpers = [pool_of_threads(len(pools) - 1).submit(work, p) for p in pools[1:]]
+    try:
+        work(pools[0])
+        for helper in helpers:
+            helper.cancel()  # not started yet (the pool busy elsewhere): not needed any more
+        wait(helpers)
+    finally:
+        # Leaving early (Ctrl-C): the other threads stop after their slice, and are done with
+        # the buffers before anyone may use them again.
+        shared.stop = True
+        wait(helpers)
+    if isinstance(shared.failed, FloatingPointError):
+        return None
+    if shared.failed is not None:
+        raise shared.failed
+    if shared.stop and any(part is None for part in shared.parts):
+        return None
+    return [[x for part in shared.parts for x in part[j]] for j in range(code.sums)]
 
 
 def _all_finite(x) -> bool:
