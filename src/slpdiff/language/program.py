@@ -216,6 +216,14 @@ class Program:
 # --- reading the tape node by node ------------------------------------------------------------
 
 
+def _equal_as_sequences(self, other) -> bool:
+    """A column of the tape equals any sequence (not a string) of the same items, as a list
+    would: tests and callers compare ``program.names == [...]``."""
+    if not isinstance(other, Sequence) or isinstance(other, str):
+        return NotImplemented
+    return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+
 class _Column(Sequence):
     """A read-only view of one column of a tape, a value per node (compares equal to a list of
     the same values)."""
@@ -238,11 +246,7 @@ class _Column(Sequence):
     def _at(self, i: int):
         raise NotImplementedError
 
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
+    __eq__ = _equal_as_sequences
     __hash__ = None
 
     def __repr__(self) -> str:
@@ -350,11 +354,7 @@ class Names(Sequence):
             yield node, text[start:end]
             start = end
 
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
+    __eq__ = _equal_as_sequences
     __hash__ = None
 
     def __repr__(self) -> str:
