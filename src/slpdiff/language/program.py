@@ -440,12 +440,7 @@ class ProgramBuilder:
         return i
 
     def _append(self, code, a, b, name, line, column) -> int:
-        i = len(self.codes)
-        self.codes.append(code)
-        self.arg0.append(a)
-        self.arg1.append(b)
-        self.lines.append(line)
-        self.columns.append(column)
+        i = self.op(code, a, b, line, column)
         if name is not None:
             self.set_name(i, name)
         return i
