@@ -159,9 +159,13 @@ class _Worker:
     """A job as a worker holds it: the program parsed once, its partitioned evaluation."""
 
     def __init__(self, job: Job):
+        from ..fast.threads import set_threads
         from ..language.parser import parse
         from .partitioned import Partitioned
 
+        # Dask runs one task per worker thread, and its workers already fill the cores: slices on
+        # a pool of their own too would put two threads on each core.
+        set_threads(1)
         self.job = job
         self.program = parse(job.source, job.name)
         self.constants = dict(job.constants)
