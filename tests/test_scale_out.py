@@ -109,6 +109,22 @@ def test_each_rows_own_derivatives_through_reductions_match_finite_differences(t
         assert np.allclose(gradient[name], fd, rtol=1e-6, atol=1e-8)
 
 
+def test_a_fits_map_step_runs_the_compiled_slices_not_the_engine(monkeypatch):
+    """The reductions not known yet in a pass are numbers no value asked for uses; were they NaN,
+    every partition of every step of a fit would fall back to the reference engine."""
+    import slpdiff.evaluation
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the reference engine ran")
+    monkeypatch.setattr(slpdiff.evaluation, "evaluate_reference", no_engine)
+    t = np.linspace(0.0, 4.0, 5000)
+    chunk = Chunk({"t": t, "y": 2.0 * np.exp(-1.3 * t) + 0.5}, 5000)
+    part = Partitioned(slpdiff.parse_file(DECAY), ["t", "y"])
+    (total, rows), = part.first_pass(chunk, {"a": 1.5, "b": 1.0, "c": 0.2}, ["a", "b", "c"])[0]
+    assert rows == 5000
+    assert total == pytest.approx(np.sum((1.5 * np.exp(-t) + 0.2 - chunk.columns["y"]) ** 2))
+
+
 def test_sums_over_partitions_stay_within_the_stated_bound():
     rng = np.random.default_rng(11)
     worst = 0.0
