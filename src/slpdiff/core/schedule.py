@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import InputError, quoted_names
 from ..language.primitives import CONSTANTS
 from ..language.program import Memo, Program
-from ..language.rules import Rule, rules_for
+from ..language.rules import Rule, rules_for, specialise
 
 PLAN = Memo("plan")
 DEPENDS = Memo("depends on inputs")
@@ -181,7 +181,7 @@ def sweep_terms(program: Program, needs: Sequence[bool], output: int) -> Iterato
 class Schedule(Sequence):
     """The terms of the reverse sweep (:func:`sweep_terms`), as arrays: term ``t`` adds node
     ``i[t]``'s adjoint times the partial derivative in its argument number ``k[t]`` to the adjoint
-    of node ``c[t]`` (``first[t]``: the first term to reach it). 13 bytes a term; reading a term
+    of node ``c[t]`` (``first[t]``: the first term to reach it). 14 bytes a term; reading a term
     makes an :class:`Edge`."""
 
     def __init__(self, program: Program, needs: Sequence[bool], output: int):
@@ -190,10 +190,16 @@ class Schedule(Sequence):
         # Which arguments of each primitive get terms: not those whose rule is the constant 0.
         live = [tuple(rule.const != 0.0 for rule in rules) for rules in code_rules]
         arity, arg0, arg1 = program.arity, program.arg0, program.arg1
+        constants = plan(program).constants
         self.i, self.k, self.c = array("i"), array("i"), array("i")
         self.first = bytearray()
-        add_i, add_k, add_c, add_first = (self.i.append, self.k.append, self.c.append,
-                                          self.first.append)
+        # Per term: 0, or the number in ``variants`` of its rule specialised at the node's
+        # constant arguments (rules.specialise): the one place where evaluators learn of it.
+        self.variant = bytearray()
+        self.variants: list[Rule | None] = [None]
+        numbered: dict[int, int] = {}  # id(specialised rule) -> its number in variants
+        add_i, add_k, add_c, add_first, add_variant = (
+            self.i.append, self.k.append, self.c.append, self.first.append, self.variant.append)
         has = bytearray(output + 1)
         has[output] = 1
         for i in range(output, -1, -1):
@@ -202,6 +208,10 @@ class Schedule(Sequence):
             code = codes[i]
             n = arity[code]
             args = (arg0[i], arg1[i]) if n == 2 else (arg0[i],) if n == 1 else program.more[i]
+            known = None
+            if n > 1 and any(constants[c] is not None for c in args):
+                known = tuple(None if constants[c] is None else float(constants[c])
+                              for c in args)
             for k, c in enumerate(args):
                 if needs[c] and live[code][k]:
                     add_i(i)
@@ -209,6 +219,21 @@ class Schedule(Sequence):
                     add_c(c)
                     add_first(not has[c])
                     has[c] = 1
+                    rule = code_rules[code][k]
+                    add_variant(0 if known is None else
+                                self._number(specialise(rule, known), rule, numbered))
+
+    def _number(self, rule: Rule, generic: Rule, numbered: dict[int, int]) -> int:
+        """``rule``'s number in ``variants`` (0: the primitive's own rule, or too many)."""
+        if rule is generic:
+            return 0
+        found = numbered.get(id(rule))
+        if found is None:
+            if len(self.variants) > 255:  # a byte a term: beyond, the unspecialised rule
+                return 0          # (the same numbers, with more operations)
+            found = numbered[id(rule)] = len(self.variants)
+            self.variants.append(rule)
+        return found
 
     def __len__(self) -> int:
         return len(self.i)
@@ -216,13 +241,15 @@ class Schedule(Sequence):
     def __getitem__(self, t):
         if isinstance(t, slice):
             return [self[u] for u in range(*t.indices(len(self)))]
-        i, k = self.i[t], self.k[t]
-        return Edge(i, k, self.c[t], self._code_rules[self._codes[i]][k], bool(self.first[t]))
+        i, k, v = self.i[t], self.k[t], self.variant[t]
+        rule = self.variants[v] if v else self._code_rules[self._codes[i]][k]
+        return Edge(i, k, self.c[t], rule, bool(self.first[t]))
 
     def __iter__(self) -> Iterator[Edge]:
-        codes, code_rules = self._codes, self._code_rules
-        for i, k, c, first in zip(self.i, self.k, self.c, self.first, strict=True):
-            yield Edge(i, k, c, code_rules[codes[i]][k], bool(first))
+        codes, code_rules, variants = self._codes, self._code_rules, self.variants
+        for i, k, c, first, v in zip(self.i, self.k, self.c, self.first, self.variant,
+                                     strict=True):
+            yield Edge(i, k, c, variants[v] if v else code_rules[codes[i]][k], bool(first))
 
 
 def sweep_schedule(program: Program, needs: Sequence[bool], output: int) -> Schedule:

@@ -191,6 +191,7 @@ class PointRun:
             self._rule(op, rule) for rule in rules_for(op)) for code, op in enumerate(prims)]
         self.base = [0.0 if c is None else float(c) for c in program.consts]
         self.operations = array("i", program.operations())
+        self._variant_fns: dict[int, tuple] = {}  # id(schedule) -> (schedule, its variants)
 
     def _rule(self, op, rule: Rule):
         """A rule's partial: its constant (a float), or a function of (a, b, own)."""
@@ -200,6 +201,15 @@ class PointRun:
         expr = render(rule, param=params.__getitem__, const=literal, own=lambda: "own",
                       apply=lambda prim, operands, _j: self.fns.call(prim, operands))
         return _lambda(self.fns, ("a", "b", "own"), expr)
+
+    def _variants(self, schedule) -> list:
+        """The schedule's rules specialised at constant arguments, as :meth:`_rule` makes them
+        (made once per schedule)."""
+        found = self._variant_fns.get(id(schedule))
+        if found is None or found[0] is not schedule:
+            fns = [None] + [self._rule(rule.primitive, rule) for rule in schedule.variants[1:]]
+            found = self._variant_fns[id(schedule)] = (schedule, fns)
+        return found[1]
 
     def forward(self, inputs: Sequence[float]) -> list[float]:
         program = self.program
@@ -215,11 +225,12 @@ class PointRun:
         program = self.program
         codes, arg0, arg1, rule_fns = program.codes, program.arg0, program.arg1, self.rule_fns
         schedule = sweep_schedule(program, self.needs, output)
+        variant_fns = self._variants(schedule)
         G: list = [None] * len(V)
         G[output] = 1.0
-        for i, k, c, first in zip(schedule.i, schedule.k, schedule.c, schedule.first,
-                                  strict=True):
-            partial = rule_fns[codes[i]][k]
+        for i, k, c, first, v in zip(schedule.i, schedule.k, schedule.c, schedule.first,
+                                     schedule.variant, strict=True):
+            partial = variant_fns[v] if v else rule_fns[codes[i]][k]
             a = G[i]
             if partial.__class__ is float:
                 term = a if partial == 1.0 else a * partial

@@ -16,10 +16,14 @@ reads every rule of the table into exactly the steps the program parser gives.
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+
+import numpy as np
 
 from .primitives import CONSTANTS, PRIMITIVES, Primitive
 
@@ -243,7 +247,87 @@ def _used(steps: tuple[Step, ...], result: int) -> tuple[bool, ...]:
 
 def _compile(prim: Primitive, param: str, text: str) -> Rule:
     nodes, result = read_expression(text, prim.params)
-    steps = fold(prim, nodes)
+    return _build(prim, param, text, fold(prim, nodes), result)
+
+
+# --- rules at arguments that are constants of the program -----------------------------------------
+
+# (primitive, parameter position, its value) at which the primitive gives back its other argument
+# bit for bit, for every float64 (NaN giving a NaN): x * 1, 1 * x, x / 1 and x ^ 1 (numpy's power
+# copies its operand for a single exponent 1; a test checks every kind of float), x - 0.0 (only
+# +0.0: -0.0 - -0.0 is +0.0), x + -0.0 and -0.0 + x (only -0.0: -0.0 + 0.0 is +0.0). Not 0 * x
+# (nan, inf and the sign of a zero) and not x + 0.0.
+EXACT_IDENTITIES: dict[str, tuple[tuple[int, float], ...]] = {
+    "multiply": ((0, 1.0), (1, 1.0)), "divide": ((1, 1.0),), "pow": ((1, 1.0),),
+    "subtract": ((1, 0.0),), "add": ((0, -0.0), (1, -0.0)),
+}
+
+_SPECIAL: dict[tuple, Rule] = {}
+
+
+def specialise(rule: Rule, known: tuple[float | None, ...]) -> Rule:
+    """``rule`` at a node whose arguments ``known[k]`` are constants of the program (None: not a
+    constant): those parameters become numbers, the parts computed from numbers alone are computed
+    here once (as :func:`fold` does), and the primitives of ``EXACT_IDENTITIES`` at their identity
+    value give back their other operand (``b * a^(b - 1)`` at ``b = 2`` is ``2 * a``). Every fold
+    gives the unfolded rule's bits, so the rule at the node computes exactly what ``rule`` does
+    with fewer operations. ``rule`` itself when that saves no operation (:func:`cost`); made once
+    per (rule, constants)."""
+    if not rule.steps or all(x is None for x in known):
+        return rule
+    key = (id(rule), tuple(None if x is None else struct.pack("<d", x) for x in known))
+    found = _SPECIAL.get(key)
+    if found is None:
+        steps, result = _specialised_steps(rule, known)
+        found = _build(rule.primitive, rule.param, rule.text, steps, result)
+        if cost(found) >= cost(rule):
+            found = rule
+        if len(_SPECIAL) > 4096:  # one per constant value: a program may have many
+            _SPECIAL.clear()
+        _SPECIAL[key] = found
+    return found
+
+
+def cost(rule: Rule) -> int:
+    """The operations one term of the reverse sweep makes with ``rule``: the rule's own, and the
+    multiplication by the adjoint (none for the constant 1)."""
+    if rule.const is not None:
+        return 0 if rule.const == 1.0 else 1
+    return 1 + sum(1 for used, step in zip(rule.used, rule.steps, strict=True)
+                   if used and step[0] == "op")
+
+
+def _specialised_steps(rule: Rule, known: tuple[float | None, ...]) -> tuple[tuple, int]:
+    steps: list[Step] = []
+    same = list(range(len(rule.steps)))  # step j's value is step same[j]'s (identities)
+    for j, step in enumerate(rule.steps):
+        if step[0] == "param" and known[step[1]] is not None:
+            steps.append(("const", float(known[step[1]])))
+            continue
+        if step[0] != "op":
+            steps.append(step)
+            continue
+        op, args = step[1], tuple(same[a] for a in step[2])
+        operands = [steps[a] for a in args]
+        if not op.reduces and all(x[0] == "const" for x in operands):
+            with np.errstate(all="ignore"):
+                steps.append(("const", float(op.impl(*(x[1] for x in operands)))))
+            continue
+        steps.append(("op", op, args))  # read by no step when an identity folds it below
+        for k, value in EXACT_IDENTITIES.get(op.name, ()):
+            x = operands[k]
+            if x[0] == "const" and x[1] == value and _sign(x[1]) == _sign(value):
+                same[j] = args[1 - k]
+                break
+    return tuple(steps), same[rule.result]
+
+
+def _sign(x: float) -> float:
+    return math.copysign(1.0, x)
+
+
+def _build(prim: Primitive, param: str, text: str, steps: tuple[Step, ...],
+           result: int) -> Rule:
     used = _used(steps, result)
     if steps[result][0] == "const":
         value = steps[result][1]
@@ -256,8 +340,14 @@ def _compile(prim: Primitive, param: str, text: str) -> Rule:
         body.append(f"    t{j} = _{op.name}({', '.join(operands)})")
         return f"t{j}"
 
+    def number(x: float) -> str:
+        if math.isfinite(x):
+            return repr(x)
+        env[f"_c{len(env)}"] = x  # inf and nan (a program's constant) have no literal
+        return f"_c{len(env) - 1}"
+
     rule = Rule(prim, param, text, None, None, steps, result, used)
-    expression = render(rule, param=lambda k: prim.params[k], const=repr, own=lambda: "out",
+    expression = render(rule, param=lambda k: prim.params[k], const=number, own=lambda: "out",
                         apply=call)  # "out": the primitive applied to its own parameters
     source = "\n".join([f"def partial({', '.join(prim.params)}, out):", *body,
                         f"    return {expression}"])
