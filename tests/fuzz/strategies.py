@@ -440,3 +440,31 @@ def smooth_programs(draw, max_statements: int = 6):
     lines.append(f"output {', '.join(outputs)}")
     point = {f"x{k}": draw(st.floats(-1.5, 1.5)) for k in range(n_inputs)}
     return "\n".join(lines) + "\n", point
+
+
+# Constants that a rule may fold at (1 and 2 above all: x * 1, x / 1, x ^ 2), and some that
+# must not fold (0 and -0.0: a sum with 0 and a product by 0 keep their sign of zero and NaN).
+FOLDING_CONSTANTS = ["1", "2", "3", "0", "-0.0", "0.5", "-1", "1e-3", "1.0000000000000002"]
+BINARY = sorted(n for n, p in PRIMITIVES.items() if p.arity == 2 and not p.reduces)
+
+
+@st.composite
+def constant_argument_programs(draw, max_statements: int = 8):
+    """(program text, inputs): a random program whose two-argument functions often take one of
+    ``FOLDING_CONSTANTS`` (either side), as infix operators or calls; inputs ``x``, ``y``."""
+    names = ["x", "y"]
+    lines = ["input x, y"]
+    for k in range(draw(st.integers(1, max_statements))):
+        name = draw(st.sampled_from(BINARY + ["add", "subtract", "multiply", "divide", "pow"]))
+        prim = PRIMITIVES[name]
+        operands = [names[-1], draw(st.sampled_from(FOLDING_CONSTANTS + names))]
+        if draw(st.booleans()):
+            operands.reverse()
+        if prim.infix and draw(st.booleans()):
+            text = f"({operands[0]}) {prim.infix} ({operands[1]})"
+        else:
+            text = f"{name}({', '.join(operands)})"
+        lines.append(f"v{k} = {text}")
+        names.append(f"v{k}")
+    lines.append(f"output {names[-1]}")
+    return "\n".join(lines) + "\n", ["x", "y"]

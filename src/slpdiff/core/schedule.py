@@ -60,6 +60,14 @@ class Plan:
             yield i, impls[code], ((arg0[i], arg1[i]) if n == 2 else (arg0[i],) if n == 1
                                    else program.more[i])
 
+    def rules_at(self, i: int, args: Sequence[int]) -> tuple[Rule, ...]:
+        """Node ``i``'s rules, specialised at those of its arguments (positions ``args``) that are
+        constants of the program (:func:`~slpdiff.language.rules.specialise`: the same numbers
+        with fewer operations), as the reverse sweep's terms carry them."""
+        rules = self.code_rules[self.program.codes[i]]
+        known = constant_arguments(self.constants, args)
+        return rules if known is None else tuple(specialise(rule, known) for rule in rules)
+
     @property
     def rules(self) -> _NodeRules:
         """``rules[i]``: node ``i``'s compiled derivative rules, one per argument."""
@@ -90,6 +98,16 @@ def plan(program: Program) -> Plan:
                     [() if op is None else rules_for(op) for op in prims])
 
     return program.memo(PLAN, None, make)
+
+
+def constant_arguments(constants: list, args: Sequence[int]) -> tuple[float | None, ...] | None:
+    """Per argument (positions ``args``), its value if it is a constant of the program (from
+    :attr:`Plan.constants`), else None; None when none is, or there is one argument (a function
+    of a constant alone gets no term)."""
+    if len(args) < 2 or constants[args[0]] is None and constants[args[1]] is None and all(
+            constants[c] is None for c in args[2:]):
+        return None
+    return tuple(None if constants[c] is None else float(constants[c]) for c in args)
 
 
 def _is_const_slot(code: int, arg0: int) -> bool:
@@ -197,7 +215,9 @@ class Schedule(Sequence):
         # constant arguments (rules.specialise): the one place where evaluators learn of it.
         self.variant = bytearray()
         self.variants: list[Rule | None] = [None]
-        numbered: dict[int, int] = {}  # id(specialised rule) -> its number in variants
+        memo: dict[tuple, tuple[int, ...]] = {}  # (code, constants) -> numbers per argument
+        self._numbered: dict[int, int] = {}  # id(specialised rule) -> its number in variants
+        no_variants = (0,) * max(3, *(len(rules) for rules in code_rules))
         add_i, add_k, add_c, add_first, add_variant = (
             self.i.append, self.k.append, self.c.append, self.first.append, self.variant.append)
         has = bytearray(output + 1)
@@ -208,10 +228,13 @@ class Schedule(Sequence):
             code = codes[i]
             n = arity[code]
             args = (arg0[i], arg1[i]) if n == 2 else (arg0[i],) if n == 1 else program.more[i]
-            known = None
-            if n > 1 and any(constants[c] is not None for c in args):
-                known = tuple(None if constants[c] is None else float(constants[c])
-                              for c in args)
+            if n == 2:
+                x, y = constants[args[0]], constants[args[1]]
+                numbers = no_variants if x is None and y is None else self._numbers(
+                    code, (x, y), memo)
+            else:
+                numbers = no_variants if n == 1 else self._numbers(
+                    code, tuple(constants[c] for c in args), memo)
             for k, c in enumerate(args):
                 if needs[c] and live[code][k]:
                     add_i(i)
@@ -219,19 +242,32 @@ class Schedule(Sequence):
                     add_c(c)
                     add_first(not has[c])
                     has[c] = 1
-                    rule = code_rules[code][k]
-                    add_variant(0 if known is None else
-                                self._number(specialise(rule, known), rule, numbered))
+                    add_variant(numbers[k])
 
-    def _number(self, rule: Rule, generic: Rule, numbered: dict[int, int]) -> int:
+    def _numbers(self, code: int, values: tuple, memo: dict) -> tuple[int, ...]:
+        """Per argument, the number in ``variants`` of the rule specialised at the constants
+        ``values`` (None: not a constant; 0: the primitive's own rule). Looked up once per
+        (code, constants), unless a constant is a zero or NaN (as a key, 0.0 equals -0.0 and NaN
+        equals nothing)."""
+        key = (code, values)
+        found = memo.get(key)
+        if found is None:
+            known = tuple(None if x is None else float(x) for x in values)
+            found = tuple(self._number(specialise(rule, known), rule)
+                          for rule in self._code_rules[code])
+            if all(x is None or x == x and x != 0.0 for x in known):
+                memo[key] = found
+        return found
+
+    def _number(self, rule: Rule, generic: Rule) -> int:
         """``rule``'s number in ``variants`` (0: the primitive's own rule, or too many)."""
         if rule is generic:
             return 0
-        found = numbered.get(id(rule))
+        found = self._numbered.get(id(rule))
         if found is None:
             if len(self.variants) > 255:  # a byte a term: beyond, the unspecialised rule
                 return 0          # (the same numbers, with more operations)
-            found = numbered[id(rule)] = len(self.variants)
+            found = self._numbered[id(rule)] = len(self.variants)
             self.variants.append(rule)
         return found
 

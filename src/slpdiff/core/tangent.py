@@ -59,7 +59,8 @@ def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: in
             local = [values[a] for a in args]
             out = values[i] = impl(*local)
             t = None
-            for k, (rule, c) in enumerate(zip(layout.rules[i], args, strict=True)):
+            rules = layout.rules_at(i, args)
+            for k, (rule, c) in enumerate(zip(rules, args, strict=True)):
                 tc = tangents[c]
                 if tc is None:
                     continue
@@ -77,8 +78,7 @@ def sweep(program: Program, inputs: Sequence, seeds: Mapping[int, object], p: in
                 if record is not None:
                     record(i, k, partial if rule.const is None else rule.const, g, t)
             if arrays and t is not None and np.ndim(out) < max(np.ndim(v) for v in local):
-                t = _sum_rows(t, np.shape(out), local, tangents, args, layout.rules[i], out,
-                              p)
+                t = _sum_rows(t, np.shape(out), local, tangents, args, rules, out, p)
                 result.reduced = True
             tangents[i] = t
     return result

@@ -67,8 +67,13 @@ class _Functions:
         return "(" + template.format(impl=name, **dict(zip(prim.params, args, strict=True))) + ")"
 
 
+# What :func:`literal` writes for a finite number: ``2.0``, ``1e-05``, ``(-0.5)`` (and no other
+# expression: ``(-0.0 - V[3])`` is not a literal).
+_LITERAL = re.compile(r"\d[\d.e+-]*|\(-\d[\d.e+-]*\)")
+
+
 def _is_literal(expr: str) -> bool:
-    return expr[:1].isdigit() or expr[:2] == "(-" and expr[2:3].isdigit()
+    return _LITERAL.fullmatch(expr) is not None
 
 
 _SPECIALIZED: dict = {}

@@ -280,7 +280,11 @@ def specialise(rule: Rule, known: tuple[float | None, ...]) -> Rule:
     if found is None:
         steps, result = _specialised_steps(rule, known)
         found = _build(rule.primitive, rule.param, rule.text, steps, result)
-        if cost(found) >= cost(rule):
+        # Kept as it is: a rule that is the constant 0 (to the sweeps, "no term"), and one
+        # with a number that is not finite (the evaluators check such numbers as they make them)
+        if cost(found) >= cost(rule) or found.const == 0.0 or not all(
+                math.isfinite(step[1]) for step, used in zip(steps, found.used, strict=True)
+                if used and step[0] == "const"):
             found = rule
         if len(_SPECIAL) > 4096:  # one per constant value: a program may have many
             _SPECIAL.clear()
