@@ -229,3 +229,19 @@ def test_grad_shows_the_folded_rule_and_its_values_are_unchanged(tmp_path):
         assert done.returncode == 0, done.stderr
         gradient = json.loads(done.stdout)["gradient"]["z"]
         assert float(gradient["x"]) == 2.0 * x * y + 1.0 and float(gradient["y"]) == x * x
+
+
+def test_a_term_of_minus_one_is_subtracted_in_one_call_with_the_engines_bits(monkeypatch):
+    program = slpdiff.parse("input x, y\nu = y - x\nz = u * x\noutput z\n")
+    x = hard_column(2)[:5000]
+    rows = {"x": np.where(np.isfinite(x), x, 1.0) % 7.0, "y": np.linspace(-3.0, 3.0, 5000)}
+    rows["x"][:4] = [-0.0, 0.0, 5e-324, -1e-310]
+    monkeypatch.setattr(slices, "MAX_ROWS", 1024)
+    assert assert_same(program, rows)
+    (code,) = compiled(program)
+    backward = code.source.split("def _bwd")[1].split("def _epi")[0]
+    subtract, multiply = code._fn(np.subtract), code._fn(np.multiply)
+    assert f"{subtract}(" in backward and f"{multiply}(" not in backward  # no x_bar * -1
+    # x_bar = u - x, as the engine's u + x * -1 gives it, the sign of a zero included
+    ev = slpdiff.evaluate(program, rows)
+    assert same_bits(ev.gradient["z"]["x"], (rows["y"] - rows["x"]) + rows["x"] * -1.0)

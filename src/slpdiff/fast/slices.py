@@ -340,6 +340,10 @@ class SliceCode:
         for k, e in enumerate(edges):
             if not (row[e.i] or (post[e.i] and row[e.c])):
                 continue
+            if row[e.c] and not e.first and e.rule.const == -1.0 and isinstance(adj[e.i], _Reg):
+                # the engine's adj + a * -1 in one call: x + -a is x - a (IEEE 754 defines it so)
+                adj[e.c] = self._call(np.subtract, [adj[e.c], adj[e.i]], self.pro)
+                continue
             g = self._term(e, adj[e.i], self.pro)
             if row[e.c]:
                 if e.first:
