@@ -63,10 +63,13 @@ def points_options(f):
 def is_batch(ranges, fmt, points, output) -> bool:
     """True when ``eval`` writes records: many points, or one point as CSV/TSV/JSON Lines or
     Parquet (asked for with --format, or by the name of the -o file)."""
+    if points is not None or ranges or fmt in _RECORD_FORMATS:
+        return True
+    if fmt is not None or output in (None, "-"):
+        return False  # decided without importing the rows' modules (start-up at a point)
     from ..rows.sources import file_format
 
-    by_name = fmt is None and output not in (None, "-") and file_format(output) is not None
-    return points is not None or bool(ranges) or fmt in _RECORD_FORMATS or by_name
+    return file_format(output) is not None
 
 
 def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_format, keep,
