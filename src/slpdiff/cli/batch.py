@@ -99,15 +99,11 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                                "grid is evaluated here")
     if scheduler is not None or points not in (None, "-"):  # $SLPDIFF_SCHEDULER: files only
         scheduler = chosen_scheduler(scheduler)
-    if scheduler is not None and asked != FIRST:
-        raise click.UsageError("--mode forward, --direction, --hessian and --hvp are evaluated "
-                               "here, not on a cluster: leave out --scheduler (or unset "
-                               "SLPDIFF_SCHEDULER)")
     if scheduler is not None:
         from .scale_out import eval_distributed
 
         eval_distributed(scheduler, program, constants, wrt_names, fmt, strict, points,
-                         points_format, keep, output, chunk_rows)
+                         points_format, keep, output, chunk_rows, asked)
         return
     rows = chunk_rows or rows_per_pass(program, asked, wrt)
     with _source(program, constants, ranges, points, points_format, keep) as reader:
