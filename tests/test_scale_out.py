@@ -195,6 +195,35 @@ def test_eval_on_the_cluster_writes_what_the_embedded_path_writes(scheduler, tmp
     assert grid.returncode == 0 and len(grid.stdout.splitlines()) == 4
 
 
+@pytest.mark.parametrize("options", [["--hessian"], ["--mode", "forward"],
+                                     ["--direction", "x=1,w=-2"], ["--hvp", "x=0.5,w=1"]])
+def test_second_order_and_forward_mode_on_the_cluster_as_here(scheduler, tmp_path, options):
+    points = _points(tmp_path / "p.csv", 300, seed=4)
+    embedded = run_slpdiff("eval", SEED, "--points", points, *options)
+    on_cluster = _run("eval", SEED, "--points", points, "--scheduler", scheduler[0], *options)
+    assert on_cluster.returncode == 0, on_cluster.stderr
+    assert on_cluster.stdout == embedded.stdout and len(embedded.stdout.splitlines()) == 301
+    parts = tmp_path / "parts"
+    written = _run("eval", SEED, "--points", points, "--scheduler", scheduler[0], *options,
+                   "-o", f"{parts}/")
+    assert written.returncode == 0, written.stderr
+    files = sorted(parts.glob("part-*.csv"))
+    assert len(files) > 1  # the file was cut into partitions
+    header = embedded.stdout.splitlines()[0]
+    assert all(f.read_text().splitlines()[0] == header for f in files)
+    assert "".join("".join(f.read_text().splitlines(keepends=True)[1:]) for f in files) == \
+        "".join(embedded.stdout.splitlines(keepends=True)[1:])
+
+
+def test_second_order_through_a_reduction_stays_here(scheduler, tmp_path):
+    program = tmp_path / "centre.slp"
+    program.write_text("input x, w\nm = (x - mean(x)) * w\noutput m\n")
+    points = _points(tmp_path / "p.csv", 50)
+    proc = _run("eval", program, "--points", points, "--scheduler", scheduler[0], "--hessian")
+    assert proc.returncode == 2 and "not on a cluster" in proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+
+
 def test_reductions_are_over_all_rows_of_all_partitions(scheduler, tmp_path):
     program = tmp_path / "centre.slp"
     program.write_text("input x, w\nm = (x - mean(x)) * w + sum(x * w)\noutput m\n")
