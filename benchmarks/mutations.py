@@ -127,6 +127,18 @@ MUTANTS = [
     Mutant("slices: pairwise blocks one row off numpy's", "src/slpdiff/fast/slices.py",
            "        if k <= size:\n            found.append", "        if k < size:\n"
            "            found.append", FAST_TESTS),
+    # --- rules at constant arguments (issue 18) -----------------------------------------------
+    Mutant("folding: a sum with +0.0 taken for its other operand", "src/slpdiff/language/rules.py",
+           '"add": ((0, -0.0), (1, -0.0))', '"add": ((0, 0.0), (1, 0.0))',
+           ("tests/test_folding.py",)),
+    Mutant("folding: any constant taken for an identity", "src/slpdiff/language/rules.py",
+           'if x[0] == "const" and x[1] == value and _sign(x[1]) == _sign(value):',
+           'if x[0] == "const":', ("tests/test_folding.py",)),
+    Mutant("folding: a term of -1 added in the slices, not subtracted",
+           "src/slpdiff/fast/slices.py",
+           "adj[e.c] = self._call(np.subtract, [adj[e.c], adj[e.i]], self.pro)",
+           "adj[e.c] = self._call(np.add, [adj[e.c], adj[e.i]], self.pro)",
+           ("tests/test_folding.py",)),
     # --- precedence ---------------------------------------------------------------------------
     Mutant("precedence: printer drops a - (b - c)'s parentheses",
            "src/slpdiff/language/printer.py",
