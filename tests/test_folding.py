@@ -245,3 +245,14 @@ def test_a_term_of_minus_one_is_subtracted_in_one_call_with_the_engines_bits(mon
     # x_bar = u - x, as the engine's u + x * -1 gives it, the sign of a zero included
     ev = slpdiff.evaluate(program, rows)
     assert same_bits(ev.gradient["z"]["x"], (rows["y"] - rows["x"]) + rows["x"] * -1.0)
+
+
+def test_all_rows_at_once_subtract_a_term_of_minus_one_with_the_engines_bits(monkeypatch):
+    monkeypatch.setattr(slices, "MAX_NODES", 0)  # every program over all rows at once
+    program = slpdiff.parse("input x, y\nu = y - x\nv = u * x - (y - u)\nz = v * u\noutput z\n")
+    rng = np.random.default_rng(4)
+    rows = {"x": rng.uniform(-2.0, 2.0, 3000), "y": rng.uniform(-2.0, 2.0, 3000)}
+    rows["x"][:3] = [-0.0, 0.0, 5e-324]
+    rows["y"][:3] = [0.0, -0.0, -5e-324]
+    assert assert_same(program, rows)
+    assert compiled(program) == [False]

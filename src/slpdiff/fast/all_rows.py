@@ -126,6 +126,9 @@ class AllRowsRun:
             for e in self.edges[output]:
                 a = adjoint[e.i]
                 rule = e.rule
+                if rule.const == -1.0 and not e.first and row[e.c] and np.ndim(a):
+                    adjoint[e.c] = adjoint[e.c] - a  # x + a * -1 in one pass (IEEE: x - a)
+                    continue
                 if rule.const is not None:
                     g = a if rule.const == 1.0 else a * rule.const
                 else:
