@@ -256,3 +256,27 @@ def test_all_rows_at_once_subtract_a_term_of_minus_one_with_the_engines_bits(mon
     rows["y"][:3] = [0.0, -0.0, -5e-324]
     assert assert_same(program, rows)
     assert compiled(program) == [False]
+
+
+def test_a_square_in_a_rule_is_computed_as_numpys_square_with_powers_bits():
+    x = hard_column(5)
+    with np.errstate(all="ignore"):
+        assert same_bits(np.square(x), np.power(x, 2.0))
+        assert same_bits(np.square(x[::5]), np.power(x[::5], np.float64(2.0)))
+        for v in HARD:
+            assert same_bits(np.square(np.float64(v)), np.power(np.float64(v), 2.0))
+    rule = rules_for(PRIMITIVES["tanh"])[0]  # 1 - tanh(a)^2
+    calls: list[str] = []
+    rules.render(rule, param=str, const=repr, own=lambda: "own",
+                 apply=lambda prim, operands, _j: calls.append(prim.name) or prim.name,
+                 numeric=True)
+    assert calls == ["square", "subtract"]
+    calls.clear()
+    rules.render(rule, param=str, const=repr, own=lambda: "own",
+                 apply=lambda prim, operands, _j: calls.append(prim.name) or prim.name)
+    assert calls == ["pow", "subtract"]  # as written out (grad): tanh(x)^2
+    program = slpdiff.parse("input x\ny = tanh(x)\noutput y\n")
+    ev = slpdiff.evaluate(program, {"x": np.linspace(-3.0, 3.0, 4000)})
+    (code,) = compiled(program)
+    assert f"{code._fn(np.square)}(" in code.source and f"{code._fn(np.power)}(" not in code.source
+    assert same_bits(ev.gradient["y"]["x"], 1.0 - np.power(np.tanh(np.linspace(-3, 3, 4000)), 2.0))

@@ -144,7 +144,8 @@ class AllRowsRun:
 
 def _partial(rule, args: list, out):
     """The rule's folded steps on numpy values (what ``rule.fn`` computes)."""
-    return render(rule, param=args.__getitem__, const=_same, own=lambda: out, apply=_call)
+    return render(rule, param=args.__getitem__, const=_same, own=lambda: out, apply=_call,
+                  numeric=True)
 
 
 def _same(x):

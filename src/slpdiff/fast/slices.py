@@ -307,7 +307,7 @@ class SliceCode:
             return self._call(prim.impl, operands, self.epi if lines is self.epi else self.pro)
 
         return render(e.rule, param=lambda k: value(args[k]), const=literal,
-                      own=lambda: value(e.i), apply=apply)
+                      own=lambda: value(e.i), apply=apply, numeric=True)
 
     def _term(self, e: Edge, a, lines: list[str]):
         """The engine's ``g``: ``a * rule.const`` or ``a * partial`` (``a`` is 1.0: the seed)."""
