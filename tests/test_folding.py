@@ -280,3 +280,17 @@ def test_a_square_in_a_rule_is_computed_as_numpys_square_with_powers_bits():
     (code,) = compiled(program)
     assert f"{code._fn(np.square)}(" in code.source and f"{code._fn(np.power)}(" not in code.source
     assert same_bits(ev.gradient["y"]["x"], 1.0 - np.power(np.tanh(np.linspace(-3, 3, 4000)), 2.0))
+
+
+def test_the_fit_squares_its_residuals_without_power_and_with_the_engines_bits(monkeypatch):
+    fit = slpdiff.parse("input a, b, c, t, y\nr = a * exp(-b * t) + c - y\n"
+                        "loss = mean(r^2)\noutput loss\n")
+    t = np.linspace(0.0, 4.0, 10_000)
+    point = {"a": 1.5, "b": 0.75, "c": 0.25, "t": t, "y": 2.0 * np.exp(-1.3 * t) + 0.5}
+    point["y"][:3] = [1.5 + 0.25 + 0.0, -1e-310, 1e150]  # r = 0, subnormal, huge
+    monkeypatch.setattr(slices, "MAX_ROWS", 1500)
+    assert assert_same(fit, point, wrt=["a", "b", "c"])
+    (code,) = compiled(fit)
+    assert f"{code._fn(np.power)}(" not in code.source  # neither r^2 nor its rule's r^1
+    assert code.source.count(f"{code._fn(np.square)}(") == 1
+    assert len(code.ins) == 16  # 7 forward, 9 in the sweep (17 before the folds)

@@ -264,7 +264,10 @@ class SliceCode:
             if op is None or not reach[i]:
                 continue
             operands = [self.value[a] for a in args_of[i]]
-            if row[i]:
+            if row[i] and op.impl is np.power and program.consts[args_of[i][1]] == 2.0:
+                # x^2 as numpy's square: power's bits (its fast path for the exponent 2), faster
+                self.value[i] = self._call(np.square, operands[:1], [], outs.get(i))
+            elif row[i]:
                 self.value[i] = self._call(op.impl, operands, [], outs.get(i))
             elif self.post[i] and op.reduces and isinstance(operands[0], _Reg):
                 if op.combine is None:
