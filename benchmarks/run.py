@@ -6,6 +6,7 @@ skipped with a note):
     python benchmarks/run.py            # everything (jax.jit's compile makes this long)
     python benchmarks/run.py --quick    # smaller sizes
     python benchmarks/run.py --only W2  # one workload
+    python benchmarks/run.py --only W4 --before /tmp/main/src  # W4 beside the code in that tree
 
 Every figure is a median over repeats, printed with its RATIO to the baseline measured in the same
 run (the machine may be shared and noisy: compare ratios, not times across runs).
@@ -22,8 +23,10 @@ run (the machine may be shared and noisy: compare ratios, not times across runs)
   points, value and full gradient; floors: numpy forward only, hand-written numpy forward +
   adjoint; peers: torch, jax ``jit(vmap(grad))``, autograd; peak memory of one evaluation at the
   largest size, in a fresh process.
-- W4 fitting: least squares of ``a*exp(-b*t)+c`` on 1e5 rows by gradient descent, time per step;
-  floor: a hand-written numpy gradient; peers: torch, jax jit, autograd.
+- W4 fitting: least squares of ``a*exp(-b*t)+c`` on 1e5 rows by gradient descent, time per step
+  and numpy passes over the rows per step; floor: a hand-written numpy gradient; peers: torch, jax
+  jit, autograd; with ``--before SRC``, the slpdiff package in SRC too (``git archive main src``
+  unpacked, say), timed in turns with this one.
 - W5 large programs: W2 programs of 10,000 to 1,000,000 statements (10,000,000 with ``--huge``):
   the whole ``slpdiff eval`` (parsing, then from the cache of parsed programs) with its wall time,
   CPU time and peak RSS; parse throughput; bytes a parsed program holds per statement.
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import math
 import os
@@ -591,7 +595,7 @@ output loss
 """
 
 
-def w4(rows_n: int, steps: int, repeat: int) -> None:
+def w4(rows_n: int, steps: int, repeat: int, before_tree: str | None = None) -> None:
     import slpdiff
 
     rng = np.random.default_rng(1)
@@ -615,18 +619,27 @@ def w4(rows_n: int, steps: int, repeat: int) -> None:
             ga, gb, gc_ = np.dot(d, e), -a * np.dot(d * e, t), d.sum()
             a, b, c = a - lr * ga, b - lr * gb, c - lr * gc_
         return a, b, c
-    unfolded, unfolded_fit = w4_unfolded(start, t, y, lr, steps)
-    # in turns, so that a change in the machine's load falls on all three alike
-    base, mine, before = (x / steps for x in interleaved([hand, ours, unfolded_fit], repeat))
+    fns = [hand, ours]
+    if before_tree:  # the code before a change, in turns with this one
+        old = load_tree(before_tree)
+        old_program = old.parse(W4_TEXT)
+
+        def theirs():
+            return old.gradient_descent(old_program, {**start, "t": t, "y": y},
+                                        wrt=["a", "b", "c"], lr=lr, steps=steps, tol=0.0)
+        fns.append(theirs)
+    # in turns, so that a change in the machine's load falls on each alike
+    base, mine, *before = (x / steps for x in interleaved(fns, repeat))
     result = ours()
     fa, fb, fc = hand()
     assert math.isclose(float(result.final.at["a"]), fa, rel_tol=1e-6)
-    same = unfolded_fit().final.at
-    assert all(float(same[k]) == float(result.final.at[k]) for k in "abc")  # bit for bit
     rows = [["numpy, hand-written gradient (baseline)", us(base), "1.00", W4_HAND_PASSES],
-            ["slpdiff.gradient_descent", us(mine), ratio(mine, base), w4_passes(program)],
-            ["slpdiff, rules not specialised at constants (before issue 18.3)", us(before),
-             ratio(before, base), w4_passes(unfolded)]]
+            ["slpdiff.gradient_descent", us(mine), ratio(mine, base), w4_passes(program)]]
+    if before_tree:
+        same = theirs().final.at
+        assert all(float(same[k]) == float(result.final.at[k]) for k in "abc")  # bit for bit
+        rows.append([f"slpdiff.gradient_descent of {before_tree}", us(before[0]),
+                     ratio(before[0], base), w4_passes(old_program, "slpdiff_before")])
     if have("torch"):
         import torch
 
@@ -683,11 +696,11 @@ def w4(rows_n: int, steps: int, repeat: int) -> None:
 W4_HAND_PASSES = "10"
 
 
-def w4_passes(program) -> str:
+def w4_passes(program, package: str = "slpdiff") -> str:
     """The numpy calls over a slice of rows per W4 step, counted in the compiled slices: the
     forward values, the reverse sweep's terms (sums over the rows included), and the check that
     each input column is finite (a sum each)."""
-    from slpdiff.evaluation import SLICE_CODE
+    SLICE_CODE = importlib.import_module(f"{package}.evaluation").SLICE_CODE  # noqa: N806
 
     (code,) = [c for c in program.facts(SLICE_CODE).values() if c]
     sweep = len(code.ins) - code.forward_count
@@ -695,24 +708,19 @@ def w4_passes(program) -> str:
             f"sweep, {len(code.checked)} input checks)")
 
 
-def w4_unfolded(start: dict, t, y, lr: float, steps: int):
-    """W4's program compiled as before rules were specialised at a node's constant arguments
-    (``schedule.specialise`` made the identity while it compiles), and its fit."""
-    import slpdiff
-    from slpdiff.core import schedule
+def load_tree(src: str):
+    """The ``slpdiff`` package of another source tree (``src/`` of a checkout of the code before a
+    change, say), imported beside this one as ``slpdiff_before``: its modules import each other
+    relatively, so the two do not mix."""
+    import importlib.util
 
-    program = slpdiff.parse(W4_TEXT)
-
-    def fit():
-        return slpdiff.gradient_descent(program, {**start, "t": t, "y": y}, wrt=["a", "b", "c"],
-                                        lr=lr, steps=steps, tol=0.0)
-    saved = schedule.specialise
-    schedule.specialise = lambda rule, known: rule
-    try:
-        fit()
-    finally:
-        schedule.specialise = saved
-    return program, fit
+    root = Path(src) / "slpdiff"
+    spec = importlib.util.spec_from_file_location(
+        "slpdiff_before", root / "__init__.py", submodule_search_locations=[str(root)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["slpdiff_before"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 # --- W5: programs of millions of statements -----------------------------------------------------
@@ -911,6 +919,9 @@ def main() -> None:
     parser.add_argument("--only", action="append",
                         choices=["W1", "W2", "W3", "W4", "W5", "W6", "W7"],
                         help="run only this workload (repeatable)")
+    parser.add_argument("--before", metavar="SRC",
+                        help="W4 also times the slpdiff package in SRC (the src/ folder of a "
+                             "checkout of the code before a change) in turns with this one")
     parser.add_argument("--huge", action="store_true",
                         help="W5 also at 10,000,000 statements (minutes, a few GB)")
     args = parser.parse_args()
@@ -926,7 +937,7 @@ def main() -> None:
     if "W3" in only:
         w3([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000], 3 if quick else 7)
     if "W4" in only:
-        w4(100_000, 100 if quick else 500, 1 if quick else 3)
+        w4(100_000, 100 if quick else 500, 1 if quick else 3, args.before)
     if "W5" in only:
         w5([10_000, 100_000] if quick else
            [10_000, 100_000, 1_000_000] + ([10_000_000] if args.huge else []),
