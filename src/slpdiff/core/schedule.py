@@ -217,7 +217,7 @@ class Schedule(Sequence):
         self.variants: list[Rule | None] = [None]
         memo: dict[tuple, tuple[int, ...]] = {}  # (code, constants) -> numbers per argument
         self._numbered: dict[int, int] = {}  # id(specialised rule) -> its number in variants
-        no_variants = (0,) * max(3, *(len(rules) for rules in code_rules))
+        no_variants = (0,) * max([3, *map(len, code_rules)])
         add_i, add_k, add_c, add_first, add_variant = (
             self.i.append, self.k.append, self.c.append, self.first.append, self.variant.append)
         has = bytearray(output + 1)
