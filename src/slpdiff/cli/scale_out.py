@@ -105,6 +105,7 @@ def eval_distributed(scheduler, program, constants, wrt, fmt, strict, points, po
         from ..rows.partitioned import Partitioned
 
         partitioned = Partitioned(program, columns)
+        partitioned.refuse_derivatives(bool(wrt))
         shared = [name for name in wrt if name not in columns]
         reductions, sums, rows = totals(partitioned, _each(client, job, parts), shared)
         futures = client.map(dist.eval_task, [job] * len(parts), parts,
@@ -226,6 +227,7 @@ def fit_on_cluster(scheduler, program, data, data_format, point, batch_size, see
     parts = dist.plan(paths, fmt_in)
     job = _job(program, {}, (), columns, False, required=False)
     partitioned = Partitioned(program, columns)
+    partitioned.refuse_derivatives(True)  # a fit follows the gradient
     with cluster(scheduler) as client:
         loaded = client.map(dist.load_task, [job] * len(parts), parts, pure=False)
         sizes = np.array(client.gather(client.map(dist.rows_task, loaded, pure=False)))

@@ -49,6 +49,10 @@ class Primitive:
     # ``impl``). ``total`` is None when ``combine_total`` is false (the sum is not needed).
     combine: Callable[[object, int], object] | None = None
     combine_total: bool = True
+    # A reduction that is not a sum (``maxrows``): ``block(rows)`` reduces one slice (or
+    # partition) of the rows, and ``combine`` gets the list of the blocks' results, in order,
+    # instead of their pairwise sum; it must give ``impl``'s result over all rows, bit for bit.
+    block: Callable[[object], object] | None = None
 
     @property
     def arity(self) -> int:
@@ -71,14 +75,14 @@ def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: st
             infix: str | None = None, kind: str = "function", reduces: bool = False,
             identity: dict[str, float] | None = None, kink: str | None = None,
             scalar: str | None = None, combine: Callable | None = None,
-            combine_total: bool = True) -> Primitive:
+            combine_total: bool = True, block: Callable | None = None) -> Primitive:
     """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
     name, _, rest = signature.partition("(")
     params = tuple(p.strip() for p in rest.rstrip(")").split(","))
     if len(params) != len(partials):
         raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
     prim = Primitive(name, params, impl, partials, doc, infix, kind, reduces,
-                     tuple((identity or {}).items()), kink, scalar, combine, combine_total)
+                     tuple((identity or {}).items()), kink, scalar, combine, combine_total, block)
     PRIMITIVES[name] = prim
     return prim
 
@@ -108,6 +112,17 @@ def _powlog(a, b):
     # d/db a^b = a^b * log(a), taken as 0 where a == 0 (the limit for b > 0, a convention else).
     with np.errstate(all="ignore"):
         return np.where(np.asarray(a) == 0, 0.0, np.power(a, b) * np.log(a))[()]
+
+
+def _max_rows(a):
+    # + 0.0: -0.0 and 0.0 tie, and numpy's answer between them depends on its order of
+    # comparison; as for sum, the result is never -0.0, so that maxima of blocks of rows combine
+    # to the same bits in any order.
+    return np.max(a) + 0.0
+
+
+def _min_rows(a):
+    return np.min(a) + 0.0
 
 
 def _count(a):
@@ -180,6 +195,18 @@ defprim("sum(a)",         np.sum,          "1", reduces=True, doc="the sum of a 
 defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
         doc="the mean of a over all rows", scalar="{a} + 0.0",
         combine=lambda total, n: total / n)  # np.mean divides numpy's sum by the count
+# The largest and smallest value over the rows. Each row's partial is its share of the
+# subgradient: 1 on the row that holds the extremum, 0 elsewhere, and 1/k on each of k tied rows
+# (as jax.numpy.max and torch.amax split it). 1 - sign(maxrows(a) - a) is 1 exactly on the rows
+# equal to the maximum; the rows' sum of it counts them.
+defprim("maxrows(a)",     _max_rows,
+        "(1 - sign(maxrows(a) - a)) / sum(1 - sign(maxrows(a) - a))", reduces=True,
+        doc="the largest value of a over all rows; k tied rows get 1/k each", scalar="{a} + 0.0",
+        block=_max_rows, combine=lambda parts, n: _max_rows(parts))
+defprim("minrows(a)",     _min_rows,
+        "(1 - sign(a - minrows(a))) / sum(1 - sign(a - minrows(a)))", reduces=True,
+        doc="the smallest value of a over all rows; k tied rows get 1/k each",
+        scalar="{a} + 0.0", block=_min_rows, combine=lambda parts, n: _min_rows(parts))
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
 defprim("step(a)",        _step,           "0", kind="helper", kink="a",
@@ -204,8 +231,8 @@ OTHER_NAMES: dict[str, str] = {
     "ln": "log", "arctan": "atan", "arcsin": "asin", "arccos": "acos", "arctan2": "atan2",
     "atan2f": "atan2", "fabs": "abs", "absolute": "abs", "power": "pow", "powf": "pow",
     "sqr": "square", "sgn": "sign", "signum": "sign", "heaviside": "step", "expit": "sigmoid",
-    "logistic": "sigmoid", "maximum": "max", "fmax": "max", "amax": "max", "minimum": "min",
-    "fmin": "min", "amin": "min", "average": "mean", "avg": "mean", "total": "sum",
+    "logistic": "sigmoid", "maximum": "max", "fmax": "max", "amax": "maxrows", "minimum": "min",
+    "fmin": "min", "amin": "minrows", "average": "mean", "avg": "mean", "total": "sum",
     "ln1p": "log1p", "log1pf": "log1p", "relu6": "min(relu(a), 6)", "log10": "log(a) / log(10)",
     "log2": "log(a) / log(2)", "exp2": "2 ^ a", "exp10": "10 ^ a",
     "asinh": "log(a + sqrt(a^2 + 1))", "arcsinh": "log(a + sqrt(a^2 + 1))",
@@ -213,6 +240,11 @@ OTHER_NAMES: dict[str, str] = {
     "atanh": "0.5 * log((1 + a) / (1 - a))", "arctanh": "0.5 * log((1 + a) / (1 - a))",
     "sec": "1 / cos(a)", "csc": "1 / sin(a)", "cot": "1 / tan(a)",
 }
+
+
+# The elementwise functions whose one-argument call a user may mean as a reduction over the rows
+# (as sum(a) is): the arity error names the reduction.
+OVER_ROWS: dict[str, str] = {"max": "maxrows", "min": "minrows"}
 
 
 def other_name_hint(name: str) -> str | None:
