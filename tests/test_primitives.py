@@ -80,6 +80,7 @@ DOMAINS: dict[str, list[tuple[float, ...]]] = {
     "mean": [(-2.0,), (0.5,), (3.0,)],
     "count": [(-2.0,), (0.5,), (3.0,)],
     "maxrows": [(-2.0,), (0.5,), (3.0,)],
+    "equal": [(0.5, -1.25), (2.0, 2.0), (-0.0, 0.0)],
     "minrows": [(-2.0,), (0.5,), (3.0,)],
 }
 
@@ -121,6 +122,7 @@ HAND: dict[str, list[tuple[tuple[float, ...], float, tuple[float, ...]]]] = {
     "mean": [((2.5,), 2.5, (1.0,))],
     "count": [((2.5,), 1.0, (0.0,))],
     "maxrows": [((2.5,), 2.5, (1.0,)), ((-0.0,), 0.0, (1.0,))],
+    "equal": [((2.5, 2.5), 1.0, (0.0, 0.0)), ((2.5, -1.0), 0.0, (0.0, 0.0))],
     "minrows": [((2.5,), 2.5, (1.0,)), ((-0.0,), 0.0, (1.0,))],
 }
 
@@ -245,7 +247,8 @@ def test_table_has_the_specified_functions():
                  "atan2", "log1p", "expm1", "abs", "sign", "relu", "sigmoid", "softplus", "pow",
                  "hypot", "max", "min"}
     assert functions <= set(PRIMITIVES)
-    assert {n for n, p in PRIMITIVES.items() if p.kind == "helper"} == {"step", "powlog", "count"}
+    assert {n for n, p in PRIMITIVES.items() if p.kind == "helper"} == {"step", "powlog", "count",
+                                                                      "equal"}
     assert {n for n, p in PRIMITIVES.items() if p.reduces} == {"sum", "mean", "count",
                                                                        "maxrows", "minrows"}
     assert PRIMITIVES["atan2"].params == ("y", "x")

@@ -409,7 +409,7 @@ ARG_DOMAINS: dict[str, tuple[tuple[float, float], ...]] = {
     "min": ((1.5, 1), (-1.5, 1)), "step": ((1.5, 1),), "powlog": ((1.5, 0.5), (0, 2)),
     # reductions: at a single point (one row) they are the identity, or 1 for count
     "sum": ((0, 2),), "mean": ((0, 2),), "count": ((0, 2),),
-    "maxrows": ((0, 2),), "minrows": ((0, 2),),
+    "maxrows": ((0, 2),), "minrows": ((0, 2),), "equal": ((1.5, 1), (-1.5, 1)),
 }
 
 

@@ -125,6 +125,10 @@ def _min_rows(a):
     return np.min(a) + 0.0
 
 
+def _equal(a, b):
+    return np.equal(a, b).astype(np.float64)  # -0.0 equals 0.0; nan equals nothing
+
+
 def _count(a):
     return np.float64(np.size(a))  # a single number is one row
 
@@ -197,15 +201,13 @@ defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
         combine=lambda total, n: total / n)  # np.mean divides numpy's sum by the count
 # The largest and smallest value over the rows. Each row's partial is its share of the
 # subgradient: 1 on the row that holds the extremum, 0 elsewhere, and 1/k on each of k tied rows
-# (as jax.numpy.max and torch.amax split it). 1 - sign(maxrows(a) - a) is 1 exactly on the rows
-# equal to the maximum; the rows' sum of it counts them.
-defprim("maxrows(a)",     _max_rows,
-        "(1 - sign(maxrows(a) - a)) / sum(1 - sign(maxrows(a) - a))", reduces=True,
-        doc="the largest value of a over all rows; k tied rows get 1/k each", scalar="{a} + 0.0",
-        block=_max_rows, combine=lambda parts, n: _max_rows(parts))
-defprim("minrows(a)",     _min_rows,
-        "(1 - sign(a - minrows(a))) / sum(1 - sign(a - minrows(a)))", reduces=True,
-        doc="the smallest value of a over all rows; k tied rows get 1/k each",
+# (as jax.numpy.max and torch.amax split it): equal(a, maxrows(a)) is 1 exactly on the rows that
+# hold the maximum, and its sum over the rows counts them.
+defprim("maxrows(a)",     _max_rows,       "equal(a, maxrows(a)) / sum(equal(a, maxrows(a)))",
+        reduces=True, doc="the largest value of a over all rows; k tied rows get 1/k each",
+        scalar="{a} + 0.0", block=_max_rows, combine=lambda parts, n: _max_rows(parts))
+defprim("minrows(a)",     _min_rows,       "equal(a, minrows(a)) / sum(equal(a, minrows(a)))",
+        reduces=True, doc="the smallest value of a over all rows; k tied rows get 1/k each",
         scalar="{a} + 0.0", block=_min_rows, combine=lambda parts, n: _min_rows(parts))
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
@@ -214,6 +216,9 @@ defprim("step(a)",        _step,           "0", kind="helper", kink="a",
         doc="1 where a > 0, else 0 (the derivative of relu)")
 defprim("powlog(a, b)",   _powlog,         "a^(b - 1) * (1 + b * log(a))", "powlog(a, b) * log(a)",
         kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)", kink="a")
+defprim("equal(a, b)",    _equal,          "0", "0", kind="helper", kink="a - b",
+        scalar="1.0 if {a} == {b} else 0.0",
+        doc="1 where a = b, else 0 (the derivative of maxrows and minrows)")
 defprim("count(a)",       _count,          "0", kind="helper", reduces=True,
         doc="the number of rows of a (1 for a single number; the derivative of mean)",
         scalar="1.0", combine=lambda total, n: np.float64(n), combine_total=False)
