@@ -109,7 +109,15 @@ def test_eval_points_gives_each_rows_derivative_through_the_command(tmp_path):
     (tmp_path / "lse.slp").write_text(LSE)
     (tmp_path / "p.csv").write_text("x\n1\n3\n2\n3\n")
     proc = run_slpdiff("eval", tmp_path / "lse.slp", "--points", tmp_path / "p.csv")
-    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.returncode == 0
+    # the tie is named, with the share each tied row gets (the row's own, 0.5 here)
+    assert proc.stderr.startswith(
+        f"slpdiff: warning: {tmp_path / 'lse.slp'}:2:5: maxrows(a) is not differentiable where "
+        "rows tie at the maximum; the derivative uses the convention d/da maxrows(a) = 0.5 "
+        f"there (at 2 of 4 rows; first at {tmp_path / 'p.csv'}:3)")
+    (tmp_path / "untied.csv").write_text("x\n1\n3\n2\n")
+    untied = run_slpdiff("eval", tmp_path / "lse.slp", "--points", tmp_path / "untied.csv")
+    assert untied.returncode == 0 and untied.stderr == ""
     lines = proc.stdout.splitlines()
     assert lines[0] == "x,l,d l/d x"
     x = np.array([1.0, 3.0, 2.0, 3.0])

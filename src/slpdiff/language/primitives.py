@@ -53,11 +53,18 @@ class Primitive:
     # partition) of the rows, and ``combine`` gets the list of the blocks' results, in order,
     # instead of their pairwise sum; it must give ``impl``'s result over all rows, bit for bit.
     block: Callable[[object], object] | None = None
+    # Where ``kink`` is 0, in words, for a kink expression that reads badly in a message.
+    kink_words: str | None = None
 
     @property
     def arity(self) -> int:
         """Number of arguments (one partial derivative each)."""
         return len(self.params)
+
+    @property
+    def kink_where(self) -> str:
+        """Where the function is not differentiable, for messages: ``where a - b = 0``."""
+        return f"where {self.kink_words or f'{self.kink} = 0'}"
 
     @property
     def signature(self) -> str:
@@ -75,14 +82,16 @@ def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: st
             infix: str | None = None, kind: str = "function", reduces: bool = False,
             identity: dict[str, float] | None = None, kink: str | None = None,
             scalar: str | None = None, combine: Callable | None = None,
-            combine_total: bool = True, block: Callable | None = None) -> Primitive:
+            combine_total: bool = True, block: Callable | None = None,
+            kink_words: str | None = None) -> Primitive:
     """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
     name, _, rest = signature.partition("(")
     params = tuple(p.strip() for p in rest.rstrip(")").split(","))
     if len(params) != len(partials):
         raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
     prim = Primitive(name, params, impl, partials, doc, infix, kind, reduces,
-                     tuple((identity or {}).items()), kink, scalar, combine, combine_total, block)
+                     tuple((identity or {}).items()), kink, scalar, combine, combine_total, block,
+                     kink_words)
     PRIMITIVES[name] = prim
     return prim
 
@@ -202,13 +211,18 @@ defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
 # The largest and smallest value over the rows. Each row's partial is its share of the
 # subgradient: 1 on the row that holds the extremum, 0 elsewhere, and 1/k on each of k tied rows
 # (as jax.numpy.max and torch.amax split it): equal(a, maxrows(a)) is 1 exactly on the rows that
-# hold the maximum, and its sum over the rows counts them.
+# hold the maximum, and its sum over the rows counts them. The kink is 0 exactly on tied rows (the
+# row holds the maximum, and 2 - the number of such rows is not positive).
 defprim("maxrows(a)",     _max_rows,       "equal(a, maxrows(a)) / sum(equal(a, maxrows(a)))",
         reduces=True, doc="the largest value of a over all rows; k tied rows get 1/k each",
-        scalar="{a} + 0.0", block=_max_rows, combine=lambda parts, n: _max_rows(parts))
+        kink="maxrows(a) - a + step(2 - sum(equal(a, maxrows(a))))", scalar="{a} + 0.0",
+        kink_words="rows tie at the maximum", block=_max_rows,
+        combine=lambda parts, n: _max_rows(parts))
 defprim("minrows(a)",     _min_rows,       "equal(a, minrows(a)) / sum(equal(a, minrows(a)))",
         reduces=True, doc="the smallest value of a over all rows; k tied rows get 1/k each",
-        scalar="{a} + 0.0", block=_min_rows, combine=lambda parts, n: _min_rows(parts))
+        kink="a - minrows(a) + step(2 - sum(equal(a, minrows(a))))", scalar="{a} + 0.0",
+        kink_words="rows tie at the minimum", block=_min_rows,
+        combine=lambda parts, n: _min_rows(parts))
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
 defprim("step(a)",        _step,           "0", kind="helper", kink="a",
