@@ -156,10 +156,27 @@ def test_the_table_lists_them_and_max_of_one_argument_points_to_them():
         assert result.exit_code == 2 and words in result.stderr, result.stderr
 
 
-def test_second_derivatives_through_them_are_refused_in_words():
-    program = slpdiff.parse("input x\nm = x * maxrows(x)\noutput m\n")
-    with pytest.raises(InputError, match="through maxrows are not defined"):
-        hessian(program, {"x": np.array([1.0, 2.0, 0.5])})
+def test_second_derivatives_through_them_treat_the_pick_as_fixed_as_away_from_ties():
+    # maxrows is linear near a point without ties (the row it picks does not move), so each
+    # row's Hessian is exact there: lse's is the softmax's s_i (1 - s_i).
+    x = np.array([1.0, 3.0, 2.0, -0.5])
+    s = np.exp(x - x.max()) / np.sum(np.exp(x - x.max()))
+    got = hessian(slpdiff.parse(LSE), {"x": x})["l"]["x"]["x"]
+    np.testing.assert_allclose(got, s * (1 - s), rtol=1e-14)
+    # m_i = x_i * max(x^2): x_i^3 on the row that holds the maximum (6 x_i), x_i * c elsewhere (0)
+    program = slpdiff.parse("input x\nm = x * maxrows(x^2) - minrows(x) * x^2\noutput m\n")
+    x = np.array([1.0, -3.0, 2.0])
+    got = hessian(program, {"x": x})["m"]["x"]["x"]
+    h = 1e-4
+
+    def row(i, t):
+        moved = x.copy()
+        moved[i] += t
+        return slpdiff.evaluate(program, {"x": moved}, derivatives=False).values["m"][i]
+
+    fd = [(row(i, h) - 2 * row(i, 0.0) + row(i, -h)) / h**2 for i in range(3)]
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, [0 + 6, -18 - 2 * -3 - 4 * -3, 0 + 6], rtol=1e-14)
 
 
 # --- over partitions ------------------------------------------------------------------------------
