@@ -202,3 +202,15 @@ def test_over_partitions_the_maximum_is_the_partitions_maximum_bit_for_bit():
     with pytest.raises(InputError, match="derivatives through maxrows over partitions"):
         part.refuse_derivatives(True)
     part.refuse_derivatives(False)
+
+
+def test_derivatives_over_a_cluster_are_refused_before_it_is_reached(tmp_path):
+    (tmp_path / "lse.slp").write_text(LSE)
+    (tmp_path / "p.csv").write_text("x\n1\n3\n2\n")
+    # nothing listens on port 9: the refusal comes before any connection
+    result = invoke("eval", str(tmp_path / "lse.slp"), "--points", str(tmp_path / "p.csv"),
+                    "--scheduler", "tcp://127.0.0.1:9")
+    assert result.exit_code == 2
+    assert "derivatives through maxrows over partitions (--scheduler) are not supported" in \
+        result.stderr
+
