@@ -30,7 +30,7 @@ class Primitive:
     doc: str
     infix: str | None = None  # operator spelling, e.g. "+" or "^"; prefix if arity 1
     kind: str = "function"  # "function", or "helper" (appears in derivative rules)
-    reduces: bool = False  # combines all rows of its argument into one number (sum, mean)
+    reduces: bool = False  # combines all rows of its argument into one number (sum, maxrows)
     # (param, value) pairs: that parameter at that value gives back the other argument exactly
     # (x * 1, x ^ 1, x - 0), except for the sign of a zero (-0.0 + 0 is 0.0). The adjoint
     # program folds with them (docs/design.md, "The same numbers"); the fast paths do not.
