@@ -11,6 +11,7 @@ import slpdiff
 from helpers import invoke, run_slpdiff, same_bits
 from slpdiff.errors import InputError
 from slpdiff.hessian import hessian
+from slpdiff.language.primitives import PRIMITIVES
 from slpdiff.rows.partitioned import Partitioned, totals
 from slpdiff.rows.points import Chunk
 
@@ -53,6 +54,13 @@ def test_one_row_and_one_point_are_the_identity():
         ev = slpdiff.evaluate(program, at)
         assert ev.values["m"] == ev.values["k"] == 2.5
         assert np.all(ev.gradient["m"]["x"] == 1.0) and np.all(ev.gradient["k"]["x"] == 1.0)
+
+
+def test_no_rows_give_the_identities_and_a_warning_not_a_traceback():
+    ev = slpdiff.evaluate(slpdiff.parse(EXTREMA), {"x": np.array([])})
+    assert ev.values["m"] == -np.inf and ev.values["k"] == np.inf  # as numpy's initial values
+    assert ev.warnings[0].describe().startswith("non-finite value -inf from maxrows")
+    assert PRIMITIVES["maxrows"].combine([], 0) == -np.inf  # no partition had rows
 
 
 def test_log_sum_exp_through_the_maximum_against_numpy_and_finite_differences():

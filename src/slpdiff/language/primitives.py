@@ -127,11 +127,11 @@ def _max_rows(a):
     # + 0.0: -0.0 and 0.0 tie, and numpy's answer between them depends on its order of
     # comparison; as for sum, the result is never -0.0, so that maxima of blocks of rows combine
     # to the same bits in any order.
-    return np.max(a) + 0.0
+    return np.max(a, initial=-np.inf) + 0.0  # of no rows: -inf, the identity of a maximum
 
 
 def _min_rows(a):
-    return np.min(a) + 0.0
+    return np.min(a, initial=np.inf) + 0.0
 
 
 def _equal(a, b):
