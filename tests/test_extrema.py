@@ -222,3 +222,11 @@ def test_derivatives_over_a_cluster_are_refused_before_it_is_reached(tmp_path):
     assert "derivatives through maxrows over partitions (--scheduler) are not supported" in \
         result.stderr
 
+
+def test_check_at_a_point_finds_no_tie_among_its_stencil_points():
+    # check evaluates its stencil points as separate points, not as rows that could tie
+    program = "input x, w\nu = sin(x) * w\nm = maxrows(u) + minrows(x)\ny = u - m\n"
+    result = invoke("check", "-", "--at", "x=0.5,w=2", input=program)
+    assert result.exit_code == 0 and "2 of 2 agree" in result.stdout
+    assert "not differentiable" not in result.stdout + result.stderr
+
