@@ -80,6 +80,12 @@ MUTANTS = [
            '"1 / b", "-(a / b) / b"', '"1 / b", "-a / b^2"',
            ("tests/test_book.py", *RULE_TESTS)),
     # --- conventions at ties and kinks --------------------------------------------------------
+    Mutant("tie: maxrows gives 1 to every tied row", PRIMS,
+           '"equal(a, maxrows(a)) / sum(equal(a, maxrows(a)))"', '"equal(a, maxrows(a))"',
+           ("tests/test_extrema.py",)),
+    Mutant("slices: maxrows' slices combined as a sum", "src/slpdiff/fast/slices.py",
+           'part = "_sum" if op.block is None else self._fn(op.block)', 'part = "_sum"',
+           ("tests/test_fast_path.py", "-k", "maxrows")),
     Mutant("tie: max gives 1 to a on a tie", PRIMS,
            '"(1 + sign(a - b)) / 2", "(1 - sign(a - b)) / 2",\n        doc="the larger',
            '"step(a - b)", "1 - step(a - b)",\n        doc="the larger', RULE_TESTS),
@@ -242,7 +248,7 @@ MUTANTS = [
            "        return json.dumps(response, allow_nan=False)\n",
            "        return json.dumps(response)\n", GRADBENCH_TESTS),
     Mutant("gradbench: lse subtracts its maximum at the end", "src/slpdiff/gradbench/lse.py",
-           'text.let("y", f"log({total}) + {top}")', 'text.let("y", f"log({total}) - {top}")',
+           'text.let("y", "log(sum(exp(x - A))) + A")', 'text.let("y", "log(sum(exp(x - A))) - A")',
            ("tests/test_gradbench.py", "-k", "test_lse")),
     # --- Arrow's float text -------------------------------------------------------------------
     Mutant("float text: -0.0 written as 0.0", "src/slpdiff/rows/float_text.py",

@@ -275,7 +275,10 @@ def test_every_reduction_combines_numpys_sum_into_its_own_result(name):
     rng = np.random.default_rng(6)
     for n in [1, 3, 128, 129, 1000, 33_333]:
         x = rng.normal(size=n) * 10.0 ** rng.integers(-5, 5, n)
-        got = prim.combine(np.sum(x) if prim.combine_total else None, n)
+        if prim.block is not None:  # the blocks' results, as the slices give them
+            got = prim.combine([prim.block(x[lo:hi]) for lo, hi in slices.leaves(n, 128)], n)
+        else:
+            got = prim.combine(np.sum(x) if prim.combine_total else None, n)
         assert same_bits(got, prim.impl(x)) and type(got) is type(prim.impl(x)), (name, n)
 
 
@@ -333,6 +336,27 @@ def test_compiled_slices_with_reductions_match_the_engine(seed, monkeypatch):
         assert assert_same(program, point, wrt=["w"])
     codes = compiled(program)
     assert codes and all((code is False) == (seed % 3 == 0) for code in codes)
+
+
+@pytest.mark.parametrize("n", [1, 2, 127, 128, 129, 1000, 2345])
+def test_maxrows_and_minrows_match_the_engine_on_slices_and_all_rows(n, monkeypatch):
+    # Values only: each slice's maximum, combined after the slices (compiled). With derivatives:
+    # the share of each row needs the maximum, known after the slices (all rows at once).
+    monkeypatch.setattr(slices, "MIN_ROWS", 128)
+    monkeypatch.setattr(slices, "MAX_ROWS", 136)
+    rng = np.random.default_rng(n)
+    linear = slpdiff.parse("input x, y\nu = sin(x) * y\nm = maxrows(u)\nk = minrows(u)\n"
+                           "s = sum(u)\nt = m - 2 * k + s\noutput t\n")
+    lse = slpdiff.parse("input x, y\nu = sin(x) * y\nm = maxrows(u)\n"
+                        "l = log(sum(exp(u - m))) + minrows(x)\noutput l, u\n")
+    x, y = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    if n > 2:  # ties at the maximum and the minimum, in different slices
+        top, bottom = np.argmax(np.sin(x) * y), np.argmin(x)
+        x[-1], y[-1], x[n // 2] = x[top], y[top], x[bottom]
+    for program in (linear, lse):
+        for wrt in ([], None, ["y"]):
+            assert assert_same(program, {"x": x, "y": y}, wrt=wrt)
+    assert compiled(linear)[0] is not False and compiled(lse) == [False] * len(compiled(lse))
 
 
 def test_the_fit_and_the_network_run_on_compiled_slices_bit_for_bit(monkeypatch):

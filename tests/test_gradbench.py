@@ -219,7 +219,6 @@ def limit_counts(text: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("estimate, write", [
-    (lambda: lse.operations(300), lambda: lse._write(300)),
     (lambda: det.size(6), lambda: det._write(6)),
     (lambda: ode.size(7, 3), lambda: ode._write(7, 3)),
     (lambda: lstm.size(2, 9), lambda: lstm._write(2, 9)),
@@ -234,12 +233,13 @@ def test_size_estimates_match_the_text(estimate, write):
 
 def test_too_big_is_declined_without_writing_the_program():
     assert det.size(10)[0] > programs.MAX_STATEMENTS and det.size(9)[1] < programs.MAX_OPERATIONS
-    assert lse.operations(1_280_000)[1] > programs.MAX_OPERATIONS
     assert ode.size(10_000, 100)[0] > programs.MAX_STATEMENTS
     assert ode.size(100_000, 1)[1] < programs.MAX_OPERATIONS
     assert programs.MAX_STATEMENTS <= limits.MAX_STATEMENTS
+    with pytest.raises(programs.Declined, match="MAX_STATEMENTS"):
+        det.prepare("primal", {"A": [0.0] * 100, "ell": 10}, programs.Programs())
     with pytest.raises(programs.Declined, match="MAX_OPERATIONS"):
-        lse.prepare("primal", {"x": [0.0] * 1_100_000}, programs.Programs())
+        programs.check_size("a program", 10, programs.MAX_OPERATIONS + 1)
 
 
 # --- each eval against numpy --------------------------------------------------------------------
@@ -285,15 +285,23 @@ def test_llsq():
     np.testing.assert_allclose(evaluate("llsq", "gradient", at), gradient, rtol=1e-11)
 
 
-def test_lse():
-    x = np.random.default_rng(2).uniform(-100, 100, 150)
+@pytest.mark.parametrize("n", [1, 2, 150, 40_000])
+def test_lse(n):
+    x = np.random.default_rng(2).uniform(-100, 100, n)
+    if n > 2:
+        x[n // 2] = x.max()  # a tie at the maximum: the path through it adds up to 0 either way
     top = x.max()
     at = {"x": x.tolist()}
     assert math.isclose(evaluate("lse", "primal", at), top + np.log(np.exp(x - top).sum()),
                         rel_tol=1e-14)
     softmax = np.exp(x - top) / np.exp(x - top).sum()
-    np.testing.assert_allclose(evaluate("lse", "gradient", at), softmax, rtol=1e-12,
-                               atol=1e-300)
+    gradient = evaluate("lse", "gradient", at)
+    assert len(gradient) == n
+    np.testing.assert_allclose(gradient, softmax, rtol=1e-12, atol=1e-300)
+    cache = programs.Programs()
+    for size in (n, n + 1):  # one program for every n
+        lse.prepare("gradient", {"x": [0.5] * size}, cache)
+    assert list(cache.cache) == [("lse",)]
 
 
 @pytest.mark.parametrize("ell", [1, 2, 5])

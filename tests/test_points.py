@@ -310,7 +310,8 @@ def test_rows_per_pass_bounds_the_memory_of_a_pass():
 def test_reduces_reads_the_table():
     assert reduces(slpdiff.parse("y = mean(x)")) and reduces(slpdiff.parse("y = x / count(x)"))
     assert not reduces(SEED)
-    assert {name for name, p in PRIMITIVES.items() if p.reduces} == {"sum", "mean", "count"}
+    assert {name for name, p in PRIMITIVES.items() if p.reduces} == {"sum", "mean", "count",
+                                                                     "maxrows", "minrows"}
 
 
 def test_stream_writes_every_chunk_and_totals_the_nonfinite_warnings():

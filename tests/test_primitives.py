@@ -79,6 +79,9 @@ DOMAINS: dict[str, list[tuple[float, ...]]] = {
     "sum": [(-2.0,), (0.5,), (3.0,)],
     "mean": [(-2.0,), (0.5,), (3.0,)],
     "count": [(-2.0,), (0.5,), (3.0,)],
+    "maxrows": [(-2.0,), (0.5,), (3.0,)],
+    "equal": [(0.5, -1.25), (3.0, 2.0), (-7.5, 0.1)],  # off its kink; 1 where a = b: HAND
+    "minrows": [(-2.0,), (0.5,), (3.0,)],
 }
 
 # Hand-known (arguments, value, partials): exact, or to 1e-15 relative.
@@ -118,6 +121,10 @@ HAND: dict[str, list[tuple[tuple[float, ...], float, tuple[float, ...]]]] = {
     "sum": [((2.5,), 2.5, (1.0,))],
     "mean": [((2.5,), 2.5, (1.0,))],
     "count": [((2.5,), 1.0, (0.0,))],
+    "maxrows": [((2.5,), 2.5, (1.0,)), ((-0.0,), 0.0, (1.0,))],
+    "equal": [((2.5, 2.5), 1.0, (0.0, 0.0)), ((2.5, -1.0), 0.0, (0.0, 0.0)),
+              ((-0.0, 0.0), 1.0, (0.0, 0.0))],
+    "minrows": [((2.5,), 2.5, (1.0,)), ((-0.0,), 0.0, (1.0,))],
 }
 
 # Extra points for the broadcasting test: kinks, ties, zeros and domain edges, where values and
@@ -241,8 +248,10 @@ def test_table_has_the_specified_functions():
                  "atan2", "log1p", "expm1", "abs", "sign", "relu", "sigmoid", "softplus", "pow",
                  "hypot", "max", "min"}
     assert functions <= set(PRIMITIVES)
-    assert {n for n, p in PRIMITIVES.items() if p.kind == "helper"} == {"step", "powlog", "count"}
-    assert {n for n, p in PRIMITIVES.items() if p.reduces} == {"sum", "mean", "count"}
+    assert {n for n, p in PRIMITIVES.items() if p.kind == "helper"} == {"step", "powlog", "count",
+                                                                      "equal"}
+    assert {n for n, p in PRIMITIVES.items() if p.reduces} == {"sum", "mean", "count",
+                                                                       "maxrows", "minrows"}
     assert PRIMITIVES["atan2"].params == ("y", "x")
     assert set(slpdiff.FUNCTIONS) == set(PRIMITIVES)
 
@@ -495,6 +504,8 @@ def test_broadcasts_over_two_dimensions_and_scalars(name):
     ("sum", np.sum, lambda x: np.ones_like(x)),
     ("mean", np.mean, lambda x: np.full_like(x, 1 / x.size)),
     ("count", lambda x: float(x.size), lambda x: np.zeros_like(x)),
+    ("maxrows", np.max, lambda x: (x == x.max()).astype(float)),
+    ("minrows", np.min, lambda x: (x == x.min()).astype(float)),
 ])
 def test_reductions_combine_the_rows_and_give_each_row_its_partial(name, reduce, partial):
     for x in (np.array([0.5, -1.25, 3.0, 2.5]), np.linspace(-1, 1, 6).reshape(2, 3)):

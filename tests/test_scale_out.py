@@ -244,6 +244,21 @@ def test_reductions_are_over_all_rows_of_all_partitions(scheduler, tmp_path):
                        atol=1e-12)
 
 
+def test_a_maximum_over_partitions_is_the_maximum_of_their_maxima(scheduler, tmp_path):
+    program = tmp_path / "spread.slp"
+    program.write_text("input x, w\nm = (x - minrows(x)) / (maxrows(x) - minrows(x)) * w\n"
+                       "output m\n")
+    points = _points(tmp_path / "p.csv", 500, seed=2)
+    embedded = run_slpdiff("eval", program, "--points", points, "--no-derivatives")
+    proc = _run("eval", program, "--points", points, "--scheduler", scheduler[0],
+                "--no-derivatives")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == embedded.stdout  # exact: no sum over the rows here
+    refused = _run("eval", program, "--points", points, "--scheduler", scheduler[0])
+    assert refused.returncode == 2 and "derivatives through minrows over partitions" in \
+        refused.stderr
+
+
 def test_parquet_in_and_out_globs_and_directories(scheduler, tmp_path):
     (tmp_path / "in").mkdir()
     for k in range(3):

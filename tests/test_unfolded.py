@@ -54,6 +54,9 @@ def test_the_book_example_has_eleven_updates_folded_into_four():
 def test_unfolded_derivatives_are_the_engines_bit_for_bit(seed):
     program = slpdiff.parse(random_program(30, n_outputs=2, seed=seed))
     unfolded = unfolded_adjoint_program(program)
+    # A number's adjoint from a column's terms is written sum(...): at one point sum(-0.0) is
+    # 0.0 where the engine keeps -0.0 (docs/design.md, "The same numbers").
+    reduces = any(op is not None and op.reduces for op in program.ops)
     rng = np.random.default_rng(seed)
     for _ in range(3):
         at = dict(zip("xyz", rng.uniform(-2, 2, 3).tolist(), strict=True))
@@ -62,7 +65,20 @@ def test_unfolded_derivatives_are_the_engines_bit_for_bit(seed):
             got = slpdiff.evaluate(unfolded.program, at, wrt=[])
         for out, row in unfolded.derivatives.items():
             for x, name in row.items():
-                assert same_bits(got.values[name], ev.gradient[out][x]), (out, x)
+                want = ev.gradient[out][x]
+                if reduces and got.values[name] == 0.0 == want:
+                    continue
+                assert same_bits(got.values[name], want), (out, x)
+
+
+def test_a_sum_over_rows_at_one_point_loses_the_sign_of_a_zero():
+    # the one exception to bit for bit above, stated in docs/design.md
+    program = slpdiff.parse("input x, z\ns = sum(x)\nr = s * z\noutput r\n")
+    unfolded = unfolded_adjoint_program(program)
+    at = {"x": 1.0, "z": -0.0}
+    got = slpdiff.evaluate(unfolded.program, at, wrt=[]).values[unfolded.derivatives["r"]["x"]]
+    assert same_bits(slpdiff.evaluate(program, at).gradient["r"]["x"], -0.0)
+    assert same_bits(got, 0.0)
 
 
 def test_signed_zeros_survive_unfolding():

@@ -96,7 +96,7 @@ class Kink:
             return convention_message(op, self.conventions)
         values = ", ".join(f"{p} = {number(v)}" for p, v in zip(op.params, self.args,
                                                                    strict=True))
-        head = f"{op.signature} is not differentiable where {op.kink} = 0"
+        head = f"{op.signature} is not differentiable {op.kink_where}"
         steps = ", ".join(self.crossed_by)
         return (f"{head}, and the finite differences in {steps} step across such a point "
                 f"(here {values})")

@@ -260,9 +260,16 @@ class Estimator:
         return None
 
     def _kink_value(self, i: int, values) -> object:
-        rule = kink_for(self.program.ops[i])
+        op = self.program.ops[i]
+        rule = kink_for(op)
+        args = [values[a] for a in self.program.args[i]]
         with np.errstate(all="ignore"):
-            return rule.fn(*[values[a] for a in self.program.args[i]], values[i])
+            if op.reduces and any(np.ndim(v) for v in (*args, values[i])):
+                # the columns are separate points, not rows (see _forward)
+                columns = max(np.size(v) for v in (*args, values[i]))
+                return np.array([rule.fn(*(_column(a, c) for a in args), _column(values[i], c))
+                                 for c in range(columns)])
+            return rule.fn(*args, values[i])
 
 
 # --- rounding ---------------------------------------------------------------------------------
@@ -322,3 +329,8 @@ def _noise(program: Program, point: Sequence[float], values: Sequence,
         weight[~np.isfinite(weight)] = 0.0
         noise[t] = weight @ deps.matrix(nodes)
     return noise, ad_noise
+
+
+def _column(x, c: int):
+    """Column ``c`` of a node's values (a number is the same in every column)."""
+    return np.ravel(x)[c] if np.ndim(x) else x

@@ -127,7 +127,8 @@ def valid_programs(draw, max_statements: int = 8,
         if name in known:
             continue
         expr = draw(expressions(known, depth=draw(st.integers(0, 3))))
-        for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr):
+        # a name, not the exponent of a number (the E of 1E+0)
+        for word in re.findall(r"(?<![0-9.])[A-Za-z_][A-Za-z0-9_]*", expr):
             if word in inputs and word not in used_inputs:
                 used_inputs.append(word)
         body.append(f"{name} = {expr}")
@@ -409,6 +410,7 @@ ARG_DOMAINS: dict[str, tuple[tuple[float, float], ...]] = {
     "min": ((1.5, 1), (-1.5, 1)), "step": ((1.5, 1),), "powlog": ((1.5, 0.5), (0, 2)),
     # reductions: at a single point (one row) they are the identity, or 1 for count
     "sum": ((0, 2),), "mean": ((0, 2),), "count": ((0, 2),),
+    "maxrows": ((0, 2),), "minrows": ((0, 2),), "equal": ((1.5, 1), (-1.5, 1)),
 }
 
 

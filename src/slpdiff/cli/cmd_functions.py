@@ -35,7 +35,7 @@ def functions_command(fmt):
                 rules = "; ".join(f"d/d{param} = {rule}"
                                   for param, rule in zip(p.params, p.partials, strict=True))
                 if p.kink is not None:
-                    rules += f"; not differentiable where {p.kink} = 0"
+                    rules += f"; not differentiable {p.kink_where}"
                 click.echo(f"  {p.signature:<{width}}  {p.doc}")
                 click.echo(f"  {'':<{width}}    {rules}")
         click.echo()

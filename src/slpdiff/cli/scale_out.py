@@ -102,6 +102,7 @@ def eval_distributed(scheduler, program, constants, wrt, fmt, strict, points, po
         os.makedirs(directory, exist_ok=True)
         fmt = fmt if fmt in ("csv", "tsv", "jsonl", "parquet") else "csv"
     partitioned = Partitioned(program, columns)
+    partitioned.refuse_derivatives(bool(wrt))
     if asked != FIRST and partitioned.reductions:
         raise click.UsageError("--mode forward, --direction, --hessian and --hvp through a "
                                "reduction over rows are evaluated here, not on a cluster: leave "
@@ -239,6 +240,7 @@ def fit_on_cluster(scheduler, program, data, data_format, point, batch_size, see
     parts = dist.plan(paths, fmt_in)
     job = _job(program, {}, (), columns, False, required=False)
     partitioned = Partitioned(program, columns)
+    partitioned.refuse_derivatives(True)  # a fit follows the gradient
     with cluster(scheduler) as client:
         loaded = client.map(dist.load_task, [job] * len(parts), parts, pure=False)
         sizes = np.array(client.gather(client.map(dist.rows_task, loaded, pure=False)))

@@ -80,7 +80,8 @@ def convention_message(op, conventions: Sequence[tuple[str, float]]) -> str:
     parameter differentiated, the value its rule gave there."""
     rules = ", ".join(f"d/d{p} {op.signature} = {number(v)}" for p, v in conventions)
     what = "the derivative uses" if len(conventions) == 1 else "the derivatives use"
-    return f"{op.signature} is not differentiable at {op.kink} = 0; {what} the convention " \
+    place = op.kink_where if op.kink_words else f"at {op.kink} = 0"
+    return f"{op.signature} is not differentiable {place}; {what} the convention " \
            f"{rules} there"
 
 
@@ -109,6 +110,8 @@ def find(program: Program, node_values: Sequence, wrt: Sequence[str] | None = No
             at = [_row(a, first) for a in args]
             conventions = tuple(
                 (rule.param, float(rule.const) if rule.const is not None
+                 # a reduction's rule needs every row (a tied row's share)
+                 else _row(rule.fn(*args, value), first) if op.reduces
                  else _row(rule.fn(*at, _row(value, first)), 0))
                 for rule, c in zip(rules_for(op), program.args[i], strict=True) if needs[c])
             hits.append(KinkHit(program, i, count, rows, first, conventions))

@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..language.program import Memo, Program, ProgramBuilder
+from ..language.rules import rules_for
 from ..limits import check_hessian, check_reverse, check_sweep
 from . import hessian as second
 from . import tangent
@@ -496,20 +497,25 @@ def _quadratic(left: np.ndarray, h: np.ndarray, right: np.ndarray) -> np.ndarray
 
 
 def _linear(program: Program, r: int) -> bool:
-    """Is the reduction at ``r`` linear in its argument: does its rule use the argument only
-    through other reductions (``count``), never its rows' values?"""
+    """Is the reduction at ``r`` linear in its argument, near the point: does its rule (its
+    weight per row) use the argument's rows only through other reductions (``count``) or
+    through functions whose derivatives are all 0 (``equal``: ``maxrows`` picks its rows, and
+    the pick does not move with them)?"""
     rule = plan(program).rules[r][0]
     if rule.const is not None:
         return True
+    moves = [False] * len(rule.steps)  # does the step's value move with the rows' values?
     for j, step in enumerate(rule.steps):
-        if not rule.used[j]:
-            continue
-        if step[0] == "own":
-            return False
-        if step[0] == "op" and not step[1].reduces and any(
-                rule.steps[a][0] == "param" for a in step[2]):
-            return False
-    return True
+        if step[0] in ("param", "own"):
+            moves[j] = True
+        elif step[0] == "op" and not (step[1].reduces or _flat(step[1])):
+            moves[j] = any(moves[a] for a in step[2])
+    return not moves[rule.result]
+
+
+def _flat(prim) -> bool:
+    """Is every partial derivative of ``prim`` the constant 0 (``sign``, ``step``, ``equal``)?"""
+    return prim.kind != "custom" and all(rule.const == 0.0 for rule in rules_for(prim))
 
 
 # --- the API: routed here when rows meet through a reduction -------------------------------------

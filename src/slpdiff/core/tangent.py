@@ -163,7 +163,7 @@ def refuse_rows_through_reductions(program: Program, result: TangentSweep, input
     if not (result.reduced and any(np.size(inputs[k]) > 1 for k in wrt_k)):
         return
     if any(op is not None and op.reduces for op in program.ops):
-        raise InputError("this program combines rows (sum, mean, count): each row's own "
+        raise InputError("this program combines rows (sum, mean, maxrows, ...): each row's own "
                          "derivatives come from slpdiff.evaluate_forward, slpdiff.jvp and "
                          "slpdiff.hessian, not from slpdiff.core.tangent or slpdiff.core.hessian "
                          "directly")

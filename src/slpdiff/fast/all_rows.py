@@ -66,7 +66,7 @@ class AllRowsRun:
         grads = {(o, i): (np.empty(n) if self.row[i] else None) for o in outputs for i in wrt}
         step = self.chunk if self.chunk < n else n
         arena = self.arena(step)
-        ones = np.ones(step)
+        ones = np.ones(step) if any(self.row[o] for o in outputs) else None  # seeds of columns
         scalars_done = False
         for lo in range(0, n, step):
             hi = min(lo + step, n)

@@ -15,7 +15,9 @@ adds:
 - reductions over the rows (``sum``, ``mean``, and a number's adjoint summed over the rows) split
   at the blocks of numpy's own pairwise summation: each slice is one block, summed by numpy, and
   the blocks' sums are added as numpy adds them (:func:`leaves`, :func:`total`), which is numpy's
-  sum bit for bit (the table's ``combine`` gives each reduction's result from it);
+  sum bit for bit (the table's ``combine`` gives each reduction's result from it); a reduction
+  that is not a sum (``maxrows``) reduces each slice by the table's ``block`` and ``combine``
+  gets the slices' results in order (a maximum is exact in any order);
 - work on numbers (a rule's constant parts, a weight's partial) done once per evaluation, not per
   slice; multiplications by the seed's 1 skipped (``1 * x`` is ``x``; the result is used only
   when it is finite).
@@ -273,10 +275,11 @@ class SliceCode:
                 if op.combine is None:
                     raise Unsupported(f"{op.name} over rows has no combine")
                 j = None
-                if op.combine_total:
+                if op.combine_total or op.block is not None:
                     j = self.sums
                     self.sums += 1
-                    self._emit(f"P[{j}].append(_sum({{0}}))", [operands[0]])
+                    part = "_sum" if op.block is None else self._fn(op.block)
+                    self._emit(f"P[{j}].append({part}({{0}}))", [operands[0]])
                 self.reductions.append((i, j))
                 self.value[i] = f"Z[{i}]"
             elif self.post[i]:
@@ -385,7 +388,8 @@ class SliceCode:
         for i, j in self.reductions:
             op = ops[i]
             if op.reduces and any(self.row[a] for a in self.program.args[i]):
-                tot = "None" if j is None else f"_total(P[{j}], n, L)"
+                tot = "None" if j is None else f"P[{j}]" if op.block is not None \
+                    else f"_total(P[{j}], n, L)"
                 self.epi.append(f"    Z[{i}] = {self._fn(op.combine)}({tot}, n)")
                 self.epi.append(f"    if not _fin(Z[{i}]): return False")
             else:

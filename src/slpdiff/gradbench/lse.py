@@ -1,67 +1,44 @@
-"""lse: ``log(sum_i exp(x_i - A)) + A`` with ``A = max_i x_i``, written out for each n.
+"""lse: ``log(sum_i exp(x_i - A)) + A`` with ``A = max_i x_i``, as a program per row.
 
-slpdiff's reductions over rows are ``sum`` and ``mean``; it has no maximum over rows. So the whole
-function is unrolled, the maximum included (it is part of the function the reference
-differentiates): every ``x_i`` is a scalar input, ``A`` a chain of ``max(a, b)`` in the
-reference's order, then the sum of ``exp(x_i - A)`` in order and ``log(s) + A``. Several terms
-share a statement (``BLOCK``), which keeps lines short and the statement count low. The gradient is
-one reverse sweep over the whole program. About 5 n operations: the largest default size
-(n = 1,280,000) is over slpdiff's limit on operations and is declined.
+The n numbers are the rows of one array input ``x``; ``A`` is ``maxrows(x)``, the largest value
+over the rows (part of the function the reference differentiates, so it is in the program, not
+taken outside), then ``log(sum(exp(x - A))) + A``. One program of four statements serves every n.
+The gradient is each row's derivative of the one-number output: the softmax, plus the path
+through ``A``, which adds up to 0 (1 from ``+ A``, minus the sum of the softmax) and reaches only
+the row that holds the maximum (tied rows share it equally).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..evaluation import evaluate
-from .programs import Declined, Job, Programs, Text, check_size
-
-BLOCK = 64  # terms per statement
+from .programs import Declined, Job, Programs, Text
 
 
-def operations(n: int) -> tuple[int, int]:
-    """(statements, operations as slpdiff.limits counts them) of the program for n."""
-    blocks = -(-max(n - 1, 1) // BLOCK) + -(-n // BLOCK)
-    # max(a, b): "(" and ","; + exp(x - A): "+", "(", "-"; the last line: log( ) and +
-    return blocks + 1, 2 * (n - 1) + 3 * n + 3
-
-
-def _write(n: int) -> tuple[Text, dict]:
+def _write() -> tuple[Text, dict]:
     text = Text()
-    xs = [f"x{i}" for i in range(n)]
-    text.input(*xs)
-    top = xs[0]
-    for start in range(1, n, BLOCK):
-        expr = top
-        for name in xs[start:start + BLOCK]:
-            expr = f"max({expr}, {name})"
-        top = text.let(f"A{start}", expr)
-    if n == 1:
-        top = text.let("A1", xs[0])
-    total = None
-    for start in range(0, n, BLOCK):
-        terms = [f"exp({name} - {top})" for name in xs[start:start + BLOCK]]
-        total = text.let(f"s{start}", " + ".join(([total] if total else []) + terms))
-    text.let("y", f"log({total}) + {top}")
+    text.input("x")
+    text.let("A", "maxrows(x)")
+    text.let("y", "log(sum(exp(x - A))) + A")
     text.output("y")
-    return text, {"xs": xs}
+    return text, {}
 
 
 def prepare(function: str, input: dict, programs: Programs) -> Job:
     """The job for ``primal`` or ``gradient`` at ``{"x": [...]}``."""
-    x = [float(v) for v in input["x"]]
-    n = len(x)
-    if n == 0:
+    x = np.asarray(input["x"], dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
         raise Declined("lse of no numbers is not defined")
-    check_size(f"lse with n = {n:,}", *operations(n))
-    prepared = programs.get(("lse", n), lambda: _write(n))
-    xs = prepared.info["xs"]
-    program, at = prepared.program, dict(zip(xs, x, strict=True))
+    prepared = programs.get(("lse",), _write)
+    program = prepared.program
+    at = {"x": x}
     if function == "primal":
         return programs.job(prepared, function,
-                            lambda: evaluate(program, at, derivatives=False).values["y"])
+                            lambda: evaluate(program, at, derivatives=False).values["y"],
+                            rows=True)
     if function == "gradient":
-        def gradient():
-            g = evaluate(program, at).gradient["y"]
-            return [g[name] for name in xs]
-
-        return programs.job(prepared, function, gradient)
+        return programs.job(prepared, function,
+                            lambda: evaluate(program, at).gradient["y"]["x"],
+                            post=lambda g: np.asarray(g).tolist(), rows=True)
     raise Declined(f"lse has no function {function!r} (only primal and gradient)")

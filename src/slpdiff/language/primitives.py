@@ -30,7 +30,7 @@ class Primitive:
     doc: str
     infix: str | None = None  # operator spelling, e.g. "+" or "^"; prefix if arity 1
     kind: str = "function"  # "function", or "helper" (appears in derivative rules)
-    reduces: bool = False  # combines all rows of its argument into one number (sum, mean)
+    reduces: bool = False  # combines all rows of its argument into one number (sum, maxrows)
     # (param, value) pairs: that parameter at that value gives back the other argument exactly
     # (x * 1, x ^ 1, x - 0), except for the sign of a zero (-0.0 + 0 is 0.0). The adjoint
     # program folds with them (docs/design.md, "The same numbers"); the fast paths do not.
@@ -49,11 +49,22 @@ class Primitive:
     # ``impl``). ``total`` is None when ``combine_total`` is false (the sum is not needed).
     combine: Callable[[object, int], object] | None = None
     combine_total: bool = True
+    # A reduction that is not a sum (``maxrows``): ``block(rows)`` reduces one slice (or
+    # partition) of the rows, and ``combine`` gets the list of the blocks' results, in order,
+    # instead of their pairwise sum; it must give ``impl``'s result over all rows, bit for bit.
+    block: Callable[[object], object] | None = None
+    # Where ``kink`` is 0, in words, for a kink expression that reads badly in a message.
+    kink_words: str | None = None
 
     @property
     def arity(self) -> int:
         """Number of arguments (one partial derivative each)."""
         return len(self.params)
+
+    @property
+    def kink_where(self) -> str:
+        """Where the function is not differentiable, for messages: ``where a - b = 0``."""
+        return f"where {self.kink_words or f'{self.kink} = 0'}"
 
     @property
     def signature(self) -> str:
@@ -71,14 +82,16 @@ def defprim(signature: str, impl: Callable[..., object], *partials: str, doc: st
             infix: str | None = None, kind: str = "function", reduces: bool = False,
             identity: dict[str, float] | None = None, kink: str | None = None,
             scalar: str | None = None, combine: Callable | None = None,
-            combine_total: bool = True) -> Primitive:
+            combine_total: bool = True, block: Callable | None = None,
+            kink_words: str | None = None) -> Primitive:
     """Add one row to the table; ``signature`` is ``name(param, ...)``, one partial per param."""
     name, _, rest = signature.partition("(")
     params = tuple(p.strip() for p in rest.rstrip(")").split(","))
     if len(params) != len(partials):
         raise ValueError(f"{signature}: {len(params)} parameters but {len(partials)} partials")
     prim = Primitive(name, params, impl, partials, doc, infix, kind, reduces,
-                     tuple((identity or {}).items()), kink, scalar, combine, combine_total)
+                     tuple((identity or {}).items()), kink, scalar, combine, combine_total, block,
+                     kink_words)
     PRIMITIVES[name] = prim
     return prim
 
@@ -108,6 +121,21 @@ def _powlog(a, b):
     # d/db a^b = a^b * log(a), taken as 0 where a == 0 (the limit for b > 0, a convention else).
     with np.errstate(all="ignore"):
         return np.where(np.asarray(a) == 0, 0.0, np.power(a, b) * np.log(a))[()]
+
+
+def _max_rows(a):
+    # + 0.0: -0.0 and 0.0 tie, and numpy's answer between them depends on its order of
+    # comparison; as for sum, the result is never -0.0, so that maxima of blocks of rows combine
+    # to the same bits in any order.
+    return np.max(a, initial=-np.inf) + 0.0  # of no rows: -inf, the identity of a maximum
+
+
+def _min_rows(a):
+    return np.min(a, initial=np.inf) + 0.0
+
+
+def _equal(a, b):
+    return np.equal(a, b).astype(np.float64)  # -0.0 equals 0.0; nan equals nothing
 
 
 def _count(a):
@@ -180,6 +208,21 @@ defprim("sum(a)",         np.sum,          "1", reduces=True, doc="the sum of a 
 defprim("mean(a)",        np.mean,         "1 / count(a)", reduces=True,
         doc="the mean of a over all rows", scalar="{a} + 0.0",
         combine=lambda total, n: total / n)  # np.mean divides numpy's sum by the count
+# The largest and smallest value over the rows. Each row's partial is its share of the
+# subgradient: 1 on the row that holds the extremum, 0 elsewhere, and 1/k on each of k tied rows
+# (as jax.numpy.max and torch.amax split it): equal(a, maxrows(a)) is 1 exactly on the rows that
+# hold the maximum, and its sum over the rows counts them. The kink is 0 exactly on tied rows (the
+# row holds the maximum, and 2 - the number of such rows is not positive).
+defprim("maxrows(a)",     _max_rows,       "equal(a, maxrows(a)) / sum(equal(a, maxrows(a)))",
+        reduces=True, doc="the largest value of a over all rows; k tied rows get 1/k each",
+        kink="maxrows(a) - a + step(2 - sum(equal(a, maxrows(a))))", scalar="{a} + 0.0",
+        kink_words="rows tie at the maximum", block=_max_rows,
+        combine=lambda parts, n: _max_rows(parts))
+defprim("minrows(a)",     _min_rows,       "equal(a, minrows(a)) / sum(equal(a, minrows(a)))",
+        reduces=True, doc="the smallest value of a over all rows; k tied rows get 1/k each",
+        kink="a - minrows(a) + step(2 - sum(equal(a, minrows(a))))", scalar="{a} + 0.0",
+        kink_words="rows tie at the minimum", block=_min_rows,
+        combine=lambda parts, n: _min_rows(parts))
 # Helpers: functions that derivative rules are written with. They are ordinary functions of the
 # language too, so that a generated adjoint program can use them.
 defprim("step(a)",        _step,           "0", kind="helper", kink="a",
@@ -187,6 +230,9 @@ defprim("step(a)",        _step,           "0", kind="helper", kink="a",
         doc="1 where a > 0, else 0 (the derivative of relu)")
 defprim("powlog(a, b)",   _powlog,         "a^(b - 1) * (1 + b * log(a))", "powlog(a, b) * log(a)",
         kind="helper", doc="a^b * log(a), 0 where a = 0 (the derivative of a^b in b)", kink="a")
+defprim("equal(a, b)",    _equal,          "0", "0", kind="helper", kink="a - b",
+        scalar="1.0 if {a} == {b} else 0.0",
+        doc="1 where a = b, else 0 (the derivative of maxrows and minrows)")
 defprim("count(a)",       _count,          "0", kind="helper", reduces=True,
         doc="the number of rows of a (1 for a single number; the derivative of mean)",
         scalar="1.0", combine=lambda total, n: np.float64(n), combine_total=False)
@@ -204,8 +250,8 @@ OTHER_NAMES: dict[str, str] = {
     "ln": "log", "arctan": "atan", "arcsin": "asin", "arccos": "acos", "arctan2": "atan2",
     "atan2f": "atan2", "fabs": "abs", "absolute": "abs", "power": "pow", "powf": "pow",
     "sqr": "square", "sgn": "sign", "signum": "sign", "heaviside": "step", "expit": "sigmoid",
-    "logistic": "sigmoid", "maximum": "max", "fmax": "max", "amax": "max", "minimum": "min",
-    "fmin": "min", "amin": "min", "average": "mean", "avg": "mean", "total": "sum",
+    "logistic": "sigmoid", "maximum": "max", "fmax": "max", "amax": "maxrows", "minimum": "min",
+    "fmin": "min", "amin": "minrows", "average": "mean", "avg": "mean", "total": "sum",
     "ln1p": "log1p", "log1pf": "log1p", "relu6": "min(relu(a), 6)", "log10": "log(a) / log(10)",
     "log2": "log(a) / log(2)", "exp2": "2 ^ a", "exp10": "10 ^ a",
     "asinh": "log(a + sqrt(a^2 + 1))", "arcsinh": "log(a + sqrt(a^2 + 1))",
@@ -213,6 +259,11 @@ OTHER_NAMES: dict[str, str] = {
     "atanh": "0.5 * log((1 + a) / (1 - a))", "arctanh": "0.5 * log((1 + a) / (1 - a))",
     "sec": "1 / cos(a)", "csc": "1 / sin(a)", "cot": "1 / tan(a)",
 }
+
+
+# The elementwise functions whose one-argument call a user may mean as a reduction over the rows
+# (as sum(a) is): the arity error names the reduction.
+OVER_ROWS: dict[str, str] = {"max": "maxrows", "min": "minrows"}
 
 
 def other_name_hint(name: str) -> str | None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 from ..errors import Diagnostic, ProgramError, Source
-from .primitives import CONSTANTS, KEYWORDS, PRIMITIVES, other_name_hint
+from .primitives import CONSTANTS, KEYWORDS, OVER_ROWS, PRIMITIVES, other_name_hint
 from .program import NO_ARG, Assignment, Program, ProgramBuilder
 
 MAX_ERRORS = 20  # a run reports at most this many errors in one program
@@ -114,8 +114,10 @@ class Statements:
                 self._error_about(name, "function", Diagnostic(
                     f"unknown function '{name}'{{}}", self.source, line, column))
         elif len(args) != prim.arity:
+            over_rows = OVER_ROWS.get(name) if len(args) == 1 else None
+            hint = f": over all rows, write {over_rows}(a)" if over_rows else ""
             self.error(f"{name} takes {_count(prim.arity, 'argument')} ({prim.signature}), "
-                       f"got {len(args)}", line, column)
+                       f"got {len(args)}{hint}", line, column)
         elif len(args) <= 2:
             code = self._codes[name]
             return self.tape.op(code, *args, line, column) if len(args) == 2 else \

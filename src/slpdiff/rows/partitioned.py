@@ -41,6 +41,7 @@ import numpy as np
 from ..core.engine import Evaluation
 from ..core.rows import frozen_name, frozen_program
 from ..core.schedule import depends, per_row
+from ..errors import InputError
 from ..evaluation import evaluate
 from ..language.program import Program
 from .points import Chunk
@@ -93,8 +94,8 @@ class Partitioned:
         names = [argument_name(r.position) for r in these]
         ev = evaluate(self.frozen, self._at(chunk, constants, known), outputs=names,
                       derivatives=False)
-        return [(float(np.sum(np.broadcast_to(ev.values[name], (chunk.rows,)))), chunk.rows)
-                for name in names]
+        return [_part(self.program.ops[r.position], ev.values[name], chunk.rows)
+                for r, name in zip(these, names, strict=True)]
 
     def combine(self, level: int, partials: Sequence[Sequence[tuple[float, int]]]) -> dict:
         """The values of the reductions of ``level`` (by position) from every partition's partial
@@ -106,9 +107,25 @@ class Partitioned:
                 total += part[k][0]
                 rows += part[k][1]
             op = self.program.ops[r.position]
+            if op.block is not None:  # the partitions' maxima: exact in any order
+                found = [np.float64(part[k][0]) for part in partials if part[k][1]]
+                values[r.position] = float(op.combine(found, rows))
+                continue
             values[r.position] = float(op.combine(np.float64(total) if op.combine_total else None,
                                                   rows))
         return values
+
+    def refuse_derivatives(self, derivatives: bool) -> None:
+        """Raise :class:`InputError` if ``derivatives`` are asked through a reduction that is not
+        a sum (``maxrows``, ``minrows``): over partitions, only their values are computed."""
+        if not derivatives:
+            return
+        for r in self.reductions:
+            op = self.program.ops[r.position]
+            if op.block is not None:
+                raise InputError(f"derivatives through {op.name} over partitions (--scheduler) "
+                                 "are not supported: run without --scheduler, or ask for "
+                                 "values only (--no-derivatives)")
 
     # --- pass 2 -------------------------------------------------------------------------------
 
@@ -125,8 +142,8 @@ class Partitioned:
         argument uses a reduction): one evaluation of the arguments and their derivatives, one
         map-reduce per evaluation of a fit."""
         ev, names, out = self._arguments(chunk, constants, {}, shared)
-        partials = [(float(np.sum(np.broadcast_to(ev.values[g], (chunk.rows,)))), chunk.rows)
-                    for g in out]
+        partials = [_part(self.program.ops[r.position], ev.values[g], chunk.rows)
+                    for r, g in zip(self.reductions, out, strict=True)]
         return partials, self._sums(ev, names, out, chunk.rows)
 
     def _arguments(self, chunk, constants, reductions, shared):
@@ -294,6 +311,15 @@ def evaluate_piece(program: Program, chunk: Chunk, constants: Mapping[str, float
     from .stream import evaluate_chunk
 
     return evaluate_chunk(program, chunk, constants, wrt)
+
+
+def _part(op, values, rows: int) -> tuple[float, int]:
+    """One partition's share of a reduction: the sum of its argument over its rows (the
+    table's ``block`` for a reduction that is not a sum), and their number."""
+    column = np.broadcast_to(values, (rows,))
+    if op.block is not None:
+        return (float(op.block(column)) if rows else 0.0), rows
+    return float(np.sum(column)), rows
 
 
 def _reductions(program: Program, row: Sequence[bool]) -> list[Reduction]:
