@@ -59,14 +59,17 @@ def test_a_file_read_again_comes_from_the_cache(cache_dir, tmp_path):
 def test_a_cached_run_imports_neither_lark_nor_the_tables(cache_dir):
     code = ("import sys\nfrom slpdiff.cli import main\nsys.argv = ['slpdiff', 'eval', "
             f"{str(SEED)!r}, '--at', 'x=1,w=4']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print('lark' in sys.modules, sorted(m for m in sys.modules if 'cmd_' in m))")
+            "print('lark' in sys.modules, sorted(m for m in sys.modules if 'cmd_' in m))\n"
+            "print(sorted(m for m in ('tempfile', 'slpdiff.rows.points', 'slpdiff.rows.atomic',"
+            " 'pyarrow') if m in sys.modules))")  # start-up at a point: nothing for rows
     env = {**os.environ, "SLPDIFF_CACHE_DIR": str(cache_dir)}
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, check=True) for _ in range(2)]
     first, second = (r.stdout.splitlines() for r in runs)
     assert first[:3] == second[:3] and first[0].startswith("v7 = 27.9064966781438")
-    assert first[-1] == "True ['slpdiff.cli.cmd_eval']"  # parsed: lark was needed
-    assert second[-1] == "False ['slpdiff.cli.cmd_eval']"  # cached: no lark, one command
+    assert first[-2] == "True ['slpdiff.cli.cmd_eval']"  # parsed: lark was needed
+    assert second[-2] == "False ['slpdiff.cli.cmd_eval']"  # cached: no lark, one command
+    assert second[-1] == "[]"  # (the first run stores the parse, through a temporary file)
 
 
 def test_a_changed_file_is_parsed_again(cache_dir, tmp_path):

@@ -109,6 +109,22 @@ def test_each_rows_own_derivatives_through_reductions_match_finite_differences(t
         assert np.allclose(gradient[name], fd, rtol=1e-6, atol=1e-8)
 
 
+def test_a_fits_map_step_runs_the_compiled_slices_not_the_engine(monkeypatch):
+    """The reductions not known yet in a pass are numbers no value asked for uses; were they NaN,
+    every partition of every step of a fit would fall back to the reference engine."""
+    import slpdiff.evaluation
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the reference engine ran")
+    monkeypatch.setattr(slpdiff.evaluation, "evaluate_reference", no_engine)
+    t = np.linspace(0.0, 4.0, 5000)
+    chunk = Chunk({"t": t, "y": 2.0 * np.exp(-1.3 * t) + 0.5}, 5000)
+    part = Partitioned(slpdiff.parse_file(DECAY), ["t", "y"])
+    (total, rows), = part.first_pass(chunk, {"a": 1.5, "b": 1.0, "c": 0.2}, ["a", "b", "c"])[0]
+    assert rows == 5000
+    assert total == pytest.approx(np.sum((1.5 * np.exp(-t) + 0.2 - chunk.columns["y"]) ** 2))
+
+
 def test_sums_over_partitions_stay_within_the_stated_bound():
     rng = np.random.default_rng(11)
     worst = 0.0
@@ -177,6 +193,35 @@ def test_eval_on_the_cluster_writes_what_the_embedded_path_writes(scheduler, tmp
     grid = subprocess.run([SLPDIFF, "eval", SEED, "--at", "x=0:1:0.5,w=1"], capture_output=True,
                           text=True, env=env, timeout=300)
     assert grid.returncode == 0 and len(grid.stdout.splitlines()) == 4
+
+
+@pytest.mark.parametrize("options", [["--hessian"], ["--mode", "forward"],
+                                     ["--direction", "x=1,w=-2"], ["--hvp", "x=0.5,w=1"]])
+def test_second_order_and_forward_mode_on_the_cluster_as_here(scheduler, tmp_path, options):
+    points = _points(tmp_path / "p.csv", 300, seed=4)
+    embedded = run_slpdiff("eval", SEED, "--points", points, *options)
+    on_cluster = _run("eval", SEED, "--points", points, "--scheduler", scheduler[0], *options)
+    assert on_cluster.returncode == 0, on_cluster.stderr
+    assert on_cluster.stdout == embedded.stdout and len(embedded.stdout.splitlines()) == 301
+    parts = tmp_path / "parts"
+    written = _run("eval", SEED, "--points", points, "--scheduler", scheduler[0], *options,
+                   "-o", f"{parts}/")
+    assert written.returncode == 0, written.stderr
+    files = sorted(parts.glob("part-*.csv"))
+    assert len(files) > 1  # the file was cut into partitions
+    header = embedded.stdout.splitlines()[0]
+    assert all(f.read_text().splitlines()[0] == header for f in files)
+    assert "".join("".join(f.read_text().splitlines(keepends=True)[1:]) for f in files) == \
+        "".join(embedded.stdout.splitlines(keepends=True)[1:])
+
+
+def test_second_order_through_a_reduction_stays_here(scheduler, tmp_path):
+    program = tmp_path / "centre.slp"
+    program.write_text("input x, w\nm = (x - mean(x)) * w\noutput m\n")
+    points = _points(tmp_path / "p.csv", 50)
+    proc = _run("eval", program, "--points", points, "--scheduler", scheduler[0], "--hessian")
+    assert proc.returncode == 2 and "not on a cluster" in proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
 
 
 def test_reductions_are_over_all_rows_of_all_partitions(scheduler, tmp_path):

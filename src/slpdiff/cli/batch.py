@@ -63,10 +63,13 @@ def points_options(f):
 def is_batch(ranges, fmt, points, output) -> bool:
     """True when ``eval`` writes records: many points, or one point as CSV/TSV/JSON Lines or
     Parquet (asked for with --format, or by the name of the -o file)."""
+    if points is not None or ranges or fmt in _RECORD_FORMATS:
+        return True
+    if fmt is not None or output in (None, "-"):
+        return False  # decided without importing the rows' modules (start-up at a point)
     from ..rows.sources import file_format
 
-    by_name = fmt is None and output not in (None, "-") and file_format(output) is not None
-    return points is not None or bool(ranges) or fmt in _RECORD_FORMATS or by_name
+    return file_format(output) is not None
 
 
 def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_format, keep,
@@ -96,15 +99,11 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                                "grid is evaluated here")
     if scheduler is not None or points not in (None, "-"):  # $SLPDIFF_SCHEDULER: files only
         scheduler = chosen_scheduler(scheduler)
-    if scheduler is not None and asked != FIRST:
-        raise click.UsageError("--mode forward, --direction, --hessian and --hvp are evaluated "
-                               "here, not on a cluster: leave out --scheduler (or unset "
-                               "SLPDIFF_SCHEDULER)")
     if scheduler is not None:
         from .scale_out import eval_distributed
 
         eval_distributed(scheduler, program, constants, wrt_names, fmt, strict, points,
-                         points_format, keep, output, chunk_rows)
+                         points_format, keep, output, chunk_rows, asked)
         return
     rows = chunk_rows or rows_per_pass(program, asked, wrt)
     with _source(program, constants, ranges, points, points_format, keep) as reader:

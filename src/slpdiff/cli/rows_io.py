@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 
 import click
 
@@ -20,9 +20,12 @@ NAMES_SHOWN = 20  # names listed in a warning about ignored columns
 @contextmanager
 def output_stream(path: str | None):
     """Standard output, or the file ``path`` written atomically."""
+    if path in (None, "-"):  # no import of tempfile and its kin for the common case
+        yield sys.stdout
+        return
     from ..rows.atomic import atomic_output
 
-    with nullcontext(sys.stdout) if path in (None, "-") else atomic_output(path) as stream:
+    with atomic_output(path) as stream:
         yield stream
 
 

@@ -82,10 +82,12 @@ def _each(client, job, parts):
 
 
 def eval_distributed(scheduler, program, constants, wrt, fmt, strict, points, points_format,
-                     keep, output, chunk_rows) -> None:
-    """``slpdiff eval --points ... --scheduler ...``."""
+                     keep, output, chunk_rows, asked) -> None:
+    """``slpdiff eval --points ... --scheduler ...``; ``asked``: the results beyond first
+    derivatives (:class:`~slpdiff.rows.stream.Asked`), for programs without reductions."""
     from ..rows import distributed as dist
-    from ..rows.partitioned import totals
+    from ..rows.partitioned import Partitioned, totals
+    from ..rows.stream import FIRST
     from .rows_io import data_reader, warn_ignored
 
     paths, fmt_in = _paths(points, "--points", points_format)
@@ -99,33 +101,39 @@ def eval_distributed(scheduler, program, constants, wrt, fmt, strict, points, po
     if directory is not None:
         os.makedirs(directory, exist_ok=True)
         fmt = fmt if fmt in ("csv", "tsv", "jsonl", "parquet") else "csv"
+    partitioned = Partitioned(program, columns)
+    if asked != FIRST and partitioned.reductions:
+        raise click.UsageError("--mode forward, --direction, --hessian and --hvp through a "
+                               "reduction over rows are evaluated here, not on a cluster: leave "
+                               "out --scheduler (or unset SLPDIFF_SCHEDULER)")
     parts = dist.plan(paths, fmt_in)
     job = _job(program, constants, wrt, columns, keep)
     with cluster(scheduler) as client:
-        from ..rows.partitioned import Partitioned
-
-        partitioned = Partitioned(program, columns)
         shared = [name for name in wrt if name not in columns]
         reductions, sums, rows = totals(partitioned, _each(client, job, parts), shared)
         futures = client.map(dist.eval_task, [job] * len(parts), parts,
                              [reductions] * len(parts), [sums] * len(parts),
                              [rows] * len(parts), [fmt] * len(parts), [strict] * len(parts),
                              [kept] * len(parts), [directory] * len(parts), range(len(parts)),
-                             pure=False)
+                             [asked] * len(parts), pure=False)
         progress = PartProgress(len(parts), dist.dashboard(client))
         try:
-            result = _write_parts(futures, program, wrt, fmt, kept, output, directory, progress)
+            result = _write_parts(futures, program, wrt, fmt, kept, output, directory, progress,
+                                  asked)
         finally:
             progress.clear()
     if result.stopped:
-        raise RunError(nonfinite_diagnostics(program, result.warnings, result.where))
+        diagnostics = nonfinite_diagnostics(program, result.warnings, result.where)
+        raise RunError(diagnostics or "; ".join(result.beyond_messages()))
     for d in nonfinite_diagnostics(program, result.warnings, result.where):
         warning(d.format())
+    for message in result.beyond_messages():
+        warning(message)
     for hit, where in zip(result.kinks, result.kink_where, strict=True):
         warning(hit.diagnostic(program, where).format())
 
 
-def _write_parts(futures, program, wrt, fmt, kept, output, directory, progress):
+def _write_parts(futures, program, wrt, fmt, kept, output, directory, progress, asked):
     """Write each part's records in order (or rename the parts into ``directory`` once all are
     done); the combined account of how the evaluation went."""
     from ..rows.stream import BatchResult
@@ -148,7 +156,7 @@ def _write_parts(futures, program, wrt, fmt, kept, output, directory, progress):
             return _finished(total)
         from .rows_io import record_sink
 
-        with record_sink(fmt, output, program, wrt, kept) as sink:
+        with record_sink(fmt, output, program, wrt, kept, asked) as sink:
             for future in futures:
                 records, result = future.result()
                 sink.write_made(records)
@@ -158,7 +166,8 @@ def _write_parts(futures, program, wrt, fmt, kept, output, directory, progress):
                 if result.stopped:
                     break
             if total.stopped:  # raised inside the block: -o leaves no partial file
-                raise RunError(nonfinite_diagnostics(program, total.warnings, total.where))
+                raise RunError(nonfinite_diagnostics(program, total.warnings, total.where)
+                               or "; ".join(total.beyond_messages()))
         return _finished(total)
     finally:
         for temporary, _ in moves:  # a failed run leaves no part under its final name
@@ -177,6 +186,10 @@ def _add(total, result, program) -> None:
 
     total.rows += result.rows
     total.stopped = total.stopped or result.stopped
+    for key, (rows, where) in result.beyond.items():  # the first partition's row is the first
+        known = total.beyond.get(key)
+        total.beyond[key] = (rows, where_in_file(where)) if known is None else \
+            (known[0] + rows, known[1])
     for w, where in zip(result.warnings, result.where, strict=True):
         w = w.__class__(**{**w.__dict__, "program": program})
         known = [k for k, t in enumerate(total.warnings) if t.kind == w.kind]

@@ -318,23 +318,26 @@ def _plus(a, b):
 
 
 def eval_task(job: Job, part: Part, reductions: Mapping[int, float], sums, rows: int | None,
-              fmt: str, strict: bool, kept: Sequence[str], directory: str | None, index: int):
+              fmt: str, strict: bool, kept: Sequence[str], directory: str | None, index: int,
+              asked=None):
     """The records of ``part`` (bytes, or an Arrow table for Parquet), or, with ``directory``,
     written there as a hidden temporary part file (renamed by the client when every part is
     done); and how the evaluation went (:class:`~slpdiff.rows.stream.BatchResult`, made
-    portable)."""
-    from .stream import evaluate_stream
+    portable). ``asked``: the results beyond first derivatives
+    (:class:`~slpdiff.rows.stream.Asked`; a program without reductions only)."""
+    from .stream import FIRST, evaluate_stream
 
+    asked = asked or FIRST
     worker = _worker(job)
     program, partitioned = worker.program, worker.partitioned
     wrt = list(job.wrt)
-    out = _Output(program, wrt, fmt, kept, directory, index)
+    out = _Output(program, wrt, fmt, kept, directory, index, asked)
 
     def evaluate_one(chunk):
         return partitioned.evaluate(chunk, worker.constants, reductions, sums, rows, wrt)
 
     result = evaluate_stream(program, read_part(job, part), worker.constants, wrt, out.write,
-                             stop_at_nonfinite=strict,
+                             stop_at_nonfinite=strict, asked=asked,
                              evaluate_one=evaluate_one if partitioned.reductions else None)
     return out.finish(), portable(result)
 
@@ -342,17 +345,17 @@ def eval_task(job: Job, part: Part, reductions: Mapping[int, float], sums, rows:
 class _Output:
     """A part's records, gathered (to return) or written to a temporary file (``directory``)."""
 
-    def __init__(self, program, wrt, fmt, kept, directory, index):
+    def __init__(self, program, wrt, fmt, kept, directory, index, asked):
         self.fmt, self.directory = fmt, directory
         self.pieces: list = []
         if fmt == "parquet":
             from .parquet import ParquetRecords
 
-            self.records = ParquetRecords(program, wrt, kept)
+            self.records = ParquetRecords(program, wrt, kept, asked)
         else:
             from .records import writer_for
 
-            self.records = writer_for(fmt, program, wrt, kept)
+            self.records = writer_for(fmt, program, wrt, kept, asked)
         self.path = None
         if directory is not None:
             self.final = os.path.join(directory, part_name(index, fmt))

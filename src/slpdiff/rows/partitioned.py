@@ -227,7 +227,7 @@ class Partitioned:
     def _at(self, chunk: Chunk, constants: Mapping[str, float],
             reductions: Mapping[int, float], spread: Sequence[str] = ()) -> dict:
         """The frozen program's inputs: the chunk's columns, the numbers given once, and the
-        reductions known (NaN for those not yet: no argument asked for uses them). Those in
+        reductions known (0 for those not yet: no argument asked for uses them). Those in
         ``spread`` are repeated on every row, so that their adjoints stay one per row."""
         n = chunk.rows
         at = {name: chunk.columns[name] for name in self.columns}
@@ -235,7 +235,9 @@ class Partitioned:
             if name not in at and name in constants:
                 at[name] = np.float64(constants[name])
         for r in self.reductions:
-            at[r.name] = np.float64(reductions.get(r.position, np.nan))
+            # A reduction not known yet is not used by any value asked for; 0 rather than NaN,
+            # since a NaN input sends the evaluation to the reference engine (which reports it).
+            at[r.name] = np.float64(reductions.get(r.position, 0.0))
         for name in spread:
             at[name] = np.full(n, at[name], dtype=np.float64)
         return at
