@@ -874,13 +874,15 @@ W7_CHILD = r"""
 import json, sys, time
 import numpy as np
 import slpdiff
+from slpdiff.evaluation import force as force_path
 from slpdiff.fast import slices
 path, rows, force = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 program = slpdiff.parse(open(path).read())
 if force == "slices":
     slices.MAX_NODES = 10**9
+    force_path(program, "slices")
 elif force == "all":
-    slices.MAX_NODES = 0
+    force_path(program, "all rows")
 rng = np.random.default_rng(0)
 point = {"x": rng.uniform(0, 1, rows), "w": rng.uniform(0, 1, rows)}
 start = time.process_time()
@@ -891,7 +893,8 @@ print(json.dumps({"seconds": time.process_time() - start}))
 
 def w7(sizes: list[int], rows_n: int) -> None:
     """``eval --points``: one evaluation on rows, by compiled slices or all rows at once
-    (interpreted), and what ``evaluate`` chose (slices up to ``slices.MAX_NODES`` nodes)."""
+    (interpreted), and what ``evaluate`` chose (``fast.costs``; slices up to ``slices.MAX_NODES``
+    nodes); ``benchmarks/policy.py`` compares the choice with each path in passes of rows."""
     tmp = Path(tempfile.mkdtemp())
     files = w5_files(sizes, tmp)
     out = []

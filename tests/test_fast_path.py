@@ -21,10 +21,21 @@ from fuzz.strategies import smooth_programs
 from helpers import random_program, same_bits
 from slpdiff.core import engine
 from slpdiff.core.schedule import depends, select, supported
-from slpdiff.evaluation import POINT_CODE, SLICE_CODE, fast_path, force_compile
-from slpdiff.fast import all_rows, point, slices
+from slpdiff.evaluation import (
+    ALL_ROWS,
+    POINT_CODE,
+    POINT_PATHS,
+    POINT_RUN,
+    SLICE_CODE,
+    expect,
+    fast_path,
+    force,
+    force_compile,
+)
+from slpdiff.fast import all_rows, costs, point, slices
 from slpdiff.language.primitives import PRIMITIVES
 from slpdiff.language.rules import rules_for
+from slpdiff.optimize import optimize
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -2.5, 3.0, 1e-310, -1e-310, 1e308, -1e308, math.inf,
            -math.inf, math.nan, 1e-5, 2.0000000000000004, 1.0425133694426776]
@@ -170,7 +181,8 @@ def test_evaluate_gives_the_same_results_and_warnings_on_every_call():
     points = [{"x": 1.0, "y": 2.0}, {"x": 1.0, "y": 0.0}, {"x": 800.0, "y": 1.0},
               {"x": -1.0, "y": -4.0}, {"x": 0.25, "y": 3.0}]
     first = [slpdiff.evaluate(program, p) for p in points]
-    for _ in range(3):  # compiled by now
+    for path in POINT_PATHS:
+        force(program, path)
         again = [slpdiff.evaluate(program, p) for p in points]
         for a, b in zip(first, again, strict=True):
             for out in a.values:
@@ -393,6 +405,129 @@ def test_non_finite_results_of_functions_that_are_not_ufuncs_are_left_to_the_eng
     assert assert_same(program, {"x": x, "w": 0.5}) is False  # log of negative numbers: nan
     ev = slpdiff.evaluate(program, {"x": x, "w": 0.5})
     assert [w.kind for w in ev.warnings][:1] == ["value"]
+
+
+@pytest.fixture
+def given_costs(monkeypatch):
+    """Costs per node of each path, the same at every size: simple numbers to reason about."""
+    def given(**per_node):
+        for name, value in per_node.items():
+            monkeypatch.setattr(costs, name, (value,) * len(costs.SIZES)
+                                if isinstance(getattr(costs, name), tuple) else value)
+    return given
+
+
+def test_the_cheapest_path_at_a_point_on_given_costs(given_costs):
+    given_costs(ENGINE=10.0, INTERPRETED=1.0, INTERPRETER_SETUP=5.0, COMPILED=0.0, COMPILE=100.0,
+                ENGINE_CALL=0.0, INTERPRETER_START=0.0)
+
+    def choose(remaining, built=()):
+        return costs.cheapest(costs.point_costs(1000, remaining, built))
+
+    assert choose(0.5) == "engine"  # 5 against 5.5 and 100
+    assert choose(1) == "interpreted"  # 10 against 6: the CLI's one evaluation
+    assert choose(94) == "interpreted" and choose(96) == "compiled"  # 5 + 95 = 100
+    assert choose(99, ["interpreted"]) == "interpreted"  # prepared: only the runs count
+    assert choose(101, ["interpreted"]) == "compiled"
+    assert choose(1, ["compiled"]) == "compiled"
+
+
+def test_the_cheapest_path_on_rows_on_given_costs(given_costs):
+    given_costs(SLICES_COMPILE=100.0, SLICE_PASS=0.0, SLICE_ROW=1.0, CHUNK_PASS=50.0,
+                CHUNK_ROW=1.0, ALL_ROWS_SETUP=0.0)
+
+    def choose(rows, chunk, remaining=1.0, built=()):
+        return costs.cheapest(costs.rows_costs(10, rows, remaining, chunk, built))
+
+    assert choose(1000, chunk=1000) == "all rows"  # one chunk: 50 against 100
+    assert choose(1000, chunk=400) == "slices"  # three chunks: 150 against 100
+    assert choose(1000, chunk=1000, remaining=3) == "slices"  # 150 against 100
+    assert choose(1000, chunk=1000, remaining=3, built=["all rows"]) == "slices"
+    assert choose(1000, chunk=400, built=["all rows"]) == "slices"
+    assert choose(1000, chunk=1000, remaining=1.9, built=["all rows"]) == "all rows"
+
+
+def test_the_measured_costs_choose_the_paths_the_benchmark_measured_fastest():
+    # benchmarks/policy.py, docs/performance.md: which path was fastest for W2 random DAGs.
+    def at_point(nodes, remaining):
+        return costs.cheapest(costs.point_costs(nodes, remaining))
+
+    def on_rows(nodes, rows, remaining=1):
+        return costs.cheapest(costs.rows_costs(nodes, rows, remaining, all_rows.chunk_rows(nodes)))
+
+    assert at_point(20, 1) == "engine" and at_point(400, 1) == "interpreted"
+    for nodes in (10_000, 100_000, 1_000_000):
+        assert at_point(nodes, 1) == "interpreted"  # slpdiff eval --at
+    assert at_point(10_000, 101) == "interpreted"  # optimize --steps 100
+    assert at_point(100_000, 101) == at_point(1_000_000, 101) == "compiled"
+    assert on_rows(10_000, 1_000) == "all rows" and on_rows(10_000, 10_000) == "slices"
+    assert on_rows(10_000, 1_000, remaining=101) == "slices"
+    assert on_rows(100_000, 1_000) == "slices"  # all rows' chunks hold 83 rows
+
+
+def dag_program(n: int, seed: int = 1) -> str:
+    """A random DAG as benchmarks/run.py's W2: ``+ - *`` of the value before and a random earlier
+    one, then ``sin`` or ``cos`` of it (the values stay finite)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = ["input x, w", "v0 = x * w"]
+    for k in range(1, n):
+        if k % 2:
+            lines.append(f"v{k} = v{k - 1} {rng.choice('+-*')} v{rng.randrange(k)}")
+        else:
+            lines.append(f"v{k} = {rng.choice(['sin', 'cos'])}(v{k - 1})")
+    return "\n".join(lines + [f"output v{n - 1}", ""])
+
+
+def test_evaluate_takes_the_path_the_costs_choose_and_gives_the_same_bits_on_each():
+    program = slpdiff.parse(dag_program(400))
+    at = {"x": 0.7, "w": 0.3}
+    first = slpdiff.evaluate(program, at)
+    assert program.facts(POINT_RUN) and not program.facts(POINT_CODE)
+    expect(program, 10_000)  # compiling pays for that many: at once
+    again = slpdiff.evaluate(program, at)
+    assert program.facts(POINT_CODE) and not program.facts(POINT_RUN)
+    forced = []
+    for path in POINT_PATHS:
+        force(program, path)
+        forced.append(slpdiff.evaluate(program, at))
+    assert all(math.isfinite(g) for g in first.gradient["v399"].values())
+    for ev in [again, *forced]:
+        assert_same_evaluation(first, ev)
+
+
+def test_on_rows_evaluate_compiles_slices_when_the_rows_pay_for_it():
+    program = slpdiff.parse(column_program(2, tail=False))
+    rows = np.random.default_rng(2).uniform(-1, 1, (3, 600))
+    at = {"x": rows[0], "y": rows[1], "z": rows[2], "w": 0.25}
+    first = slpdiff.evaluate(program, at)  # few rows, once: compiling would cost more
+    assert program.facts(ALL_ROWS) and not compiled(program)
+    expect(program, 1_000)
+    again = slpdiff.evaluate(program, at)
+    assert compiled(program) and compiled(program)[0] is not False
+    force(program, "all rows")
+    assert_same_evaluation(first, again)
+    assert_same_evaluation(first, slpdiff.evaluate(program, at))
+
+
+def test_optimize_compiles_at_once_when_its_step_limit_pays_for_it():
+    def compiled_at_each_step(steps: int) -> list[bool]:
+        program = slpdiff.parse(dag_program(400))
+        seen = []
+        optimize(program, {"x": 0.7, "w": 0.3}, "gd", lr=1e-12, steps=steps, tol=0.0,
+                 callback=lambda step: seen.append(bool(program.facts(POINT_CODE))))
+        return seen
+
+    assert set(compiled_at_each_step(5)) == {False}
+    assert set(compiled_at_each_step(1_000)) == {True}  # from the first step on
+
+
+def assert_same_evaluation(a, b) -> None:
+    for out in a.values:
+        assert same_bits(a.values[out], b.values[out])
+        for x in a.gradient[out]:
+            assert same_bits(a.gradient[out][x], b.gradient[out][x])
 
 
 def test_large_programs_run_over_all_rows_at_once_with_the_same_bits(monkeypatch):

@@ -25,6 +25,7 @@ from slpdiff.core import engine
 from slpdiff.core.schedule import depends, select, sweep_schedule, sweep_terms
 from slpdiff.errors import ProgramError
 from slpdiff.evaluation import POINT_CODE, POINT_RUN, fast_path
+from slpdiff.fast import costs
 from slpdiff.fast.point import PointRun
 from slpdiff.language.parser import parse
 from slpdiff.language.primitives import PRIMITIVES
@@ -296,10 +297,13 @@ def test_which_path_runs_at_a_point():
     assert not small.facts(POINT_RUN)  # a small program: the engine, nothing prepared
     first = slpdiff.evaluate(big, at_big)
     assert big.facts(POINT_RUN) and not big.facts(POINT_CODE)  # interpreted, not compiled
-    evaluation = slpdiff.evaluation
-    for _ in range(round(evaluation.COMPILE_AFTER / evaluation.INTERPRETED_WORK) + 1):
+    # Compiled once the evaluations done would have paid for it, as the cost model says.
+    pays = next(k for k in range(2, 10_000) if costs.cheapest(
+        costs.point_costs(len(big), k, ["interpreted"])) == "compiled")
+    for done in range(2, pays + 1):
+        assert not big.facts(POINT_CODE), done
         last = slpdiff.evaluate(big, at_big)
-    assert big.facts(POINT_CODE) and not big.facts(POINT_RUN)  # compiled once it pays
+    assert big.facts(POINT_CODE) and not big.facts(POINT_RUN)
     for out in first.values:
         assert same_bits(first.values[out], last.values[out])
         for x in first.gradient[out]:

@@ -19,6 +19,7 @@ from test_fast_path import column_program, compiled
 import slpdiff
 from helpers import exit_status, invoke, random_program, run_slpdiff, same_bits
 from slpdiff.errors import SlpError
+from slpdiff.evaluation import force_compile
 from slpdiff.fast import slices, threads
 
 COUNTS = [1, 2, 3, 7]
@@ -34,6 +35,7 @@ def default_threads(monkeypatch):
 
 
 def on_threads(count: int, program, point: dict, wrt=None):
+    force_compile(program)  # the compiled slices, whatever the policy would choose
     threads.set_threads(count)
     try:
         return slpdiff.evaluate(program, point, wrt=wrt)

@@ -7,20 +7,25 @@ same order: :func:`~slpdiff.core.schedule.sweep_terms`), so the choice is about 
 ==========================================  ======================================================
 situation                                   evaluator
 ==========================================  ======================================================
-every input a number, a program of fewer    the reference engine: ``core.engine.evaluate_reference``
-than ``INTERPRET_FROM`` nodes, the first
-few calls (``slpdiff eval --at``: one call)
-every input a number, a larger program,     the engine's computation interpreted on Python floats
-the first calls                             (nothing compiled): ``fast.point.PointRun``
-every input a number, once about            compiled Python on floats: ``fast.point.PointCode``
-``COMPILE_AFTER`` engine evaluations' worth
-of work has been done on the program
-(optimizing: compiling costs about that)
+every input a number: the path of least     the reference engine: ``core.engine.evaluate_reference``
+estimated cost for the evaluations to come  (a program of a few dozen nodes, evaluated a few times);
+(:mod:`.fast.costs`: each path's cost per   the engine's computation interpreted on Python floats,
+node, measured; the evaluations to come:    nothing compiled: ``fast.point.PointRun`` (larger
+those a caller expects, :func:`expect`,     programs, the first evaluations: ``slpdiff eval --at``
+else as many as were done, this one         at every size); compiled Python on floats:
+included)                                   ``fast.point.PointCode`` (once the evaluations pay for
+                                            compiling: an optimizer's 100 steps from about 30,000
+                                            nodes, a loop of calls after 90 to 130 of them)
 arrays of rows (``--points``, grids,        compiled numpy calls on cache-sized slices of rows:
-``optimize --data``), compiled at once      ``fast.slices.SliceCode``
-arrays, when one pass over slices cannot    all rows at once, interpreted:
-(a column computed from a reduction), or    ``fast.all_rows.AllRowsRun``
+``optimize --data``), the same choice in    ``fast.slices.SliceCode`` (rows that pay for compiling:
+rows (one evaluation, or as many rows as    about 8,000 in one evaluation at 10,000 nodes, fewer as
+were done, or the evaluations expected)     programs grow and all rows' chunks shrink; fewer with
+                                            more evaluations); otherwise all rows at once,
+                                            interpreted: ``fast.all_rows.AllRowsRun``
+arrays, when one pass over slices cannot    ``fast.all_rows.AllRowsRun``
+(a column computed from a reduction), or
 more than ``slices.MAX_NODES`` nodes
+(memory: the slices' buffers)
 anything not finite, a fast path's Python   the reference engine, which locates the warnings
 error (``1/0``), seed-style ``Var`` ops
 with Python rules
@@ -34,6 +39,7 @@ out as a program (:mod:`slpdiff.core.adjoint`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -41,33 +47,36 @@ import numpy as np
 
 from .core.engine import Evaluation, NodeValues, as_value, evaluate_reference, forward
 from .core.schedule import Selection, bind_inputs, depends, per_row, select, supported
+from .fast.all_rows import chunk_rows
+from .fast.costs import cheapest, point_costs, rows_costs
 from .language.program import Memo, Program
 from .limits import check_reverse
 
-__all__ = ["Evaluation", "evaluate", "evaluate_inputs", "fast_path", "force_compile"]
+__all__ = ["Evaluation", "evaluate", "evaluate_inputs", "expect", "fast_path", "force",
+           "force_compile"]
 
-# The costs that decide, measured with benchmarks/run.py (W5) on W2 programs of 10,000 to 1,000,000
-# statements. Per node: the engine takes about 6.5 us, the interpreter 0.8 us, the compiled code
-# 0.4 us, and compiling takes about 40 us, which is 6 engine evaluations or 50 interpreted ones.
-# Each path runs until the time already spent on the program would pay for the next one (a
-# strategy that never costs more than twice the best choice made knowing the future).
-COMPILE_AFTER = 6.0  # compile once this many engine evaluations' worth of work has been done
-INTERPRETED_WORK = 0.125  # an interpreted evaluation, in engine evaluations
-# The interpreter's preparation (a function per primitive and rule used) costs about 200 engine
-# node evaluations: below this many nodes the engine itself runs first.
-INTERPRET_FROM = 200
-
-WORK = Memo("evaluations' worth of work done by the engine")
+WORK = Memo("evaluations done and expected")
 POINT_RUN = Memo("interpreted code at a point")
 POINT_CODE = Memo("compiled code at a point")
 SLICE_CODE = Memo("compiled slices (False: the program needs all rows at once)")
 ALL_ROWS = Memo("all-rows layout", keep=1)  # one layout at a time: its buffers are large
+POINT_PATHS = ("engine", "interpreted", "compiled")
+ROW_PATHS = ("slices", "all rows")
 
 
 class _Work:
-    """Evaluations' worth of work the engine has done on a program at points."""
+    """The evaluations done on a program and how many are expected (see :mod:`.fast.costs`)."""
 
-    done = 0.0
+    points = 0  # evaluations at a point
+    rows = 0  # rows evaluated, over every evaluation on rows
+    calls = 0  # evaluations of either kind
+    until = 0  # ``calls`` once the evaluations a caller expects are done (0: none expected)
+    forced_point: str | None = None  # the path chosen by :func:`force` at points
+    forced_rows: str | None = None  # and on rows
+
+    def remaining(self, otherwise: float) -> float:
+        """The evaluations still expected, this one included; ``otherwise`` if none are."""
+        return self.until - self.calls if self.until > self.calls else otherwise
 
 
 def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | None = None,
@@ -117,10 +126,33 @@ def evaluate_inputs(program: Program, inputs: list, chosen: Selection,
                       node_values=node_values)
 
 
+def expect(program: Program, evaluations: float) -> None:
+    """Tell the choice of evaluator that about ``evaluations`` more evaluations of ``program``
+    are coming (an optimizer's step limit), so that a path worth compiling for them is compiled
+    at once rather than once the work done would have paid for it."""
+    work = program.memo(WORK, None, _Work)
+    work.until = work.calls + max(0, math.ceil(evaluations))
+
+
+def force(program: Program, path: str | None) -> None:
+    """Run ``path`` (one of :data:`POINT_PATHS` at points, of :data:`ROW_PATHS` on rows) whenever
+    it can run, whatever it costs; None: choose again (tests and benchmarks compare the paths)."""
+    work = program.memo(WORK, None, _Work)
+    if path is None:
+        work.forced_point = work.forced_rows = None
+    elif path in POINT_PATHS:
+        work.forced_point = path
+    elif path in ROW_PATHS:
+        work.forced_rows = path
+    else:
+        raise ValueError(f"no evaluator path {path!r}")
+
+
 def force_compile(program: Program) -> None:
-    """Count enough work on ``program`` that its next evaluation at a point compiles (tests and
-    benchmarks use it to reach the compiled code at once)."""
-    program.memo(WORK, None, _Work).done = COMPILE_AFTER
+    """Compile ``program`` at its next evaluation (at a point, or on rows: slices) whatever it
+    costs (tests and benchmarks use it to reach the compiled code at once)."""
+    force(program, "compiled")
+    force(program, "slices")
 
 
 def fast_path(program: Program, inputs: list, chosen: Selection):
@@ -138,13 +170,14 @@ def fast_path(program: Program, inputs: list, chosen: Selection):
 def _at_point(program, inputs, needs, outputs, wrt):
     key = (needs, tuple(outputs))
     work = program.memo(WORK, None, _Work)
-    if work.done < COMPILE_AFTER and len(program) < INTERPRET_FROM:
-        work.done += 1.0
-        return None  # the engine: preparing a faster path would cost more than it saves
+    path = work.forced_point or point_path(program, key, work)
+    work.points += 1
+    work.calls += 1
+    if path == "engine":
+        return None  # preparing a faster path would cost more than it saves
     from .fast.point import PointCode, PointRun
 
-    if work.done < COMPILE_AFTER:
-        work.done += INTERPRETED_WORK
+    if path == "interpreted":
         code = program.memo(POINT_RUN, key, lambda: PointRun(program, needs, outputs))
     else:
         program.forget(POINT_RUN)
@@ -154,6 +187,25 @@ def _at_point(program, inputs, needs, outputs, wrt):
             return code.run([float(x) for x in inputs], outputs, wrt)
     except (ArithmeticError, ValueError):
         return None
+
+
+def point_path(program: Program, key, work: _Work) -> str:
+    """The cheapest path at a point for the evaluations to come (:func:`.fast.costs.point_costs`):
+    those expected, else as many as have been done, this one included."""
+    built = [name for name, kind in (("interpreted", POINT_RUN), ("compiled", POINT_CODE))
+             if key in program.facts(kind)]
+    return cheapest(point_costs(len(program), work.remaining(work.points + 1), built))
+
+
+def rows_path(program: Program, keys: tuple, n: int, work: _Work) -> str:
+    """The cheapest path on ``n`` rows for the evaluations to come (as :func:`point_path`, in
+    rows: each evaluation to come is taken to be of ``n`` rows); ``keys``: the memos' keys."""
+    slices = program.facts(SLICE_CODE).get(keys[0])
+    if slices is False:
+        return "all rows"  # a single pass over slices cannot give the results
+    built = ["slices"] * (slices is not None) + ["all rows"] * (keys[1] in program.facts(ALL_ROWS))
+    remaining = work.remaining((work.rows + n) / n)
+    return cheapest(rows_costs(len(program), n, remaining, chunk_rows(len(program)), built))
 
 
 def _on_rows(program, inputs, needs, outputs, wrt):
@@ -175,12 +227,16 @@ def _on_rows(program, inputs, needs, outputs, wrt):
         except Unsupported:
             return False  # all rows at once, below
 
-    code = program.memo(SLICE_CODE, (bytes(needs), tuple(outputs), shapes), compile_slices)
+    keys = ((bytes(needs), tuple(outputs), shapes), (bytes(needs), tuple(outputs), shapes, n))
+    work = program.memo(WORK, None, _Work)
+    path = work.forced_rows or rows_path(program, keys, n, work)
+    work.rows += n
+    work.calls += 1
+    code = program.memo(SLICE_CODE, keys[0], compile_slices) if path == "slices" else False
     if code is not False:
         done = run_slices(code, inputs, outputs, wrt, n)
     else:
-        run = program.memo(ALL_ROWS, (bytes(needs), tuple(outputs), shapes, n),
-                           lambda: AllRowsRun(program, row, needs, outputs, n))
+        run = program.memo(ALL_ROWS, keys[1], lambda: AllRowsRun(program, row, needs, outputs, n))
         done = run.run(inputs, outputs, wrt)
     if done is None:
         return None

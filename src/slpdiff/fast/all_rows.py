@@ -28,6 +28,11 @@ CHUNK = 16384  # rows per slice: slices of every value of a small program stay i
 BUDGET = 1 << 23  # most numbers (float64) held in the buffers of one program
 
 
+def chunk_rows(columns: int) -> int:
+    """Rows per chunk for a program of ``columns`` nodes computed per row."""
+    return max(1, min(CHUNK, BUDGET // max(1, columns)))
+
+
 class AllRowsRun:
     """A program's forward values and reverse sweeps laid out for arrays of ``n`` rows."""
 
@@ -41,8 +46,7 @@ class AllRowsRun:
             row[e.i] and not row[e.c] for edges in self.edges.values() for e in edges)
         self.row_nodes = [i for i, op in enumerate(ops) if row[i] and op is not None]
         self.slot = {i: k for k, i in enumerate(self.row_nodes)}
-        per_row = max(1, len(self.row_nodes))
-        self.chunk = n if combines else max(1, min(CHUNK, BUDGET // per_row))
+        self.chunk = n if combines else chunk_rows(len(self.row_nodes))
         self.steps = [(i, op.impl, args_of[i], isinstance(op.impl, np.ufunc))
                       for i, op in enumerate(ops) if op is not None]
         self.base = [None if c is None else np.float64(c) for c in program.consts]

@@ -57,9 +57,10 @@ CACHE_BYTES = 1 << 20  # the working set of one slice (every buffer's slice): fi
 MAX_ROWS = 32768  # rows per slice at most (more gains nothing once numpy's loops dominate)
 MIN_ROWS = 1024  # and at least (fewer: Python's overhead per call dominates)
 KEEP_BYTES = 1 << 26  # results kept for reuse by the next evaluation (see SliceCode.results)
-# Larger programs run over all rows at once (``all_rows``): compiling one function of a million
-# statements costs more than it saves, and their slices would hold few rows.
-MAX_NODES = 20_000
+# Larger programs run over all rows at once (``all_rows``) for memory: a slice's buffers, one per
+# value alive at once, take about 6 KiB per node of a random DAG (1.8 GiB peak at 100,000 nodes).
+# Below it, time decides (``fast.costs``: compiling pays from a few thousand rows evaluated).
+MAX_NODES = 100_000
 
 
 def leaves(n: int, size: int) -> list[tuple[int, int]]:

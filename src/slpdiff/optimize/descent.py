@@ -22,7 +22,7 @@ import numpy as np
 from ..core.engine import Evaluation
 from ..core.schedule import bind_inputs, resolve_names
 from ..errors import InputError
-from ..evaluation import evaluate
+from ..evaluation import evaluate, expect
 from ..language.program import Program
 from .methods import BOUNDED_METHODS, DEFAULT_LR, FIRST_ORDER, METHODS, PARAMETERS
 
@@ -147,6 +147,7 @@ def optimize(program: Program, at: Mapping[str, object], method: str = "gd", *,
                          "a cluster use gd, momentum, nesterov, adam, lbfgs or bfgs")
     run = _Run(program, dict(at), names, objective, -1.0 if maximize else 1.0, lower, upper,
                steps, tol, ftol, callback, start, evaluator)
+    expect(program, steps + 1)  # the step limit: what a compiled evaluator could amortize over
     with _sigint_deferred() as interrupted:
         run.interrupted = interrupted
         try:
