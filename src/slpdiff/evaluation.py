@@ -42,25 +42,30 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 
 from .core.engine import Evaluation, NodeValues, as_value, evaluate_reference, forward
 from .core.schedule import Selection, bind_inputs, depends, per_row, select, supported
-from .fast.all_rows import chunk_rows
+from .fast.all_rows import AllRowsRun, chunk_rows
 from .fast.costs import cheapest, point_costs, rows_costs
 from .language.program import Memo, Program
 from .limits import check_reverse
 
 __all__ = ["Evaluation", "evaluate", "evaluate_inputs", "expect", "fast_path", "force",
-           "force_compile"]
+           "force_compile", "selection"]
 
 WORK = Memo("evaluations done and expected")
 POINT_RUN = Memo("interpreted code at a point")
 POINT_CODE = Memo("compiled code at a point")
 SLICE_CODE = Memo("compiled slices (False: the program needs all rows at once)")
 ALL_ROWS = Memo("all-rows layout", keep=1)  # one layout at a time: its buffers are large
+SELECTIONS = Memo("the inputs and outputs of a call, by the names given", keep=64)
+CHOSEN = Memo("nodes, names and masks of a selection", keep=64)
+COLUMNS = Memo("which nodes are columns, for the shapes of the inputs", keep=4)
 POINT_PATHS = ("engine", "interpreted", "compiled")
+POINT_KINDS = {"interpreted": POINT_RUN, "compiled": POINT_CODE}
 ROW_PATHS = ("slices", "all rows")
 
 
@@ -73,6 +78,9 @@ class _Work:
     until = 0  # ``calls`` once the evaluations a caller expects are done (0: none expected)
     forced_point: str | None = None  # the path chosen by :func:`force` at points
     forced_rows: str | None = None  # and on rows
+
+    def __init__(self) -> None:
+        self.settled: dict = {}  # key -> a path prepared and cheapest whatever comes (_settled)
 
     def remaining(self, otherwise: float) -> float:
         """The evaluations still expected, this one included; ``otherwise`` if none are."""
@@ -91,14 +99,12 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     On arrays of rows, each row's own derivatives (:mod:`slpdiff.core.rows`, also where rows
     meet through a reduction); a number given with arrays is one parameter shared by the rows, and
     its derivative is summed over them (the derivative of the rows' total).
+
+    What a call fixes (the names chosen, the plan for the inputs' shapes, compiled code) is kept
+    with the program, so the same program evaluated again pays only for its arithmetic.
     """
-    inputs = bind_inputs(program, at)
-    chosen = select(program, wrt, outputs)
-    if not derivatives:
-        chosen = replace(chosen, wrt=())  # values only: no sweep at all
-    if chosen.wrt and len(chosen.outputs) > 1:
-        check_reverse(len(chosen.outputs), len(program))
-    inputs = [as_value(x) for x in inputs]
+    chosen = selection(program, wrt, outputs, derivatives)
+    inputs = [as_value(x) for x in bind_inputs(program, at)]
     if derivatives and any(x.ndim for x in inputs):
         from .core.rows import meeting, row_gradient
 
@@ -106,6 +112,28 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
         if rows is not None:  # rows that meet through a reduction: each row's own derivatives
             return row_gradient(program, inputs, chosen, rows, evaluate_inputs)
     return evaluate_inputs(program, inputs, chosen, derivatives)
+
+
+def selection(program: Program, wrt: Sequence[str] | None = None,
+              outputs: Sequence[str] | None = None, derivatives: bool = True) -> Selection:
+    """The inputs and outputs a call of :func:`evaluate` is about (:func:`.core.schedule.select`;
+    no inputs when ``derivatives`` is false), checked against the limits, kept with the program
+    for the names given."""
+    def make() -> Selection:
+        chosen = select(program, wrt, outputs)
+        if not derivatives:
+            chosen = replace(chosen, wrt=())  # values only: no sweep at all
+        if chosen.wrt and len(chosen.outputs) > 1:
+            check_reverse(len(chosen.outputs), len(program))
+        return chosen
+
+    try:
+        key = (None if wrt is None else tuple(wrt), None if outputs is None else tuple(outputs),
+               bool(derivatives))
+        hash(key)
+    except TypeError:  # names that cannot be a key: the errors select() gives
+        return make()
+    return program.memo(SELECTIONS, key, make)
 
 
 def evaluate_inputs(program: Program, inputs: list, chosen: Selection,
@@ -118,11 +146,11 @@ def evaluate_inputs(program: Program, inputs: list, chosen: Selection,
     if done is None:
         return evaluate_reference(program, inputs, chosen, derivatives)
     out_values, rows, node_values = done
-    out_names, wrt_names = chosen.output_names, chosen.wrt_names
-    gradient = {name: dict(zip(wrt_names, row, strict=True))
-                for name, row in zip(out_names, rows, strict=True)} if derivatives else {}
+    facts = _chosen(program, chosen)
+    gradient = {name: dict(zip(facts.wrt_names, row, strict=True))
+                for name, row in zip(facts.output_names, rows, strict=True)} if derivatives else {}
     return Evaluation(program, dict(zip(program.input_names, inputs, strict=True)),
-                      dict(zip(out_names, out_values, strict=True)), gradient,
+                      dict(zip(facts.output_names, out_values, strict=True)), gradient,
                       node_values=node_values)
 
 
@@ -155,20 +183,34 @@ def force_compile(program: Program) -> None:
     force(program, "slices")
 
 
+class _Chosen:
+    """What follows from a selection, computed once: nodes, names, the mask of nodes that depend
+    on the chosen inputs."""
+
+    def __init__(self, program: Program, chosen: Selection):
+        self.outputs, self.wrt = chosen.output_nodes, chosen.wrt_nodes
+        self.output_names, self.wrt_names = chosen.output_names, chosen.wrt_names
+        self.needs = depends(program, self.wrt) if supported(program) else None
+        self.key = (self.needs, tuple(self.outputs))
+
+
+def _chosen(program: Program, chosen: Selection) -> _Chosen:
+    return program.memo(CHOSEN, (chosen.wrt, chosen.outputs), lambda: _Chosen(program, chosen))
+
+
 def fast_path(program: Program, inputs: list, chosen: Selection):
     """(output values, gradient rows, node values) from a fast path, or None when the reference
     engine must run (see the module's table). ``inputs`` are float64 values in program order."""
-    if not supported(program):
+    facts = _chosen(program, chosen)
+    if facts.needs is None:
         return None
-    needs = depends(program, chosen.wrt_nodes)
-    outputs, wrt = chosen.output_nodes, chosen.wrt_nodes
     if not any(x.ndim for x in inputs):
-        return _at_point(program, inputs, needs, outputs, wrt)
-    return _on_rows(program, inputs, needs, outputs, wrt)
+        return _at_point(program, inputs, facts)
+    return _on_rows(program, inputs, facts)
 
 
-def _at_point(program, inputs, needs, outputs, wrt):
-    key = (needs, tuple(outputs))
+def _at_point(program, inputs, facts: _Chosen):
+    needs, outputs, key = facts.needs, facts.outputs, facts.key
     work = program.memo(WORK, None, _Work)
     path = work.forced_point or point_path(program, key, work)
     work.points += 1
@@ -184,7 +226,7 @@ def _at_point(program, inputs, needs, outputs, wrt):
         code = program.memo(POINT_CODE, key, lambda: PointCode(program, needs, outputs))
     try:
         with np.errstate(all="ignore"):  # numpy's own results (inf, nan), as the engine's
-            return code.run([float(x) for x in inputs], outputs, wrt)
+            return code.run([float(x) for x in inputs], outputs, facts.wrt)
     except (ArithmeticError, ValueError):
         return None
 
@@ -192,9 +234,21 @@ def _at_point(program, inputs, needs, outputs, wrt):
 def point_path(program: Program, key, work: _Work) -> str:
     """The cheapest path at a point for the evaluations to come (:func:`.fast.costs.point_costs`):
     those expected, else as many as have been done, this one included."""
+    settled = work.settled.get(key)
+    if settled is not None and key in program.facts(POINT_KINDS[settled]):
+        return settled
     built = [name for name, kind in (("interpreted", POINT_RUN), ("compiled", POINT_CODE))
              if key in program.facts(kind)]
-    return cheapest(point_costs(len(program), work.remaining(work.points + 1), built))
+    path = cheapest(point_costs(len(program), work.remaining(work.points + 1), built))
+    if path in built and _settled(point_costs(len(program), 1.0, POINT_PATHS), path):
+        work.settled[key] = path
+    return path
+
+
+def _settled(per_evaluation: dict[str, float], path: str) -> bool:
+    """Is ``path``, prepared, the cheapest for any number of evaluations to come (it costs least
+    per evaluation, and nothing more to prepare)? Then the choice need not be made again."""
+    return all(per_evaluation[path] <= cost for cost in per_evaluation.values())
 
 
 def rows_path(program: Program, keys: tuple, n: int, work: _Work) -> str:
@@ -203,31 +257,36 @@ def rows_path(program: Program, keys: tuple, n: int, work: _Work) -> str:
     slices = program.facts(SLICE_CODE).get(keys[0])
     if slices is False:
         return "all rows"  # a single pass over slices cannot give the results
+    settled = work.settled.get(keys[1])
+    if settled == "slices" and slices is not None or settled == "all rows" and keys[1] in \
+            program.facts(ALL_ROWS):
+        return settled
     built = ["slices"] * (slices is not None) + ["all rows"] * (keys[1] in program.facts(ALL_ROWS))
     remaining = work.remaining((work.rows + n) / n)
-    return cheapest(rows_costs(len(program), n, remaining, chunk_rows(len(program)), built))
+    chunk = chunk_rows(len(program))
+    path = cheapest(rows_costs(len(program), n, remaining, chunk, built))
+    if path in built and _settled(rows_costs(len(program), n, 1.0, chunk, ROW_PATHS), path):
+        work.settled[keys[1]] = path
+    return path
 
 
-def _on_rows(program, inputs, needs, outputs, wrt):
+def _on_rows(program, inputs, facts: _Chosen):
     """Inputs that are numbers or 1-D arrays of one length; None otherwise."""
-    from .fast.all_rows import AllRowsRun
-    from .fast.slices import SliceCode, Unsupported
-    from .fast.slices import run as run_slices
-
     shapes = tuple(x.ndim for x in inputs)  # numpy values (as_value): all have ndim
     lengths = {len(x) for x in inputs if x.ndim}
     if len(lengths) != 1 or max(shapes) > 1 or 0 in lengths:
         return None
     n = lengths.pop()
-    row = per_row(program, [s == 1 for s in shapes])
+    needs, outputs, wrt = facts.needs, facts.outputs, facts.wrt
+    row = program.memo(COLUMNS, shapes, lambda: per_row(program, [s == 1 for s in shapes]))
+    keys = ((*facts.key, shapes), (*facts.key, shapes, n))
 
     def compile_slices():
         try:
-            return SliceCode(program, row, needs, outputs)
-        except Unsupported:
+            return _slices().SliceCode(program, row, needs, outputs)
+        except _slices().Unsupported:
             return False  # all rows at once, below
 
-    keys = ((bytes(needs), tuple(outputs), shapes), (bytes(needs), tuple(outputs), shapes, n))
     work = program.memo(WORK, None, _Work)
     path = work.forced_rows or rows_path(program, keys, n, work)
     work.rows += n
@@ -237,7 +296,20 @@ def _on_rows(program, inputs, needs, outputs, wrt):
         done = run_slices(code, inputs, outputs, wrt, n)
     else:
         run = program.memo(ALL_ROWS, keys[1], lambda: AllRowsRun(program, row, needs, outputs, n))
-        done = run.run(inputs, outputs, wrt)
+        done = run.run(inputs, outputs, wrt, n)
     if done is None:
         return None
     return (*done, NodeValues(compute=lambda: forward(program, inputs)))
+
+
+def run_slices(code, inputs: list, outputs, wrt, n: int):
+    """:func:`slpdiff.fast.slices.run`."""
+    return _slices().run(code, inputs, outputs, wrt, n)
+
+
+@cache
+def _slices():
+    """:mod:`slpdiff.fast.slices`, imported on first use (start-up need not load it), once."""
+    from .fast import slices
+
+    return slices

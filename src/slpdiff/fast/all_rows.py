@@ -22,7 +22,6 @@ import numpy as np
 
 from ..core.schedule import sweep_schedule
 from ..language.program import Program
-from ..language.rules import render
 
 CHUNK = 16384  # rows per slice: slices of every value of a small program stay in the L2 cache
 BUDGET = 1 << 23  # most numbers (float64) held in the buffers of one program
@@ -34,7 +33,11 @@ def chunk_rows(columns: int) -> int:
 
 
 class AllRowsRun:
-    """A program's forward values and reverse sweeps laid out for arrays of ``n`` rows."""
+    """A program's forward values and reverse sweeps laid out for arrays of ``n`` rows.
+
+    Made once per program, choice of inputs and outputs, and number of rows, and kept with the
+    program: the schedule's terms are read into plain tuples here (what each term multiplies by,
+    and where it adds), so that a call only runs the numpy operations."""
 
     def __init__(self, program: Program, row: Sequence[bool], needs: Sequence[bool],
                  outputs: Sequence[int], n: int):
@@ -47,9 +50,14 @@ class AllRowsRun:
         self.row_nodes = [i for i, op in enumerate(ops) if row[i] and op is not None]
         self.slot = {i: k for k, i in enumerate(self.row_nodes)}
         self.chunk = n if combines else chunk_rows(len(self.row_nodes))
-        self.steps = [(i, op.impl, args_of[i], isinstance(op.impl, np.ufunc))
-                      for i, op in enumerate(ops) if op is not None]
+        # Per operation: position, numpy function, arguments, a ufunc (writes into ``out=``)?,
+        # a column?, its buffer's number among the columns.
+        self.steps = [(i, op.impl, args_of[i], isinstance(op.impl, np.ufunc), row[i],
+                       self.slot.get(i)) for i, op in enumerate(ops) if op is not None]
+        self.terms = {o: _terms(edges, row, args_of) for o, edges in self.edges.items()}
         self.base = [None if c is None else np.float64(c) for c in program.consts]
+        self.inputs = list(zip(program.input_index, (row[i] for i in program.input_index),
+                               strict=True))
         self._arena: np.ndarray | None = None
 
     def arena(self, rows: int) -> np.ndarray:
@@ -57,104 +65,127 @@ class AllRowsRun:
             self._arena = np.empty((max(1, len(self.row_nodes)), rows))
         return self._arena
 
-    def run(self, inputs: list, outputs: Sequence[int], wrt: Sequence[int]):
-        """(output values, gradient rows) or None when something is not finite."""
-        program = self.program
-        n = max(len(x) for x in inputs if np.ndim(x))
+    def run(self, inputs: list, outputs: Sequence[int], wrt: Sequence[int], n: int | None = None):
+        """(output values, gradient rows) or None when something is not finite. ``n``: the
+        number of rows (found from ``inputs`` if not given)."""
+        if n is None:
+            n = max(len(x) for x in inputs if np.ndim(x))
         values = list(self.base)
-        for i, x in zip(program.input_index, inputs, strict=True):
+        for (i, _), x in zip(self.inputs, inputs, strict=True):
             values[i] = x
-            if not (np.isfinite(x).all() if np.ndim(x) else math.isfinite(x)):
+            if not (np.isfinite(x).all() if x.ndim else math.isfinite(x)):
                 return None
-        out_values = {o: np.empty(n) if self.row[o] else None for o in outputs}
-        grads = {(o, i): (np.empty(n) if self.row[i] else None) for o in outputs for i in wrt}
+        row = self.row
+        out_values = {o: np.empty(n) if row[o] else None for o in outputs}
+        grads = {(o, i): (np.empty(n) if row[i] else None) for o in outputs for i in wrt}
         step = self.chunk if self.chunk < n else n
         arena = self.arena(step)
-        ones = np.ones(step) if any(self.row[o] for o in outputs) else None  # seeds of columns
+        ones = np.ones(step) if any(row[o] for o in outputs) else None  # seeds of columns
         scalars_done = False
-        for lo in range(0, n, step):
-            hi = min(lo + step, n)
-            m = hi - lo
-            local = list(values)
-            for i in program.input_index:
-                if self.row[i]:
-                    local[i] = values[i][lo:hi]
-            if not self._forward(local, arena[:, :m], scalars_done, values):
-                return None
-            scalars_done = True
-            for o in outputs:
-                if self.row[o]:
-                    out_values[o][lo:hi] = local[o]
-                else:
-                    out_values[o] = local[o]
-                adjoint = self._sweep(local, o, ones[:m] if self.row[o] else np.float64(1.0), m)
-                for i in wrt:
-                    a = adjoint[i]
-                    if self.row[i]:
-                        grads[(o, i)][lo:hi] = 0.0 if a is None else a
+        with np.errstate(all="ignore"):
+            for lo in range(0, n, step):
+                hi = min(lo + step, n)
+                m = hi - lo
+                local = values if step == n else list(values)
+                if step < n:
+                    for i, column in self.inputs:
+                        if column:
+                            local[i] = values[i][lo:hi]
+                if not self._forward(local, arena if m == arena.shape[1] else arena[:, :m],
+                                     scalars_done, values):
+                    return None
+                scalars_done = True
+                for o in outputs:
+                    if row[o]:
+                        out_values[o][lo:hi] = local[o]
                     else:
-                        grads[(o, i)] = np.float64(0.0) if a is None else a
+                        out_values[o] = local[o]
+                    if not wrt:
+                        continue
+                    adjoint = self._sweep(local, o, ones[:m] if row[o] else np.float64(1.0), m)
+                    for i in wrt:
+                        a = adjoint[i]
+                        if row[i]:
+                            grads[(o, i)][lo:hi] = 0.0 if a is None else a
+                        else:
+                            grads[(o, i)] = np.float64(0.0) if a is None else a
         rows = [[grads[(o, i)] for i in wrt] for o in outputs]
-        if not all(math.isfinite(np.sum(g)) or np.isfinite(g).all() for row in rows for g in row):
+        if not all(_finite(g) for row in rows for g in row):
             return None
         return [out_values[o] for o in outputs], rows
 
     def _forward(self, local: list, arena: np.ndarray, scalars_done: bool, shared: list) -> bool:
-        row, slot = self.row, self.slot
-        with np.errstate(all="ignore"):
-            for i, impl, args, ufunc in self.steps:
-                if not row[i]:
-                    if not scalars_done:
-                        shared[i] = impl(*[local[a] for a in args])
-                        if not math.isfinite(shared[i]):
-                            return False
-                    local[i] = shared[i]
-                elif ufunc:
-                    local[i] = impl(*[local[a] for a in args], out=arena[slot[i]])
-                else:
-                    local[i] = impl(*[local[a] for a in args])
-                    if local[i].shape != arena[slot[i]].shape:
-                        local[i] = np.broadcast_to(local[i], arena[slot[i]].shape)
-                    arena[slot[i]] = local[i]
-                    local[i] = arena[slot[i]]
-            total = np.add.reduce(arena, axis=None) if arena.size else 0.0
+        for i, impl, args, ufunc, column, slot in self.steps:
+            if not column:
+                if not scalars_done:
+                    shared[i] = impl(*[local[a] for a in args])
+                    if not math.isfinite(shared[i]):
+                        return False
+                local[i] = shared[i]
+            elif ufunc:
+                local[i] = impl(*[local[a] for a in args], out=arena[slot])
+            else:
+                local[i] = impl(*[local[a] for a in args])
+                if local[i].shape != arena[slot].shape:
+                    local[i] = np.broadcast_to(local[i], arena[slot].shape)
+                arena[slot] = local[i]
+                local[i] = arena[slot]
+        total = np.add.reduce(arena, axis=None) if arena.size else 0.0
         return math.isfinite(total) or bool(np.isfinite(arena).all())
 
     def _sweep(self, values: list, output: int, seed, m: int) -> list:
         """The engine's reverse sweep on this slice: the same terms in the same order."""
-        row, args_of = self.row, self.program.args
         adjoint: list = [None] * len(values)
         adjoint[output] = seed
-        shape = (m,)
-        with np.errstate(all="ignore"):
-            for e in self.edges[output]:
-                a = adjoint[e.i]
-                rule = e.rule
-                if rule.const == -1.0 and not e.first and row[e.c] and np.ndim(a):
-                    adjoint[e.c] = adjoint[e.c] - a  # x + a * -1 in one pass (IEEE: x - a)
-                    continue
-                if rule.const is not None:
-                    g = a if rule.const == 1.0 else a * rule.const
-                else:
-                    g = a * _partial(rule, [values[j] for j in args_of[e.i]], values[e.i])
-                if row[e.c]:
-                    if np.ndim(g) == 0:
-                        g = np.broadcast_to(g, shape)
-                elif np.ndim(g):
-                    g = np.sum(g)
-                adjoint[e.c] = g if e.first else adjoint[e.c] + g
+        for how, i, c, first, column, x, args in self.terms[output]:
+            a = adjoint[i]
+            if how is _MINUS and isinstance(a, np.ndarray) and a.ndim:
+                adjoint[c] = adjoint[c] - a  # x + a * -1 in one pass (IEEE: x - a)
+                continue
+            if how is _RULE:
+                g = a * x(*[values[j] for j in args], values[i])
+            else:
+                g = a if x == 1.0 else a * x
+            if column:
+                if not (isinstance(g, np.ndarray) and g.ndim):
+                    g = _spread(g, m)
+            elif isinstance(g, np.ndarray) and g.ndim:
+                g = _add(g, None)  # np.sum(g), without its wrapper
+            adjoint[c] = g if first else adjoint[c] + g
         return adjoint
 
 
-def _partial(rule, args: list, out):
-    """The rule's folded steps on numpy values (what ``rule.fn`` computes)."""
-    return render(rule, param=args.__getitem__, const=_same, own=lambda: out, apply=_call,
-                  numeric=True)
+_RULE, _CONST, _MINUS = "rule", "const", "minus"
+_add = np.add.reduce  # what np.sum(array) calls, axis None
 
 
-def _same(x):
-    return x
+def _terms(edges, row: Sequence[bool], args_of) -> list[tuple]:
+    """The schedule's terms as tuples (how, node, child, first?, child a column?, the rule's
+    function or constant, the node's arguments): a term of the constant -1 added to a column's
+    adjoint is a subtraction; otherwise the adjoint times the constant, or times the rule's
+    partial (``Rule.fn``: the rule's steps rendered by :func:`~slpdiff.language.rules.render`,
+    ``x ^ 2`` as ``square``, the same numpy calls on the same operands)."""
+    terms = []
+    for e in edges:
+        rule = e.rule
+        if rule.const is None:
+            how, x = _RULE, rule.fn
+        else:
+            how = _MINUS if rule.const == -1.0 and not e.first and row[e.c] else _CONST
+            x = rule.const
+        terms.append((how, e.i, e.c, e.first, bool(row[e.c]), x, args_of[e.i]))
+    return terms
 
 
-def _call(prim, operands: list, _j: int):
-    return prim.impl(*operands)
+def _spread(g, m: int) -> np.ndarray:
+    """The number ``g`` as a column of ``m`` rows: ``np.broadcast_to(g, (m,))`` (a read-only
+    view, every row the one number), made directly (a tenth of the time, for small ``m``)."""
+    spread = np.ndarray((m,), np.float64, np.asarray(g, np.float64), 0, (0,))
+    spread.flags.writeable = False
+    return spread
+
+
+def _finite(g) -> bool:
+    if isinstance(g, np.ndarray) and g.ndim:
+        return math.isfinite(_add(g, None)) or bool(np.isfinite(g).all())
+    return math.isfinite(g)
