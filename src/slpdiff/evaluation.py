@@ -217,13 +217,11 @@ def _at_point(program, inputs, facts: _Chosen):
     work.calls += 1
     if path == "engine":
         return None  # preparing a faster path would cost more than it saves
-    from .fast.point import PointCode, PointRun
-
     if path == "interpreted":
-        code = program.memo(POINT_RUN, key, lambda: PointRun(program, needs, outputs))
+        code = program.memo(POINT_RUN, key, lambda: _point().PointRun(program, needs, outputs))
     else:
         program.forget(POINT_RUN)
-        code = program.memo(POINT_CODE, key, lambda: PointCode(program, needs, outputs))
+        code = program.memo(POINT_CODE, key, lambda: _point().PointCode(program, needs, outputs))
     try:
         with np.errstate(all="ignore"):  # numpy's own results (inf, nan), as the engine's
             return code.run([float(x) for x in inputs], outputs, facts.wrt)
@@ -313,3 +311,11 @@ def _slices():
     from .fast import slices
 
     return slices
+
+
+@cache
+def _point():
+    """:mod:`slpdiff.fast.point`, imported on first use, once."""
+    from .fast import point
+
+    return point

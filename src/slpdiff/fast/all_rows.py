@@ -75,6 +75,8 @@ class AllRowsRun:
             values[i] = x
             if not (np.isfinite(x).all() if x.ndim else math.isfinite(x)):
                 return None
+        if self.chunk >= n:
+            return self._whole(values, outputs, wrt, n)
         row = self.row
         out_values = {o: np.empty(n) if row[o] else None for o in outputs}
         grads = {(o, i): (np.empty(n) if row[i] else None) for o in outputs for i in wrt}
@@ -113,6 +115,29 @@ class AllRowsRun:
         if not all(_finite(g) for row in rows for g in row):
             return None
         return [out_values[o] for o in outputs], rows
+
+    def _whole(self, values: list, outputs: Sequence[int], wrt: Sequence[int], n: int):
+        """:meth:`run` in one chunk of all ``n`` rows (what it does in each chunk, without the
+        bookkeeping of chunks): results copied out of the buffers, which the next call reuses."""
+        row = self.row
+        arena = self.arena(n)
+        with np.errstate(all="ignore"):
+            if not self._forward(values, arena if n == arena.shape[1] else arena[:, :n], False,
+                                 values):
+                return None
+            out_values = [values[o].copy() if row[o] else values[o] for o in outputs]
+            rows = []
+            for o in outputs:
+                if not wrt:
+                    rows.append([])
+                    continue
+                adjoint = self._sweep(values, o, np.ones(n) if row[o] else np.float64(1.0), n)
+                rows.append([(np.zeros(n) if a is None else np.array(a, np.float64)) if row[i]
+                             else np.float64(0.0) if a is None else a
+                             for i, a in zip(wrt, map(adjoint.__getitem__, wrt), strict=True)])
+        if not all(_finite(g) for found in rows for g in found):
+            return None
+        return out_values, rows
 
     def _forward(self, local: list, arena: np.ndarray, scalars_done: bool, shared: list) -> bool:
         for i, impl, args, ufunc, column, slot in self.steps:

@@ -1,0 +1,70 @@
+"""What one call of ``evaluate`` keeps with the program for the next (issue 15): the selection of
+inputs and outputs, the columns, the path once it is settled, the all-rows run. Kept facts must
+never change a result nor hide an error; benchmarks/call_overhead.py measures the time saved."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import same_bits
+
+import slpdiff
+from slpdiff.errors import InputError
+from slpdiff.evaluation import ALL_ROWS, SELECTIONS, force
+
+LSE = "input x\nA = maxrows(x)\ny = log(sum(exp(x - A))) + A\noutput y\n"
+SOFT = "input x, s\nA = maxrows(x)\ny = s * exp(x - A)\noutput y\n"  # a column from a reduction
+
+
+def test_the_same_call_again_keeps_one_selection_and_gives_the_same_bits():
+    program = slpdiff.parse(LSE)
+    x = np.random.default_rng(0).normal(size=37)
+    first = slpdiff.evaluate(program, {"x": x})
+    for _ in range(3):
+        again = slpdiff.evaluate(program, {"x": x})
+        assert same_bits(again.values["y"], first.values["y"])
+        assert same_bits(again.gradient["y"]["x"], first.gradient["y"]["x"])
+    assert len(program.facts(SELECTIONS)) == 1
+    force(program, "engine")  # the reference engine, on a fresh copy of the program
+    reference = slpdiff.evaluate(slpdiff.parse(LSE), {"x": x}, derivatives=False)
+    assert same_bits(reference.values["y"], first.values["y"])
+    e = np.exp(x - x.max())
+    assert np.allclose(first.gradient["y"]["x"], e / e.sum(), rtol=1e-14, atol=0)
+
+
+def test_a_wrong_name_is_an_error_on_every_call():
+    program = slpdiff.parse(LSE)
+    for _ in range(2):
+        with pytest.raises(InputError, match="'z' is not an input"):
+            slpdiff.evaluate(program, {"x": np.ones(3)}, wrt=["z"])
+        with pytest.raises(InputError, match="'z' is not an input"):
+            slpdiff.evaluate(program, {"x": np.ones(3), "z": 1.0})
+        with pytest.raises(InputError, match="no value for input 'x'"):
+            slpdiff.evaluate(program, {})
+    assert not program.facts(SELECTIONS).get((("z",), None, True))
+
+
+def test_results_of_the_all_rows_run_are_the_callers_and_the_next_call_does_not_touch_them():
+    soft, lse = slpdiff.parse(SOFT), slpdiff.parse(LSE)
+    rng = np.random.default_rng(1)
+    x, x2 = rng.normal(size=50), rng.normal(size=50)
+    y = slpdiff.evaluate(soft, {"x": x, "s": 2.0}, derivatives=False).values["y"]
+    g = slpdiff.evaluate(lse, {"x": x}).gradient["y"]["x"]
+    kept_y, kept_g = y.copy(), g.copy()
+    assert soft.facts(ALL_ROWS) and lse.facts(ALL_ROWS)
+    slpdiff.evaluate(soft, {"x": x2, "s": 3.0}, derivatives=False)
+    slpdiff.evaluate(lse, {"x": x2})
+    assert same_bits(y, kept_y) and same_bits(g, kept_g)
+    assert y.flags.writeable and g.flags.writeable
+    assert same_bits(y, 2.0 * np.exp(x - x.max()))
+
+
+def test_other_shapes_and_row_counts_after_a_settled_path():
+    program = slpdiff.parse("input x, w\ny = sin(x) * w\nz = sum(y)\noutput y, z\n")
+    for n in (5, 5, 5, 8, 1):
+        x = np.linspace(0.0, 1.0, n)
+        ev = slpdiff.evaluate(program, {"x": x, "w": 0.5}, outputs=["z"])
+        assert same_bits(ev.values["z"], np.sum(np.sin(x) * 0.5))
+        assert same_bits(ev.gradient["z"]["x"], np.cos(x) * 0.5)
+    at_point = slpdiff.evaluate(program, {"x": 0.25, "w": 0.5}, outputs=["z"])
+    assert same_bits(at_point.gradient["z"]["w"], np.float64(np.sin(0.25)))
