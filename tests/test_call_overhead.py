@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import same_bits
 
 import slpdiff
+from helpers import same_bits
 from slpdiff.errors import InputError
 from slpdiff.evaluation import ALL_ROWS, SELECTIONS, force
 
@@ -68,3 +68,75 @@ def test_other_shapes_and_row_counts_after_a_settled_path():
         assert same_bits(ev.gradient["z"]["x"], np.cos(x) * 0.5)
     at_point = slpdiff.evaluate(program, {"x": 0.25, "w": 0.5}, outputs=["z"])
     assert same_bits(at_point.gradient["z"]["w"], np.float64(np.sin(0.25)))
+
+
+# --- hvp on rows, numbers given once: reverse mode over v . grad y --------------------------------
+
+# The parameters a, b enter only through columns (a * x, b * x), as a fit's do: the new path.
+FIT = ("input x, t, a, b\nr = a * x + sin(b * x) - t\nm = mean(r)\n"
+       "f = log(sum((r - m)^2))\noutput f\n")
+# a^2 * b is one number computed from a and b directly: each row's Hessian, summed (core.rows).
+FIT_AND_PRIOR = FIT.replace("output f", "g = f + a^2 * b\noutput g")
+
+
+def fit_point(n: int = 40):
+    rng = np.random.default_rng(3)
+    return {"x": rng.uniform(-1, 1, n), "t": rng.uniform(-1, 1, n), "a": 0.7, "b": -1.3}
+
+
+def gradient_differences(program, at, v, out, h=1e-5):
+    moved = [slpdiff.evaluate(program, at | {w: at[w] + s * h * v[w] for w in v},
+                              wrt=list(v)).gradient[out] for s in (1, -1)]
+    return {w: (moved[0][w] - moved[1][w]) / (2 * h) for w in v}
+
+
+def test_hvp_on_rows_with_numbers_given_once_is_the_gradient_of_v_dot_grad():
+    from slpdiff.core import hessian as second
+    from slpdiff.core import rows
+    from slpdiff.hessian import hvp
+
+    program = slpdiff.parse(FIT)
+    at, v = fit_point(), {"a": 0.5, "b": -2.0}
+    product = hvp(program, at, v, wrt=["a", "b"])["f"]
+    assert program.facts(second.DOT)  # the new path ran
+    by_rows = rows.hvp(program, at, v, wrt=["a", "b"])["f"]  # each row's Hessian, summed
+    by_forward = second.hvp(program, at, v, wrt=["a", "b"])["f"]  # forward over reverse
+    fd = gradient_differences(program, at, v, "f")
+    for w in ("a", "b"):
+        assert np.ndim(product[w]) == 0
+        assert np.isclose(product[w], by_rows[w], rtol=1e-12, atol=0)
+        assert np.isclose(product[w], by_forward[w], rtol=1e-12, atol=0)
+        assert np.isclose(product[w], fd[w], rtol=1e-6)
+
+
+def test_hvp_where_a_number_reaches_the_output_directly_takes_each_rows_hessian():
+    from slpdiff.core import hessian as second
+    from slpdiff.core import rows
+    from slpdiff.hessian import hvp
+
+    program = slpdiff.parse(FIT_AND_PRIOR)
+    at, v = fit_point(), {"a": 0.5, "b": -2.0}
+    product = hvp(program, at, v, wrt=["a", "b"])["g"]
+    assert not program.facts(second.DOT)
+    by_rows = rows.hvp(program, at, v, wrt=["a", "b"])["g"]
+    fd = gradient_differences(program, at, v, "g")
+    for w in ("a", "b"):
+        assert same_bits(product[w], by_rows[w]) and np.isclose(product[w], fd[w], rtol=1e-6)
+
+
+def test_hvp_on_rows_gives_the_same_bits_on_every_evaluator_and_keeps_its_errors():
+    from slpdiff.core.hessian import dot_program
+    from slpdiff.hessian import hvp
+
+    program = slpdiff.parse(FIT)
+    at = fit_point(300)
+    first = hvp(program, at, {"a": 1.0}, wrt=["a", "b"])["f"]
+    dot = dot_program(program, ["a", "b"], ["f"]).program
+    for path in ("slices", "all rows"):
+        force(dot, path)
+        again = hvp(program, at, {"a": 1.0}, wrt=["a", "b"])["f"]
+        assert all(same_bits(again[w], first[w]) for w in ("a", "b")), path
+    with pytest.raises(InputError, match="'x' is not among the inputs differentiated"):
+        hvp(program, at, {"x": 1.0}, wrt=["a", "b"])
+    each_row = hvp(program, at, {"a": 1.0}, wrt=["a", "b"], shared="row")["f"]  # not this path
+    assert np.allclose(each_row["b"], first["b"], rtol=1e-12, atol=0)  # one number: each row

@@ -54,7 +54,7 @@ from .language.program import Memo, Program
 from .limits import check_reverse
 
 __all__ = ["Evaluation", "evaluate", "evaluate_inputs", "expect", "fast_path", "force",
-           "force_compile", "selection"]
+           "force_compile", "hvp", "selection"]
 
 WORK = Memo("evaluations done and expected")
 POINT_RUN = Memo("interpreted code at a point")
@@ -319,3 +319,35 @@ def _point():
     from .fast import point
 
     return point
+
+
+def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, object],
+        wrt: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
+        shared: str = "sum") -> dict[str, dict[str, object]]:
+    """The Hessian-vector product ``H v`` of each output (:func:`slpdiff.core.rows.hvp`: its
+    meaning on rows, ``shared``, the errors), by the evaluator that suits the call.
+
+    On arrays of rows, where every input differentiated is a number given once that enters the
+    program only through columns (:func:`slpdiff.core.hessian.through_rows_only`: the
+    parameters of a sum over data points, as kmeans' centroids) and its entries are summed over
+    the rows (``shared="sum"``, what a fit's Newton step needs): the gradient of
+    ``v . grad y`` (:func:`slpdiff.core.hessian.dot_program`) by :func:`evaluate`, so on the
+    compiled slices or all rows at once, in the time of a few gradients (reverse over reverse:
+    the same mathematics as forward over reverse, equal to it to rounding). Otherwise (at a
+    point, or each row's own entries) forward mode over the adjoint program."""
+    from .core import rows
+    from .core.hessian import check_vector, dot_program, through_rows_only
+
+    inputs = [as_value(x) for x in bind_inputs(program, at)]
+    chosen = select(program, wrt, outputs)
+    shapes = {x.ndim for x in inputs}
+    if shared != "sum" or shapes != {0, 1} or any(inputs[k].ndim for k in chosen.wrt) or any(
+            np.ndim(v) for v in direction.values()) or not through_rows_only(
+            program, [x.ndim == 1 for x in inputs], chosen.wrt_nodes):
+        return rows.hvp(program, at, direction, wrt, outputs, shared)
+
+    check_vector(direction, program, chosen.wrt_names)
+    dot = dot_program(program, chosen.wrt_names, chosen.output_names)
+    moved = dict(at) | {dot.vector[x]: direction.get(x, 0.0) for x in dot.wrt}
+    found = evaluate(dot.program, moved, wrt=dot.wrt, outputs=list(dot.dots.values())).gradient
+    return {y: {x: found[name][x] for x in dot.wrt} for y, name in dot.dots.items()}

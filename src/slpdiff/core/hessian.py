@@ -6,23 +6,33 @@ in every direction at once: the Hessian. With a single tangent it gives a Hessia
 without forming the matrix, at the cost of about two evaluations of the adjoint program. The
 adjoint program is built once per program (and choice of inputs and outputs) and cached on it, so
 repeated calls (an optimizer's Newton-CG iterations) only sweep.
+
+A Hessian-vector product is also the gradient of one number, ``v . grad y``: the adjoint program
+with the dot product written after it (:func:`dot_program`) is an ordinary program, so reverse
+mode over it gives ``H v`` through every fast path of ``slpdiff.evaluate`` (reverse over reverse:
+the same mathematics as forward over reverse, equal to rounding). ``slpdiff.hessian.hvp`` takes
+that way where rows share numbers given once (:func:`slpdiff.evaluation.hvp`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
-from ..language.program import Memo, Program
+from ..language.primitives import PRIMITIVES
+from ..language.program import Memo, Program, ProgramBuilder
 from ..limits import check_hessian
 from .adjoint import AdjointProgram, adjoint_program
 from .engine import as_value, fit
-from .schedule import bind_inputs, resolve_names, select
+from .schedule import bind_inputs, per_row, resolve_names, select
 from .tangent import column, refuse_rows_through_reductions, seeds_for, sweep
 
 ADJOINT = Memo("adjoint program")
+DOT = Memo("the adjoint program with v . grad y", keep=8)
+ROWS_ONLY = Memo("numbers given once reach the outputs only through rows", keep=8)
 
 
 def cached_adjoint(program: Program, wrt: Sequence[str] | None = None,
@@ -104,3 +114,90 @@ def _fit_pair(h, a, b):
     if not (np.ndim(h) or np.ndim(a) or np.ndim(b)):
         return h
     return fit(h, np.zeros(np.broadcast_shapes(np.shape(a), np.shape(b))))[()]
+
+
+@dataclass(frozen=True)
+class DotProgram:
+    """:func:`dot_program`'s result: ``program`` has the inputs of the original, then one input
+    per input differentiated (``vector[x]``, the component of ``v`` along ``x``), and one output
+    per output ``y`` of the original (``dots[y]``: ``v . grad y``)."""
+
+    program: Program
+    wrt: list[str]  # the inputs differentiated, in program order
+    vector: dict[str, str]  # input differentiated -> the name of its component's input
+    dots: dict[str, str]  # output of the original -> the name of its dot product
+
+
+def dot_name(kind: str, name: str) -> str:
+    """The name of a component of ``v`` or of a dot product in a :func:`dot_program` (``%``
+    keeps it apart from every name a program can have)."""
+    return f"%{kind}:{name}"
+
+
+def dot_program(program: Program, wrt: Sequence[str] | None = None,
+                outputs: Sequence[str] | None = None) -> DotProgram:
+    """The adjoint program of ``program`` (for the inputs ``wrt`` and the outputs ``outputs``),
+    followed by ``v . grad y = v_1 * d_y_d_x1 + v_2 * d_y_d_x2 + ...`` for each output ``y``,
+    the components of ``v`` inputs of their own: its gradient in the inputs differentiated is
+    ``H v``. Built once per program and choice of inputs and outputs."""
+    adj = cached_adjoint(program, wrt, outputs)
+
+    def make() -> DotProgram:
+        a = adj.program
+        tape = ProgramBuilder()
+        for i, op in enumerate(a.ops):
+            where = (a.names[i], a.lines[i], a.columns[i])
+            if op is None and a.is_const(i):
+                tape.const(a.consts[i], *where)
+            elif op is None:
+                tape.leaf(*where)
+            else:
+                tape.apply(op, a.args[i], *where)
+        vector = {x: dot_name("v", x) for x in adj.wrt}
+        components = {x: tape.leaf(vector[x]) for x in adj.wrt}
+        node = dict(zip(a.output_names, a.output_index, strict=True))
+        dots, ends = {}, []
+        for y in adj.outputs:
+            total = None
+            for x in adj.wrt:
+                term = tape.apply(_MULTIPLY, (components[x], node[adj.derivatives[y][x]]))
+                total = term if total is None else tape.apply(_ADD, (total, term))
+            if total is None:  # no input differentiated: the dot product is 0
+                total = tape.const(0.0)
+            dots[y] = dot_name("dot", y)
+            ends.append(total)
+        original = len(program.input_names)
+        built = tape.build([*a.input_index[:original], *components.values()], ends,
+                           [*a.input_names[:original], *vector.values()], list(dots.values()),
+                           a.source)
+        return DotProgram(built, list(adj.wrt), vector, dots)
+
+    return program.memo(DOT, (tuple(adj.wrt), tuple(adj.outputs)), make)
+
+
+_MULTIPLY, _ADD = PRIMITIVES["multiply"], PRIMITIVES["add"]
+
+
+def through_rows_only(program: Program, columns: Sequence[bool], wrt: Sequence[int]) -> bool:
+    """Do the inputs at node positions ``wrt`` (numbers given once, with the inputs that are
+    columns where ``columns`` says so) enter the program only through columns: is every operation
+    computed from them without a reduction between (``sum``, ``mean``, ...) one value per row?
+
+    Then the adjoint program's derivative in such an input, evaluated on the rows, is a column
+    whose sum over the rows is the derivative, and so is the dot product's of
+    :func:`dot_program`; not where an input also reaches an output through a number computed from
+    it directly (``a^2 * b`` beside a sum over the rows: that term would be added on every row)."""
+    def make() -> bool:
+        row = per_row(program, columns)
+        direct = bytearray(len(program))
+        for i in wrt:
+            direct[i] = 1
+        ops, args = program.ops, program.args
+        for i in program.operations():
+            if not ops[i].reduces and any(direct[a] for a in args[i]):
+                if not row[i]:
+                    return False
+                direct[i] = 1
+        return True
+
+    return program.memo(ROWS_ONLY, (tuple(columns), tuple(wrt)), make)
