@@ -106,11 +106,11 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     chosen = selection(program, wrt, outputs, derivatives)
     inputs = [as_value(x) for x in bind_inputs(program, at)]
     if derivatives and any(x.ndim for x in inputs):
-        from .core.rows import meeting, row_gradient
-
-        rows = meeting(program, inputs, chosen.wrt_nodes, chosen.output_nodes)
+        over_rows = _rows()
+        facts = _chosen(program, chosen)
+        rows = over_rows.meeting(program, inputs, facts.wrt, facts.outputs)
         if rows is not None:  # rows that meet through a reduction: each row's own derivatives
-            return row_gradient(program, inputs, chosen, rows, evaluate_inputs)
+            return over_rows.row_gradient(program, inputs, chosen, rows, evaluate_inputs)
     return evaluate_inputs(program, inputs, chosen, derivatives)
 
 
@@ -348,6 +348,17 @@ def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
 
     check_vector(direction, program, chosen.wrt_names)
     dot = dot_program(program, chosen.wrt_names, chosen.output_names)
+    work = program.memo(WORK, None, _Work)
+    if work.until > work.calls:  # the evaluations expected of the program: of its products too
+        expect(dot.program, work.until - work.calls)
     moved = dict(at) | {dot.vector[x]: direction.get(x, 0.0) for x in dot.wrt}
     found = evaluate(dot.program, moved, wrt=dot.wrt, outputs=list(dot.dots.values())).gradient
     return {y: {x: found[name][x] for x in dot.wrt} for y, name in dot.dots.items()}
+
+
+@cache
+def _rows():
+    """:mod:`slpdiff.core.rows`, imported on first use, once."""
+    from .core import rows
+
+    return rows
