@@ -33,8 +33,13 @@ with Python rules
 
 Not through here: ``trace``, ``graph`` and ``explain`` run the reference engine with its
 ``record`` hook (they show its own numbers); forward mode and Hessians have their own sweep
-(:mod:`slpdiff.core.tangent`, over the adjoint program for Hessians); ``grad`` writes the sweep
-out as a program (:mod:`slpdiff.core.adjoint`).
+(:mod:`slpdiff.core.tangent`, over the adjoint program for Hessians), except Hessian-vector
+products on rows in numbers given once (:func:`hvp`: reverse mode here over ``v . grad y``);
+``grad`` writes the sweep out as a program (:mod:`slpdiff.core.adjoint`).
+
+What a call fixes is kept with the program (:func:`selection`, the columns for the inputs'
+shapes, a path once it is prepared and cheapest whatever comes, the all-rows run), so the same
+program evaluated again pays only for its arithmetic.
 """
 
 from __future__ import annotations
