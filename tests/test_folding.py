@@ -170,7 +170,7 @@ def _engine(program, at):
     return engine.evaluate_reference(program, inputs, chosen)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(constant_argument_programs())
 def test_folded_programs_give_the_unfolded_bits_in_every_evaluator(case):
     text, _ = case
