@@ -4,8 +4,9 @@ direction with the Hessian's diagonal, as a program per row: the rows are the n 
 The point's d coordinates are array inputs (data), the k d centroid coordinates scalar inputs.
 Per row: the k squared distances (the reference's order; ``square(a)`` is ``a * a`` exactly),
 their minimum as a chain of ``min(a, b)`` (the reference's ``closest = min(closest, dist)``),
-and ``sum`` over the rows. J is reverse mode (summed over the rows); H's diagonal is forward
-over reverse: ``slpdiff.hessian.hvp`` with the direction of all ones, which is the diagonal here
+and ``sum`` over the rows. J is reverse mode (summed over the rows); H's diagonal is
+``slpdiff.hessian.hvp`` with the direction of all ones (reverse mode over the program
+``v . grad cost``, the centroids entering only through the rows), which is the diagonal here
 because the Hessian is diagonal (the minimum's rule is piecewise constant, so centroids do not
 mix).
 Statements: k distances + k - 1 minima + 1. Big programs (k = 1000) are run on chunks of rows
@@ -21,8 +22,9 @@ from ..hessian import hvp
 from .programs import Declined, Job, Programs, Text, row_chunks
 
 # float64 numbers held per node and row, measured at k = 1000, d = 16 (64,016 nodes): about 1.1
-# for the gradient and 2.7 for hvp (values and tangents of the adjoint program); with a margin
-REVERSE_NUMBERS, HVP_NUMBERS = 2, 3
+# for the gradient and, for hvp, 4.9 in all (2.5 GB at n = 1,000: the program v . grad cost,
+# three times as many nodes, all rows at once); with a margin
+REVERSE_NUMBERS, HVP_NUMBERS = 2, 5
 
 
 def _write(k: int, d: int) -> tuple[Text, dict]:
