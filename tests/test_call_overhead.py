@@ -44,6 +44,15 @@ def test_a_wrong_name_is_an_error_on_every_call():
     assert not program.facts(SELECTIONS).get((("z",), None, True))
 
 
+def test_names_may_come_from_any_iterable_read_once():
+    program = slpdiff.parse("input x, w\ny = sin(x) * w\nz = y * y\noutput y, z\n")
+    at = {"x": 0.5, "w": 2.0}
+    listed = slpdiff.evaluate(program, at, wrt=["w"], outputs=["z"])
+    once = slpdiff.evaluate(program, at, wrt=(n for n in ["w"]), outputs=iter(["z"]))
+    assert list(once.gradient) == ["z"] and list(once.gradient["z"]) == ["w"]
+    assert same_bits(once.gradient["z"]["w"], listed.gradient["z"]["w"])
+
+
 def test_results_of_the_all_rows_run_are_the_callers_and_the_next_call_does_not_touch_them():
     soft, lse = slpdiff.parse(SOFT), slpdiff.parse(LSE)
     rng = np.random.default_rng(1)

@@ -124,6 +124,9 @@ def selection(program: Program, wrt: Sequence[str] | None = None,
     """The inputs and outputs a call of :func:`evaluate` is about (:func:`.core.schedule.select`;
     no inputs when ``derivatives`` is false), checked against the limits, kept with the program
     for the names given."""
+    wrt = None if wrt is None else tuple(wrt)  # read once: any iterable of names will do
+    outputs = None if outputs is None else tuple(outputs)
+
     def make() -> Selection:
         chosen = select(program, wrt, outputs)
         if not derivatives:
@@ -132,9 +135,8 @@ def selection(program: Program, wrt: Sequence[str] | None = None,
             check_reverse(len(chosen.outputs), len(program))
         return chosen
 
+    key = (wrt, outputs, bool(derivatives))
     try:
-        key = (None if wrt is None else tuple(wrt), None if outputs is None else tuple(outputs),
-               bool(derivatives))
         hash(key)
     except TypeError:  # names that cannot be a key: the errors select() gives
         return make()
