@@ -41,6 +41,8 @@ def test_a_wrong_name_is_an_error_on_every_call():
             slpdiff.evaluate(program, {"x": np.ones(3), "z": 1.0})
         with pytest.raises(InputError, match="no value for input 'x'"):
             slpdiff.evaluate(program, {})
+        with pytest.raises(InputError, match="'z' is not an input"):  # the point's error first
+            slpdiff.evaluate(program, {"z": 1.0}, wrt=["q"])
     assert not program.facts(SELECTIONS).get((("z",), None, True))
 
 

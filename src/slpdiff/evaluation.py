@@ -108,8 +108,9 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     What a call fixes (the names chosen, the plan for the inputs' shapes, compiled code) is kept
     with the program, so the same program evaluated again pays only for its arithmetic.
     """
+    inputs = bind_inputs(program, at)  # its errors first, then those of the names
     chosen = selection(program, wrt, outputs, derivatives)
-    inputs = [as_value(x) for x in bind_inputs(program, at)]
+    inputs = [as_value(x) for x in inputs]
     if derivatives and any(x.ndim for x in inputs):
         over_rows = _rows()
         facts = _chosen(program, chosen)
