@@ -50,8 +50,8 @@ def points_options(f):
         click.option("--force", is_flag=True,
                      help="Allow a grid of more than 10,000,000 points."),
         click.option("--chunk-rows", type=click.IntRange(min=1), metavar="N",
-                     help="Rows per vectorized pass (default: as many as fit in a fixed memory "
-                          "budget)."),
+                     help="Rows per vectorized pass (default: 16,384, fewer for long programs "
+                          "so that a pass fits in 1/32 of the memory)."),
         threads_option,
         scheduler_option,
     ]

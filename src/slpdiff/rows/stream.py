@@ -3,8 +3,9 @@
 Each chunk is one call of :func:`slpdiff.evaluate`, the same code as a single point: every
 input is an array of the chunk's length (a value given once, with ``--at``, is repeated on every
 row), so each row's partial derivatives are its own. Chunks are sized so that all of a pass's
-values and adjoints fit in a fixed memory budget, whatever the program's size, and are handed on as
-soon as they are evaluated: memory stays bounded however many rows stream through.
+values and adjoints fit in a memory budget (1/32 of the machine's), whatever the program's size,
+and are handed on as soon as they are evaluated: memory stays bounded however many rows stream
+through.
 
 A program that reduces over the rows (``sum``, ``mean``) describes the whole set of points, not
 each point on its own, so its rows are gathered and evaluated in one pass; a value given once is
