@@ -624,9 +624,11 @@ def _arrow_table(block: bytes, fields: list[str], delimiter: str, columns: list[
 
 def _float_array(column) -> np.ndarray:
     """A float64 Arrow column without nulls as a numpy array (one buffer: no copy)."""
+    from .float_text import numbers_of
+
     if column.num_chunks == 1:
-        return column.chunk(0).to_numpy()
-    return np.concatenate([c.to_numpy() for c in column.chunks])  # (pyarrow's would load pandas)
+        return numbers_of(column.chunk(0))
+    return np.concatenate([numbers_of(c) for c in column.chunks])
 
 
 def _numbers_of_text(fields) -> np.ndarray:
@@ -637,7 +639,9 @@ def _numbers_of_text(fields) -> np.ndarray:
     if any("(" in f for f in fields):  # Arrow reads nan(...), Python does not
         raise ValueError("nan(...)")
     try:
-        return pa.array(fields, pa.string()).cast(pa.float64()).to_numpy()
+        from .float_text import numbers_of
+
+        return numbers_of(pa.array(fields, pa.string()).cast(pa.float64()))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise ValueError(str(e)) from None
 
