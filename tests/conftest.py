@@ -73,6 +73,17 @@ LONG = {
     "tests/test_packaging.py::test_wheel_contains_the_grammar_and_the_console_script": "builds",
     "tests/test_exercise.py::test_exercise_latex_fits_a_slide": "pdflatex per case",
     "tests/test_book.py::test_each_latex_table_fits_a_beamer_slide": "pdflatex per case",
+    # the quick suite reached its three minutes again (193 s on two idle cores, 2026-12-03):
+    # these take 3-10 s of a core each, and the quick suite keeps a smaller test of each thing
+    "tests/test_limits.py::test_deep_nesting_through_the_command_line": "8 commands, 25 s",
+    "tests/test_limits.py::test_many_inputs_through_the_command_line": "20,000 inputs",
+    "tests/test_limits.py::test_many_at_pairs": "20,000 --at pairs",
+    "tests/test_threads.py::test_the_installed_command_prints_the_same_bytes_on_any_number_of_threads":
+        "processes per thread count; the in-process tests stay",
+    "tests/test_fuzz.py::test_every_kind_of_case_in_process": "hundreds of drawn cases",
+    "tests/test_fuzz.py::test_parser_fuzz_script_runs_with_hypothesis": "a process per case",
+    "tests/test_lesson_browser.py::test_a_few_hundred_statements_step_correctly":
+        "hundreds of steps in the browser; the seed's steps stay",
 }
 
 

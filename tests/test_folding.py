@@ -154,13 +154,23 @@ def _unspecialised(monkeypatch):
     monkeypatch.setattr(schedule, "specialise", lambda rule, known: rule)
 
 
+def _finite_inside(program, at) -> bool:
+    """Every node's value and every adjoint of the engine's sweep finite."""
+    inputs = [engine.as_value(at[n]) for n in program.input_names]
+    values = engine.forward(program, inputs)
+    needs = depends(program, schedule.select(program).wrt_nodes)
+    adjoints = [engine.reverse_sweep(program, values, o, needs)[0] for o in program.output_index]
+    return all(engine.all_finite(v) for v in values) and all(
+        a is None or engine.all_finite(a) for row in adjoints for a in row)
+
+
 def _engine(program, at):
     chosen = schedule.select(program)
     inputs = [engine.as_value(at[n]) for n in program.input_names]
     return engine.evaluate_reference(program, inputs, chosen)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(constant_argument_programs())
 def test_folded_programs_give_the_unfolded_bits_in_every_evaluator(case):
     text, _ = case
@@ -189,8 +199,9 @@ def test_folded_programs_give_the_unfolded_bits_in_every_evaluator(case):
     assert same_bits(got_jvp, want_jvp)
     for at in [columns, smooth, *points]:
         assert_same(program, at)  # the fast paths against the engine, where they run
-    # left to the engine only where something is not finite
-    assert assert_same(slpdiff.parse(text), smooth) or _engine(program, smooth).warnings
+    # left to the engine only where something is not finite, if only an adjoint that no output
+    # sees (equal's rule is 0: an infinite adjoint of its result reaches no input)
+    assert assert_same(slpdiff.parse(text), smooth) or not _finite_inside(program, smooth)
 
 
 @pytest.mark.parametrize("constant", FOLDING_CONSTANTS)

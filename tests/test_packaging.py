@@ -50,4 +50,4 @@ def test_wheel_contains_the_grammar_and_the_console_script(tmp_path):
         modules = [p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src").rglob("*.py")]
         assert [m for m in modules if m not in names] == []  # every module, subpackages too
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "slpdiff = slpdiff.cli:main" in z.read(entry_points).decode()
+        assert "slpdiff = slpdiff.cli:run" in z.read(entry_points).decode()

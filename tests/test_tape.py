@@ -185,13 +185,13 @@ def test_random_programs_and_odd_layouts_read_alike():
         assert_read_alike(text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_programs(max_statements=10))
 def test_valid_random_programs_read_alike(case):
     assert_read_alike(case[0])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_programs())
 def test_mutated_random_programs_read_alike(case):
     data, _inputs = case

@@ -1,5 +1,5 @@
 """``python -m slpdiff``: the same as the ``slpdiff`` command."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()

@@ -5,7 +5,7 @@ error boundary; ``options.py`` what commands share; each ``cmd_*.py`` one comman
 when it runs or its help is shown (so that ``slpdiff eval`` does not pay for ``optimize``).
 """
 
-from .main import cli, main
+from .main import cli, main, run
 
 # One line per command: its name, and where it is (module in this package: Click command).
 COMMANDS = {
@@ -27,4 +27,4 @@ COMMANDS = {
 
 cli.register(COMMANDS)
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "main", "run"]

@@ -13,6 +13,8 @@ import gc
 import os
 import re
 import sys
+import threading
+from typing import NoReturn
 
 import click
 
@@ -189,7 +191,32 @@ def cli():
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Run the command line in ``sys.argv`` and raise ``SystemExit`` with its exit status (for a
+    script that runs slpdiff's command line and goes on; the ``slpdiff`` command is :func:`run`)."""
+    sys.exit(_command_line())
+
+
+def run() -> NoReturn:
+    """The ``slpdiff`` command (console-script entry point): the command line in ``sys.argv``,
+    then the process ends.
+
+    The interpreter's teardown (freeing numpy's, Click's and slpdiff's modules object by object)
+    is about a sixth of a small run's time, and nothing of slpdiff's waits for it: a command's
+    files are written, closed and renamed before it returns. So once what was printed is flushed
+    the process ends at once, unless threads or child processes are still running (the slices'
+    thread pool, a Dask cluster): those get the interpreter's own ending, which waits for them."""
+    code = _command_line()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # the reader went away, or the stream is closed
+            code = code or _quiet_broken_pipe()
+    if threading.active_count() > 1 or "multiprocessing" in sys.modules:
+        sys.exit(code)
+    os._exit(code)
+
+
+def _command_line() -> int:
     # Importing numpy and a command makes hundreds of thousands of objects and nothing to
     # collect: no garbage collections until the command is loaded (about 15 ms of numpy's 250 on
     # the machine of docs/performance.md; a small run's start is mostly imports).
@@ -198,7 +225,7 @@ def main() -> None:
         gc.disable()
         _collections_paused = True
     try:
-        cli(prog_name="slpdiff")
+        return cli(prog_name="slpdiff", standalone_mode=False)
     finally:
         _collect_again()
 
