@@ -13,6 +13,17 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _END = object()
+# How often a thread waiting on another wakes: a signal (Ctrl-C) that the system delivered to
+# another thread is handled by Python in the main thread only once that thread wakes.
+WAKE = 0.2  # seconds
+
+
+def _get(items: queue.Queue):
+    while True:
+        try:
+            return items.get(timeout=WAKE)
+        except queue.Empty:
+            continue
 
 
 class _Raised:
@@ -44,7 +55,7 @@ def read_ahead(items: Iterable[T], depth: int = 4) -> Iterator[T]:
     threading.Thread(target=produce, name="slpdiff-read-ahead", daemon=True).start()
     try:
         while True:
-            item = ready.get()
+            item = _get(ready)
             if item is _END:
                 return
             if isinstance(item, _Raised):
@@ -79,7 +90,15 @@ class WriteBehind:
     def __call__(self, *item) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(item)
+        self._put(item)
+
+    def _put(self, item) -> None:
+        while True:
+            try:
+                return self._queue.put(item, timeout=WAKE)
+            except queue.Full:
+                if self._error is not None and item is not _END:
+                    raise self._error from None
 
     def _run(self) -> None:
         while True:
@@ -93,7 +112,8 @@ class WriteBehind:
                     self._error = e
 
     def __exit__(self, kind, value, traceback) -> None:
-        self._queue.put(_END)
-        self._thread.join()
+        self._put(_END)  # the writer takes items until this one, even after an error
+        while self._thread.is_alive():
+            self._thread.join(WAKE)
         if kind is None and self._error is not None:
             raise self._error
