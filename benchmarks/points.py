@@ -10,7 +10,9 @@ same session:
   formulas, and writes them with pyarrow's CSV writer (shortest round-trip digits, its own layout);
 - Miller (``mlr``, if installed: ``apt-get install miller``): the same formulas in its DSL;
 - numpy by hand: ``np.loadtxt``, the formulas, ``np.savetxt`` (``%.17g``) - the yardstick before;
-- slpdiff, engine only: ``slpdiff.evaluate`` on the arrays in memory.
+- slpdiff, engine only: ``slpdiff.evaluate`` on the arrays in memory;
+- slpdiff stage by stage, in this process, one stage after the other (no overlap): CPU time per
+  row of reading, evaluating, formatting and writing, to show where the time goes.
 
 Each is timed as the best of ``--repeat`` runs: wall time, CPU time (user + system, from
 ``wait4``: the fairer figure on a shared, loaded machine) and peak RSS. The outputs are checked
@@ -137,6 +139,53 @@ def in_memory(rows: int, repeat: int) -> tuple[float, float]:
     return min(hand), min(engine)
 
 
+STAGES = """
+import sys, time
+import pyarrow.csv, pyarrow.compute  # imported before the clocks: start-up is not a stage
+import slpdiff
+from slpdiff.rows.points import PointReader
+from slpdiff.rows.records import writer_for
+from slpdiff.rows.stream import evaluate_chunk, rows_per_pass
+
+program = slpdiff.parse_file(sys.argv[3])
+cpu = dict.fromkeys(("read", "evaluate", "format", "write"), 0.0)
+rows = 0
+with open(sys.argv[1], "rb") as points, open(sys.argv[2], "wb") as out:
+    reader = PointReader(points, sys.argv[1], "csv", program.input_names)
+    writer = writer_for("csv", program, program.input_names)
+    out.write(writer.header().encode())
+    chunks = reader.chunks(rows_per_pass(program))
+    while True:
+        t = time.process_time()
+        chunk = next(chunks, None)
+        cpu["read"] += time.process_time() - t
+        if chunk is None:
+            break
+        t = time.process_time()
+        ev = evaluate_chunk(program, chunk, {})
+        cpu["evaluate"] += time.process_time() - t
+        t = time.process_time()
+        text = writer.record_bytes(chunk, ev)
+        cpu["format"] += time.process_time() - t
+        t = time.process_time()
+        out.write(text)
+        cpu["write"] += time.process_time() - t
+        rows += chunk.rows
+print("  ".join(f"{k} {v / rows * 1e9:.0f}" for k, v in cpu.items()),
+      f" total {sum(cpu.values()) / rows * 1e9:.0f}")
+"""
+
+
+def stages(points: Path, out: Path) -> None:
+    """slpdiff's stages one after the other in a fresh process: CPU ns per row of each (start-up
+    and imports left out)."""
+    script = out.with_suffix(".py")
+    script.write_text(STAGES)
+    result = subprocess.run([sys.executable, str(script), str(points), str(out), str(SEED)],
+                            check=True, capture_output=True, text=True)
+    print(f"{'slpdiff, stage by stage:':24s} CPU ns/row: {result.stdout.strip()}")
+
+
 def _columns(path: Path) -> np.ndarray:
     import pyarrow.csv as pcsv
 
@@ -148,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="slpdiff,pyarrow,miller,numpy",
+    parser.add_argument("--only", default="slpdiff,pyarrow,miller,numpy,stages",
                         help="which whole jobs to run (comma-separated)")
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -182,8 +231,10 @@ def main() -> None:
             jobs[name] = best([run(command) for _ in range(args.repeat)])
             wall, cpu, rss = jobs[name]
             print(f"{name + ', whole job:':24s} {wall:7.2f} s  {args.rows / wall:12,.0f} rows/s"
-                  f"  CPU {cpu:7.2f} s  {args.rows / cpu:12,.0f} rows/CPU-s  peak RSS "
+                  f"  CPU {cpu:7.2f} s  {cpu / args.rows * 1e9:5.0f} ns/row  peak RSS "
                   f"{rss / 2 ** 20:6.0f} MiB")
+        if "stages" in only:
+            stages(points, tmp / "stages.csv")
         ours = _columns(tmp / "slpdiff.csv") if "slpdiff" in jobs else None
         for name in jobs:
             if name != "slpdiff" and ours is not None:

@@ -98,3 +98,67 @@ def test_fields_are_numbers_exactly_when_the_careful_pass_says_so(rows, fmt, chu
         for g, e in ((gx, ex), (gw, ew)):
             assert (math.isnan(g) and math.isnan(e)) or \
                 (g == e and math.copysign(1, g) == math.copysign(1, e))
+
+
+# --- orjson's digits (rows/float_text.py float_cells, float_rows) --------------------------------
+
+def _planted(seed: int, size: int = 20_000) -> np.ndarray:
+    """Ordinary numbers with a few that orjson writes otherwise (below 1e-4, nan, inf): the
+    path that splices them in by Python."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-1, 1, size) * 10.0 ** rng.integers(0, 17, size)
+    where = rng.choice(size, 12, replace=False)
+    values[where] = [1e-7, -1.5e-5, 5e-324, math.nan, math.inf, -math.inf, 1e-5, 2e-300, -0.0,
+                     9.999999999999999e-05, 1e-4, 1.5e-6]
+    return values
+
+
+def _columns_sets():
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2 ** 64, size=20_000, dtype=np.uint64).view(np.float64)
+    hard = np.array(HARD + [-v for v in HARD])
+    planted = _planted(1)
+    from slpdiff.rows.float_text import _FEW, _special
+
+    assert _special(planted).size <= _FEW < _special(bits).size  # both ways of splicing
+    return [hard, bits, planted, np.array([1e-7]), np.array([2.5])]
+
+
+@pytest.fixture(params=["orjson", "arrow"])
+def digits(request, monkeypatch):
+    """Both ways of writing numbers: orjson's (where installed), and Arrow's alone."""
+    from slpdiff.rows import float_text as module
+
+    if request.param == "orjson":
+        if module._orjson() is None:
+            pytest.skip("orjson is not installed (or writes numbers otherwise)")
+    else:
+        monkeypatch.setattr(module, "_orjson", lambda: None)
+    return module
+
+
+@pytest.mark.parametrize("end", [",", "\t", "\n", "}"])
+def test_cells_are_repr_and_their_end(digits, end):
+    for values in _columns_sets():
+        assert digits.float_cells(values, end).to_pylist() == [r + end for r in _reprs(values)]
+        quoted = [r if math.isfinite(v) else f'"{r}"' for v, r in zip(values, _reprs(values),
+                                                                      strict=True)]
+        assert digits.float_cells(values, end, json=True).to_pylist() == [q + end for q in quoted]
+    assert digits.float_cells(np.array([]), ",").to_pylist() == []
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t"])
+def test_rows_are_reprs_delimited(digits, delimiter):
+    for values in _columns_sets():
+        for width in (1, 3):
+            columns = [np.roll(values, k) for k in range(width)]
+            expected = "".join(delimiter.join(map(repr, row)) + "\n"
+                               for row in zip(*(c.tolist() for c in columns), strict=True))
+            assert bytes(digits.float_rows(columns, delimiter)).decode() == expected
+
+
+def test_orjson_writes_the_numbers_where_installed():
+    pytest.importorskip("orjson")
+    from slpdiff.rows.float_text import _orjson
+
+    assert _orjson() is not None  # else every record is written by the slower Arrow path

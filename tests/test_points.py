@@ -27,7 +27,14 @@ from slpdiff.rows.points import (
     text_number,
 )
 from slpdiff.rows.records import writer_for
-from slpdiff.rows.stream import evaluate_chunk, evaluate_stream, reduces, rows_per_pass
+from slpdiff.rows.stream import (
+    MAX_ROWS,
+    VALUE_BUDGET,
+    evaluate_chunk,
+    evaluate_stream,
+    reduces,
+    rows_per_pass,
+)
 
 SEED = slpdiff.parse_file(str(EXAMPLES / "seed.slp"))
 
@@ -302,9 +309,11 @@ def test_a_value_the_same_on_every_row_is_repeated():
 # --- chunked evaluation -------------------------------------------------------------------------
 
 def test_rows_per_pass_bounds_the_memory_of_a_pass():
-    assert rows_per_pass(SEED) == 65536
+    assert rows_per_pass(SEED) == MAX_ROWS
     big = slpdiff.parse("v0 = x\n" + "".join(f"v{i} = v{i - 1} * 1.5\n" for i in range(1, 5000)))
-    assert rows_per_pass(big) * len(big) <= 1 << 22
+    assert rows_per_pass(big) == min(MAX_ROWS, VALUE_BUDGET // len(big))
+    # values and adjoints of a pass: 1/32 of the machine's memory, from 64 MiB to 1 GiB
+    assert 1 << 26 <= VALUE_BUDGET * 16 <= 1 << 30
 
 
 def test_reduces_reads_the_table():
@@ -423,5 +432,7 @@ def test_all_rows_of_a_reduction_are_written_in_slices_of_bounded_size():
     seen = []
     evaluate_stream(program, chunks, {}, None,
                     lambda c, ev: seen.append((c.line(0), c.rows, ev.values["d"])))
-    assert [(line, rows) for line, rows, _ in seen] == [(1, 65536), (65537, 70_000 - 65536)]
+    starts = range(0, 70_000, MAX_ROWS)  # 70,000 rows: more than one slice
+    assert [(line, rows) for line, rows, _ in seen] == \
+        [(lo + 1, min(MAX_ROWS, 70_000 - lo)) for lo in starts]
     assert np.array_equal(np.concatenate([d for _, _, d in seen]), x - x.mean())

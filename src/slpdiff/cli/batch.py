@@ -50,8 +50,8 @@ def points_options(f):
         click.option("--force", is_flag=True,
                      help="Allow a grid of more than 10,000,000 points."),
         click.option("--chunk-rows", type=click.IntRange(min=1), metavar="N",
-                     help="Rows per vectorized pass (default: as many as fit in a fixed memory "
-                          "budget)."),
+                     help="Rows per vectorized pass (default: 16,384, fewer for long programs "
+                          "so that a pass fits in 1/32 of the memory)."),
         threads_option,
         scheduler_option,
     ]
@@ -79,7 +79,7 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
     with ``scheduler``, the rows of --points on a Dask cluster."""
     from ..core.hessian import check_vector
     from ..core.schedule import bind_inputs, resolve_names
-    from ..rows.ahead import read_ahead
+    from ..rows.ahead import WriteBehind, read_ahead
     from ..rows.stream import FIRST, evaluate_stream, rows_per_pass
 
     asked = asked or FIRST
@@ -115,8 +115,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
                                    lambda: reader.bytes_read)
         else:
             chunks, kept, progress = _grid(ranges, keep, force, rows)
-        with record_sink(fmt, output, program, wrt_names, kept, asked) as sink:
-            write_records = sink.write
+        with record_sink(fmt, output, program, wrt_names, kept, asked) as sink, \
+                WriteBehind(sink.write) as write_records:
             warned = len(kept) if keep else len(reader.extra) if reader is not None else 0
 
             def write(chunk, ev):

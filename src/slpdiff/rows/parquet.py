@@ -21,6 +21,7 @@ from ..core.engine import Evaluation
 from ..errors import InputError
 from ..formats import derivative_label
 from ..language.program import Program
+from .float_text import numbers_of
 from .points import Chunk, DataError, concatenate, missing_message
 from .records import RecordWriter
 
@@ -112,7 +113,7 @@ class ParquetReader:
         for name in self.columns:
             column = batch.column(name)
             if column.null_count:
-                first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+                first = int(np.flatnonzero(numbers_of(pc.cast(column.is_null(), pa.float64())))[0])
                 if first < bad:
                     bad, bad_name = first, name
         if bad:
@@ -134,9 +135,7 @@ def _numeric(kind: pa.DataType) -> bool:
 
 
 def _floats(column: pa.Array) -> np.ndarray:
-    if column.type != pa.float64():
-        column = pc.cast(column, pa.float64())
-    return column.to_numpy(zero_copy_only=False)
+    return numbers_of(column)
 
 
 def _first_line(error: Exception) -> str:

@@ -8,17 +8,15 @@ direction (``d v7/d direction``), the Hessian's entries (``d2 v7/d x d w``, ever
 Hessian-vector product (``(H v7 v)[x]``); in JSON Lines, the single-point JSON's keys
 ``direction``, ``directional``, ``hessian``, ``hvp_direction``, ``hvp``. Every float is
 the shortest text that reads back to the same float64, exactly as ``repr`` writes it (as
-``formats.number``). Speed: a chunk is formatted a column at a time in C, by Arrow
-(:mod:`.float_text`), and its lines are joined in one call: the text of a chunk is then one buffer,
-written as it is.
+``formats.number``). Speed: a chunk's numbers are formatted in C, by orjson or Arrow
+(:mod:`.float_text`), each followed by the character after it in the record, and its lines are
+joined in one call: the text of a chunk is then one buffer, written as it is.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +25,14 @@ import pyarrow.compute as pc
 from ..core.engine import Evaluation
 from ..formats import derivative_label, json_line, json_nested
 from ..language.program import Program
-from .float_text import TEXT, float_text, json_float_text
+from .float_text import (
+    TEXT,
+    float_cells,
+    float_rows,
+    float_text,
+    json_float_text,
+    text_buffer,
+)
 from .points import MISSING, Chunk
 
 RECORD_FORMATS = ("csv", "tsv", "jsonl")
@@ -51,6 +56,9 @@ def hvp_label(output: str, name: str) -> str:
 class RecordWriter:
     """Formats chunks of evaluated points as text; ``kept`` names the extra fields carried, and
     ``asked`` (an :class:`~slpdiff.rows.stream.Asked`) the results beyond first derivatives."""
+
+    json = False  # numbers as JSON writes them (nan and inf quoted)
+    delimiter = ""  # between the cells of a record, if one character alone (CSV, TSV)
 
     def __init__(self, program: Program, wrt: Sequence[str], kept: Sequence[str] = (),
                  asked=None):
@@ -77,15 +85,28 @@ class RecordWriter:
         if n == 0:
             return memoryview(b"")
         kept = self._kept_columns([chunk.kept.get(name, [MISSING] * n) for name in self.kept])
-        cells = kept + self._numbers_text(self._numbers(ev))
-        literals = self._literals(len(cells))
-        pieces = [pa.scalar(literals[0], TEXT)]
-        for cell, literal in zip(cells, literals[1:], strict=True):
-            pieces += [cell if isinstance(cell, pa.Array) else pa.scalar(cell, TEXT),
-                       pa.scalar(literal, TEXT)]
-        if not any(isinstance(p, pa.Array) for p in pieces):  # every cell the same on all rows
-            pieces[0] = pa.array([literals[0]] * n, TEXT)
-        return _text_buffer(pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT)))
+        numbers = self._numbers(ev)
+        if self.delimiter and not kept and numbers and all(np.ndim(c) for c in numbers):
+            return float_rows(numbers, self.delimiter)  # numbers only: no join
+        literals = self._literals(len(kept) + len(numbers))
+        # Each number's text ends with the first character of the literal after it.
+        after = literals[len(kept) + 1:]
+        cells = kept + self._numbers_text(numbers, [text[0] for text in after])
+        after = literals[1:len(kept) + 1] + [text[1:] for text in after]
+        pieces, pending = [], literals[0]
+        for cell, literal in zip(cells, after, strict=True):
+            if isinstance(cell, str):  # the same on every row
+                pending += cell + literal
+                continue
+            if pending:
+                pieces.append(pa.scalar(pending, TEXT))
+            pieces.append(cell)
+            pending = literal
+        if not pieces:  # every cell the same on all rows
+            return memoryview((pending * n).encode())
+        if pending:
+            pieces.append(pa.scalar(pending, TEXT))
+        return text_buffer(pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT)))
 
     def _numbers(self, ev: Evaluation) -> list:
         columns = [ev.at[name] for name in self.inputs]
@@ -118,37 +139,34 @@ class RecordWriter:
             labels += [hvp_label(out, x) for out in self.outputs for x in self.wrt]
         return labels
 
-    def _numbers_text(self, columns: list) -> list:
-        """Each column's text; a value that does not depend on the row (a constant, a sum) is
-        one text, repeated on every row by the join. The columns are formatted in a few groups,
-        one per core, each one call of Arrow over all its numbers: a program of 20,000 inputs has
-        40,000 columns, and one call each would cost more than the numbers."""
+    def _numbers_text(self, columns: list, ends: list[str]) -> list:
+        """Each column's text, each number followed by its column's character of ``ends``
+        (:data:`~.float_text.ENDS`); a value that does not depend on the row (a constant, a sum)
+        is one text, repeated on every row by the join. Columns with the same end are formatted
+        in one call over all their numbers: a program of 20,000 inputs has 40,000 columns, and
+        one call each would cost more than the numbers."""
         texts: list = [None] * len(columns)
         shared = [k for k, c in enumerate(columns) if not np.ndim(c)]
         if shared:
             text = self._float_text(np.asarray([columns[k] for k in shared], dtype=np.float64))
             for j, k in enumerate(shared):
-                texts[k] = text[j].as_py()
-        per_row = [k for k, c in enumerate(columns) if np.ndim(c)]
-        if per_row:
-            count = min(len(per_row), max(1, pa.cpu_count()))
-            size = -(-len(per_row) // count)
-            groups = [per_row[i:i + size] for i in range(0, len(per_row), size)]
-
-            def format_group(group: list[int]) -> list:
-                parts = [np.asarray(columns[k], dtype=np.float64).ravel() for k in group]
-                text = self._float_text(np.concatenate(parts) if len(parts) > 1 else parts[0])
-                offsets = np.cumsum([0, *(len(p) for p in parts)])
-                return [text.slice(int(a), int(b - a))
-                        for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
-
-            for group, formatted in zip(groups, _in_parallel(format_group, groups), strict=True):
-                for k, text in zip(group, formatted, strict=True):
-                    texts[k] = text
+                texts[k] = text[j].as_py() + ends[k]
+        groups: dict[str, list[int]] = {}
+        for k, c in enumerate(columns):
+            if np.ndim(c):
+                groups.setdefault(ends[k], []).append(k)
+        for end, group in groups.items():
+            parts = [np.asarray(columns[k], dtype=np.float64).ravel() for k in group]
+            text = float_cells(np.concatenate(parts) if len(parts) > 1 else parts[0], end,
+                               json=self.json)
+            start = 0
+            for k, part in zip(group, parts, strict=True):
+                texts[k] = text.slice(start, len(part))
+                start += len(part)
         return texts
 
     def _float_text(self, values) -> pa.LargeStringArray:
-        return float_text(values)
+        return json_float_text(values) if self.json else float_text(values)
 
     def _kept_columns(self, values: list[list]) -> list[pa.LargeStringArray]:
         """The text of the kept fields' cells, as columns."""
@@ -205,6 +223,8 @@ class DelimitedWriter(RecordWriter):
 class JsonLinesWriter(RecordWriter):
     """``{"keep": {...}, "at": {...}, "value": {...}, "gradient": {...}}`` per point."""
 
+    json = True  # JSON has no nan or inf: slpdiff writes them as strings
+
     def _kept_columns(self, values: list[list]) -> list[pa.LargeStringArray]:
         if not values:
             return []
@@ -212,9 +232,6 @@ class JsonLinesWriter(RecordWriter):
         return [pa.array([json.dumps({name: v for name, v in zip(self.kept, row, strict=True)
                                       if v is not MISSING}) for row in zip(*values, strict=True)],
                          TEXT)]
-
-    def _float_text(self, values) -> pa.LargeStringArray:
-        return json_float_text(values)  # JSON has no nan or inf: slpdiff writes them as strings
 
     def _literals(self, width: int) -> list[str]:
         def members(names):
@@ -247,32 +264,11 @@ def _text(value) -> str:
     return "" if value is MISSING else json.dumps(value)
 
 
-def _in_parallel(function, items: list) -> list:
-    """``[function(item) for item in items]`` on Arrow's threads: Arrow's compute functions
-    release the GIL, so columns are formatted on every core."""
-    if len(items) < 2 or pa.cpu_count() < 2:
-        return [function(item) for item in items]
-    return list(_pool().map(function, items))
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(pa.cpu_count(), thread_name_prefix="slpdiff-format")
-
-
 def _text_array(values: list) -> pa.LargeStringArray:
     """Kept fields as CSV text (:func:`_text` of each), in an Arrow array."""
     if all(type(v) is str for v in values):
         return pa.array(values, TEXT)
     return pa.array([_text(v) for v in values], TEXT)
-
-
-def _text_buffer(lines: pa.LargeStringArray) -> memoryview:
-    """The bytes of all strings of ``lines``, one after the other: Arrow keeps them in one
-    buffer, so this is a view, not a copy."""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    return memoryview(lines.buffers()[2])[start:end]
 
 
 def _vector(vector) -> str:
