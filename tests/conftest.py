@@ -54,8 +54,7 @@ def pytest_configure(config):
 # that the README's test command stays within its three minutes on two cores (issue 13 §5); CI runs
 # them all in its second step. A node id, or a file for all of its tests; why, beside each.
 LONG = {
-    # real Dask LocalClusters (a cluster start is 5-15 s); docs/scale-out.md's own command still
-    # runs a real cluster in the quick suite (tests/test_docs.py)
+    # real Dask LocalClusters (a cluster start is 5-15 s)
     "tests/test_scale_out.py": "a real LocalCluster per test",
     "tests/test_check_hard_points.py": "a few hundred hard points against mpmath",
     "tests/test_limits.py::test_many_inputs_grad_python_and_points": "20,000 inputs",
@@ -82,6 +81,9 @@ LONG = {
         "processes per thread count; the in-process tests stay",
     "tests/test_fuzz.py::test_every_kind_of_case_in_process": "hundreds of drawn cases",
     "tests/test_fuzz.py::test_parser_fuzz_script_runs_with_hypothesis": "a process per case",
+    "tests/test_docs.py::test_every_command_shown_prints_what_the_docs_show[scale-out.md: "
+    "slpdiff eval examples/seed.slp --points examples/seed_points.csv --scheduler local:2]":
+        "a real LocalCluster",
     "tests/test_lesson_browser.py::test_a_few_hundred_statements_step_correctly":
         "hundreds of steps in the browser; the seed's steps stay",
 }
@@ -89,7 +91,7 @@ LONG = {
 
 def _long(nodeid: str) -> bool:
     path, _, rest = nodeid.partition("::")
-    return path in LONG or f"{path}::{rest.split('[')[0]}" in LONG
+    return path in LONG or f"{path}::{rest.split('[')[0]}" in LONG or nodeid in LONG
 
 
 def pytest_collection_modifyitems(config, items):

@@ -31,6 +31,26 @@ def run_slpdiff(*args, input: str | bytes | None = None, cwd=None,
     return proc
 
 
+def every_few(cases, every: int = 4) -> list:
+    """The parameters ``cases`` of a test that starts a process per case, beside a twin that runs
+    every case in process: every ``every``-th case runs in the quick suite, the others are marked
+    ``slow`` (``--slow``, CI's second step, runs them all). ``cases`` are values of one argument
+    or ``pytest.param`` s (of any number of arguments), whose ids and marks are kept."""
+    import pytest
+
+    param_set = type(pytest.param(None))
+    found = []
+    for k, case in enumerate(cases):
+        if k % every == 0:
+            found.append(case)
+        elif isinstance(case, param_set):
+            found.append(pytest.param(*case.values, id=case.id,
+                                      marks=[*case.marks, pytest.mark.slow]))
+        else:
+            found.append(pytest.param(case, marks=pytest.mark.slow))
+    return found
+
+
 def invoke(*args, input: str | bytes | None = None):
     """Run the command line in-process through Click's ``CliRunner`` (quicker than a process, for
     tests of messages); stdout and stderr are kept apart."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import exit_status, invoke, run_slpdiff
+from helpers import every_few, exit_status, invoke, run_slpdiff
 
 PROGRAM = "prog.slp"  # the name bad programs are written to, and called by in messages
 
@@ -245,7 +245,7 @@ BAD_PROGRAMS = [
 ]
 
 
-@pytest.mark.parametrize("bad", BAD_PROGRAMS)
+@pytest.mark.parametrize("bad", every_few(BAD_PROGRAMS))  # all in process, below
 def test_bad_program_in_a_file(bad: Bad, tmp_path: Path):
     (tmp_path / PROGRAM).write_bytes(as_bytes(bad.source))
     result = run_slpdiff("eval", PROGRAM, "--at", "x=1", cwd=tmp_path)
@@ -453,7 +453,7 @@ def assert_option_error(result, parts: list[str]) -> None:
         assert part in errors[0], result.stderr
 
 
-@pytest.mark.parametrize("args, parts", BAD_OPTIONS)
+@pytest.mark.parametrize("args, parts", every_few(BAD_OPTIONS))  # all in process, below
 def test_bad_options_in_a_subprocess(args, parts, programs: Path):
     assert_option_error(run_slpdiff(*args, cwd=programs), parts)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import slpdiff
-from helpers import run_slpdiff
+from helpers import invoke, run_slpdiff
 from slpdiff.core import kinks
 from slpdiff.language.primitives import PRIMITIVES
 
@@ -70,9 +70,10 @@ def test_find_reports_the_convention_used(name):
 @pytest.mark.parametrize("mode", [[], ["--mode", "forward"], ["--hessian"]])
 def test_eval_warns_at_each_kink_in_every_mode(name, mode):
     text, point, expected = CASES[name]
-    proc = run_slpdiff("eval", "-", "--at", at_text(point), "--format", "json", *mode,
-                       input=text + "\n")
-    assert proc.returncode == 0, proc.stderr
+    # in process (the tests below run the installed command)
+    proc = invoke("eval", "-", "--at", at_text(point), "--format", "json", *mode,
+                  input=text + "\n")
+    assert proc.exit_code == 0, proc.stderr
     gradient = json.loads(proc.stdout)["gradient"]["y"]
     for x, d in expected.items():
         assert same(float(gradient[x]), d)
