@@ -8,9 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from ..errors import RunError
-from .main import warning
-from .options import nonfinite_diagnostics, threads_option
+from .options import rows_failure, threads_option, warn_about_rows
 from .progress import RowProgress
 from .rows_io import (
     check_data_columns,
@@ -133,14 +131,8 @@ def eval_points(program, constants, ranges, wrt, fmt, strict, points, points_for
             finally:
                 progress.clear()
             if result.stopped:  # raised inside the block: -o leaves no partial file
-                diagnostics = nonfinite_diagnostics(program, result.warnings, result.where)
-                raise RunError(diagnostics or "; ".join(result.beyond_messages()))
-    for d in nonfinite_diagnostics(program, result.warnings, result.where):
-        warning(d.format())
-    for message in result.beyond_messages():
-        warning(message)
-    for hit, where in zip(result.kinks, result.kink_where, strict=True):
-        warning(hit.diagnostic(program, where).format())
+                raise rows_failure(program, result)
+    warn_about_rows(program, result)
 
 
 def _grid(ranges, keep, force, rows):

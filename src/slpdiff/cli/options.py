@@ -278,6 +278,25 @@ def nonfinite_diagnostics(program, warnings, where=()) -> list[Diagnostic]:
     return diagnostics
 
 
+def rows_failure(program, result) -> RunError:
+    """The error of a run over rows (a ``BatchResult``) that stopped at its first non-finite
+    result (``--strict``): where the value or derivative first was not finite, else which result
+    beyond first derivatives was not."""
+    return RunError(nonfinite_diagnostics(program, result.warnings, result.where)
+                    or "; ".join(result.beyond_messages()))
+
+
+def warn_about_rows(program, result) -> None:
+    """The warnings of a finished run over rows (a ``BatchResult``): non-finite values and
+    derivatives, results beyond first derivatives that are not finite, derivatives on kinks."""
+    for d in nonfinite_diagnostics(program, result.warnings, result.where):
+        warning(d.format())
+    for message in result.beyond_messages():
+        warning(message)
+    for hit, where in zip(result.kinks, result.kink_where, strict=True):
+        warning(hit.diagnostic(program, where).format())
+
+
 def at_option(f):
     return click.option("--at", "at", type=PointType(), multiple=True, metavar="NAME=VALUE,...",
                         help="Input values, e.g. x=1,w=4 (repeatable). Values: numbers, inf, nan, "

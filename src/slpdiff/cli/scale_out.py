@@ -12,9 +12,7 @@ from contextlib import contextmanager
 
 import click
 
-from ..errors import RunError
-from .main import warning
-from .options import nonfinite_diagnostics
+from .options import rows_failure, warn_about_rows
 from .progress import Progress
 
 
@@ -124,14 +122,8 @@ def eval_distributed(scheduler, program, constants, wrt, fmt, strict, points, po
         finally:
             progress.clear()
     if result.stopped:
-        diagnostics = nonfinite_diagnostics(program, result.warnings, result.where)
-        raise RunError(diagnostics or "; ".join(result.beyond_messages()))
-    for d in nonfinite_diagnostics(program, result.warnings, result.where):
-        warning(d.format())
-    for message in result.beyond_messages():
-        warning(message)
-    for hit, where in zip(result.kinks, result.kink_where, strict=True):
-        warning(hit.diagnostic(program, where).format())
+        raise rows_failure(program, result)
+    warn_about_rows(program, result)
 
 
 def _write_parts(futures, program, wrt, fmt, kept, output, directory, progress, asked):
@@ -167,8 +159,7 @@ def _write_parts(futures, program, wrt, fmt, kept, output, directory, progress, 
                 if result.stopped:
                     break
             if total.stopped:  # raised inside the block: -o leaves no partial file
-                raise RunError(nonfinite_diagnostics(program, total.warnings, total.where)
-                               or "; ".join(total.beyond_messages()))
+                raise rows_failure(program, total)
         return _finished(total)
     finally:
         for temporary, _ in moves:  # a failed run leaves no part under its final name
