@@ -86,6 +86,21 @@ LONG = {
         "a real LocalCluster",
     "tests/test_lesson_browser.py::test_a_few_hundred_statements_step_correctly":
         "hundreds of steps in the browser; the seed's steps stay",
+    # and again after the merges of 2026-12-03 (169 s in CI): 1.5-3.5 s each, a quicker test of
+    # the same thing stays in the quick suite beside each
+    "tests/test_lesson_browser.py::test_controls_play_to_the_end_and_jump": "the browser",
+    "tests/test_lesson_browser.py::test_keyboard_alone_reaches_every_control_with_visible_focus":
+        "the browser",
+    "tests/test_lesson_browser.py::test_forward_mode_and_our_own_layout": "the browser",
+    "tests/test_parse_cache.py::test_every_command_is_listed_and_runs": "a process per command",
+    "tests/test_float_text.py::test_fields_are_numbers_exactly_when_the_careful_pass_says_so":
+        "millions of bit patterns",
+    "tests/test_fast_path.py::test_evaluations_in_threads_at_once_give_the_same_bits":
+        "24 evaluations of 20,000 rows on 4 threads; tests/test_threads.py stays",
+    "tests/test_limits.py::test_grad_then_eval_of_a_deep_program": "deep nesting, processes",
+    "tests/test_limits.py::test_a_hessian_too_large_fails_at_once": "a large program",
+    "tests/test_adjoint.py::test_size_bound_holds_on_large_programs": "thousands of statements",
+    "tests/test_graph.py::test_a_program_of_a_thousand_statements_renders": "Graphviz, 1,000 nodes",
 }
 
 

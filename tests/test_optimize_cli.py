@@ -307,6 +307,7 @@ def test_a_long_run_shows_progress_on_a_terminal_and_erases_it():
 
 
 def test_no_progress_when_stderr_is_not_a_terminal():
+    # about a second of steps: longer than the progress line's delay (0.5 s)
     proc = run_slpdiff("optimize", ROSENBROCK, "--at", "x=-1.2,y=1", "--lr", "1e-4", "--steps",
-                       "20000", "--every", "20000")
+                       "12000", "--every", "12000")
     assert proc.returncode == 0 and proc.stderr == ""

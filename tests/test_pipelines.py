@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import slpdiff
-from helpers import EXAMPLES, ROOT, SLPDIFF, run_slpdiff
+from helpers import EXAMPLES, ROOT, SLPDIFF, every_few, run_slpdiff
 from slpdiff.formats import evaluation_json, json_line
 
 SEED = str(EXAMPLES / "seed.slp")
@@ -56,8 +56,15 @@ def bash(script: str, **kw) -> subprocess.CompletedProcess:
 
 # --- formats in and out -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("fmt_in", ["csv", "tsv", "jsonl"])
-@pytest.mark.parametrize("fmt_out", ["csv", "tsv", "jsonl"])
+FORMATS = ["csv", "tsv", "jsonl"]
+
+# A process each: every reader and writer in the quick suite (each format in and out the same),
+# all nine pairs with --slow.
+FORMAT_PAIRS = [(a, b) for k, a in enumerate(FORMATS) for b in (FORMATS * 2)[k:k + 3]]
+
+
+@pytest.mark.parametrize("fmt_in, fmt_out", every_few(
+    [pytest.param(a, b, id=f"{a}-{b}") for a, b in FORMAT_PAIRS], every=3))
 def test_every_format_in_and_out(tmp_path, fmt_in, fmt_out):
     path = tmp_path / f"points.{fmt_in}"
     path.write_text(points_text(fmt_in))
