@@ -44,6 +44,7 @@ program evaluated again pays only for its arithmetic.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -112,7 +113,7 @@ def evaluate(program: Program, at: Mapping[str, object], wrt: Sequence[str] | No
     chosen = selection(program, wrt, outputs, derivatives)
     inputs = [as_value(x) for x in inputs]
     if derivatives and any(x.ndim for x in inputs):
-        over_rows = _rows()
+        over_rows = _module(".core.rows")
         facts = _chosen(program, chosen)
         rows = over_rows.meeting(program, inputs, facts.wrt, facts.outputs)
         if rows is not None:  # rows that meet through a reduction: each row's own derivatives
@@ -226,10 +227,12 @@ def _at_point(program, inputs, facts: _Chosen):
     if path == "engine":
         return None  # preparing a faster path would cost more than it saves
     if path == "interpreted":
-        code = program.memo(POINT_RUN, key, lambda: _point().PointRun(program, needs, outputs))
+        code = program.memo(POINT_RUN, key, lambda: _module(".fast.point").PointRun(
+            program, needs, outputs))
     else:
         program.forget(POINT_RUN)
-        code = program.memo(POINT_CODE, key, lambda: _point().PointCode(program, needs, outputs))
+        code = program.memo(POINT_CODE, key, lambda: _module(".fast.point").PointCode(
+            program, needs, outputs))
     try:
         with np.errstate(all="ignore"):  # numpy's own results (inf, nan), as the engine's
             return code.run([float(x) for x in inputs], outputs, facts.wrt)
@@ -287,10 +290,12 @@ def _on_rows(program, inputs, facts: _Chosen):
     row = program.memo(COLUMNS, shapes, lambda: per_row(program, [s == 1 for s in shapes]))
     keys = ((*facts.key, shapes), (*facts.key, shapes, n))
 
+    slices = _module(".fast.slices")
+
     def compile_slices():
         try:
-            return _slices().SliceCode(program, row, needs, outputs)
-        except _slices().Unsupported:
+            return slices.SliceCode(program, row, needs, outputs)
+        except slices.Unsupported:
             return False  # all rows at once, below
 
     work = program.memo(WORK, None, _Work)
@@ -299,7 +304,7 @@ def _on_rows(program, inputs, facts: _Chosen):
     work.calls += 1
     code = program.memo(SLICE_CODE, keys[0], compile_slices) if path == "slices" else False
     if code is not False:
-        done = run_slices(code, inputs, outputs, wrt, n)
+        done = slices.run(code, inputs, outputs, wrt, n)
     else:
         run = program.memo(ALL_ROWS, keys[1], lambda: AllRowsRun(program, row, needs, outputs, n))
         done = run.run(inputs, outputs, wrt, n)
@@ -308,25 +313,11 @@ def _on_rows(program, inputs, facts: _Chosen):
     return (*done, NodeValues(compute=lambda: forward(program, inputs)))
 
 
-def run_slices(code, inputs: list, outputs, wrt, n: int):
-    """:func:`slpdiff.fast.slices.run`."""
-    return _slices().run(code, inputs, outputs, wrt, n)
-
-
 @cache
-def _slices():
-    """:mod:`slpdiff.fast.slices`, imported on first use (start-up need not load it), once."""
-    from .fast import slices
-
-    return slices
-
-
-@cache
-def _point():
-    """:mod:`slpdiff.fast.point`, imported on first use, once."""
-    from .fast import point
-
-    return point
+def _module(name: str):
+    """The module ``name`` of this package (``".fast.slices"``), imported on its first use, not
+    at start-up, and looked up once: the evaluators of a call are found at the cost of a dict."""
+    return importlib.import_module(name, __package__)
 
 
 def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, object],
@@ -343,8 +334,9 @@ def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
     compiled slices or all rows at once, in the time of a few gradients (reverse over reverse:
     the same mathematics as forward over reverse, equal to it to rounding). Otherwise (at a
     point, or each row's own entries) forward mode over the adjoint program."""
-    from .core import rows
     from .core.hessian import check_vector, dot_program, through_rows_only
+
+    rows = _module(".core.rows")
 
     inputs = [as_value(x) for x in bind_inputs(program, at)]
     chosen = select(program, wrt, outputs)
@@ -362,11 +354,3 @@ def hvp(program: Program, at: Mapping[str, object], direction: Mapping[str, obje
     moved = dict(at) | {dot.vector[x]: direction.get(x, 0.0) for x in dot.wrt}
     found = evaluate(dot.program, moved, wrt=dot.wrt, outputs=list(dot.dots.values())).gradient
     return {y: {x: found[name][x] for x in dot.wrt} for y, name in dot.dots.items()}
-
-
-@cache
-def _rows():
-    """:mod:`slpdiff.core.rows`, imported on first use, once."""
-    from .core import rows
-
-    return rows

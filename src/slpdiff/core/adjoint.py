@@ -141,14 +141,8 @@ class _AdjointBuilder:
     # --- the forward part -----------------------------------------------------------------
 
     def copy_forward(self) -> None:
-        src, tape = self.src, self.tape
-        for i, op in enumerate(src.ops):
-            if op is not None:
-                tape.apply(op, src.args[i], src.names[i], src.lines[i], src.columns[i])
-            elif src.consts[i] is not None:
-                tape.const(src.consts[i], src.names[i], src.lines[i], src.columns[i])
-            else:
-                tape.leaf(src.names[i], src.lines[i], src.columns[i])
+        src = self.src
+        self.tape.copy(src)
         # The statement each unnamed part belongs to (the next named node), to name parts after.
         self.statement_of: list[str | None] = [None] * len(src)
         following = None

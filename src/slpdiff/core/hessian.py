@@ -145,14 +145,7 @@ def dot_program(program: Program, wrt: Sequence[str] | None = None,
     def make() -> DotProgram:
         a = adj.program
         tape = ProgramBuilder()
-        for i, op in enumerate(a.ops):
-            where = (a.names[i], a.lines[i], a.columns[i])
-            if op is None and a.is_const(i):
-                tape.const(a.consts[i], *where)
-            elif op is None:
-                tape.leaf(*where)
-            else:
-                tape.apply(op, a.args[i], *where)
+        tape.copy(a)
         vector = {x: dot_name("v", x) for x in adj.wrt}
         components = {x: tape.leaf(vector[x]) for x in adj.wrt}
         node = dict(zip(a.output_names, a.output_index, strict=True))

@@ -151,15 +151,7 @@ def frozen_program(program: Program, frozen: Sequence[int], outputs: Sequence[in
     ``outputs``, named ``names``. Positions are kept, so a node is at the same place in both."""
     def make() -> Program:
         tape = ProgramBuilder()
-        cut = set(frozen)
-        for i, op in enumerate(program.ops):
-            where = (program.names[i], program.lines[i], program.columns[i])
-            if op is None and program.is_const(i):
-                tape.const(program.consts[i], *where)
-            elif op is None or i in cut:
-                tape.leaf(*where)
-            else:
-                tape.apply(op, program.args[i], *where)
+        tape.copy(program, leaves=set(frozen))
         return tape.build([*program.input_index, *frozen], outputs,
                           [*program.input_names, *map(frozen_name, frozen)], names,
                           program.source)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress
 from typing import TypeVar
@@ -426,6 +426,18 @@ class ProgramBuilder:
             self.more[len(self.codes)] = tuple(args)
         return self._append(code, args[0] if n else NO_ARG, args[1] if n > 1 else NO_ARG, name,
                             line, column)
+
+    def copy(self, program: Program, leaves: Collection[int] = ()) -> None:
+        """Append every node of ``program`` in order, with its name and place, so that a node
+        keeps its position when this tape starts empty; the nodes at ``leaves`` become inputs."""
+        for i, op in enumerate(program.ops):
+            where = (program.names[i], program.lines[i], program.columns[i])
+            if op is None and program.is_const(i):
+                self.const(program.consts[i], *where)
+            elif op is None or i in leaves:
+                self.leaf(*where)
+            else:
+                self.apply(op, program.args[i], *where)
 
     def op(self, code: int, a: int, b: int, line: int, column: int) -> int:
         """A new node applying the primitive numbered ``code`` (:meth:`code`) to the nodes at

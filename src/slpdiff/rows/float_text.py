@@ -185,14 +185,11 @@ def float_rows(columns: list, delimiter: str) -> memoryview:
     special = _special(x)
     if special.size > _FEW:
         return text_buffer(_respelled(x, _strings(data, commas), special, False, None))
-    starts = np.concatenate([[1], commas + 1])[special].tolist()
-    ends = np.append(commas, len(data) - 1)[special].tolist()
-    view, pieces, start = memoryview(data), [], 1
-    for value, first, last in zip(x[special].tolist(), starts, ends, strict=True):
-        pieces += [view[start:first], (repr(value) + chr(data[last])).encode()]
-        start = last + 1
-    pieces.append(view[start:])
-    return memoryview(b"".join(pieces))
+    starts = np.concatenate([[1], commas + 1])[special]
+    lasts = np.append(commas, len(data) - 1)[special]  # the character after each number
+    new = [(repr(v) + chr(e)).encode() for v, e in zip(x[special].tolist(), data[lasts].tolist(),
+                                                         strict=True)]
+    return memoryview(_joined(memoryview(data), starts, lasts + 1, new, 1, len(data)))
 
 
 def _orjson_text(orjson, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -253,19 +250,26 @@ def _splice(text: pa.LargeStringArray, where: np.ndarray, new: list[str]):
     """``text`` with its strings at ``where`` (a few, in order) replaced by ``new``: one copy of
     the bytes, pieces joined by Python."""
     offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset:text.offset + len(text) + 1]
-    data = memoryview(text.buffers()[2])
     replacements = [s.encode() for s in new]
-    pieces, start = [], int(offsets[0])
-    for i, replacement in zip(where.tolist(), replacements, strict=True):
-        pieces += [data[start:int(offsets[i])], replacement]
-        start = int(offsets[i + 1])
-    pieces.append(data[start:int(offsets[-1])])
+    joined = _joined(memoryview(text.buffers()[2]), offsets[where], offsets[where + 1],
+                     replacements, int(offsets[0]), int(offsets[-1]))
     lengths = np.diff(offsets)
     lengths[where] = [len(r) for r in replacements]
     new_offsets = np.zeros(len(text) + 1, np.int64)
     np.cumsum(lengths, out=new_offsets[1:])
     return pa.LargeStringArray.from_buffers(len(text), pa.py_buffer(new_offsets),
-                                            pa.py_buffer(b"".join(pieces)))
+                                            pa.py_buffer(joined))
+
+
+def _joined(data: memoryview, starts, ends, new: list[bytes], begin: int, stop: int) -> bytes:
+    """``data[begin:stop]`` with each ``data[starts[k]:ends[k]]`` (in order, apart) replaced by
+    ``new[k]``: one copy of the bytes."""
+    pieces, at = [], begin
+    for first, last, replacement in zip(starts.tolist(), ends.tolist(), new, strict=True):
+        pieces += [data[at:first], replacement]
+        at = last
+    pieces.append(data[at:stop])
+    return b"".join(pieces)
 
 
 def text_buffer(lines: pa.LargeStringArray) -> memoryview:

@@ -113,11 +113,11 @@ class ParquetReader:
         for name in self.columns:
             column = batch.column(name)
             if column.null_count:
-                first = int(np.flatnonzero(numbers_of(pc.cast(column.is_null(), pa.float64())))[0])
+                first = pc.index(column.is_null(), True).as_py()
                 if first < bad:
                     bad, bad_name = first, name
         if bad:
-            columns = {c: _floats(batch.column(c).slice(0, bad)) for c in self.columns}
+            columns = {c: numbers_of(batch.column(c).slice(0, bad)) for c in self.columns}
             values = {e: batch.column(e).slice(0, bad).to_pylist() for e in kept}
             yield Chunk(columns, bad, index, self.name, kept=values, unit=ROW_UNIT)
         if bad < n:
@@ -132,10 +132,6 @@ class ParquetReader:
 def _numeric(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or \
         pa.types.is_decimal(kind) or pa.types.is_null(kind)
-
-
-def _floats(column: pa.Array) -> np.ndarray:
-    return numbers_of(column)
 
 
 def _first_line(error: Exception) -> str:
