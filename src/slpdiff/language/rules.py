@@ -341,8 +341,27 @@ def _sign(x: float) -> float:
     return math.copysign(1.0, x)
 
 
+def _shared(steps: tuple[Step, ...], result: int) -> tuple[tuple[Step, ...], int]:
+    """``steps`` with a repeated sub-expression computed once: a step that applies the same
+    function to the same steps as an earlier one (``equal(a, maxrows(a))`` twice in maxrows'
+    rule) is read from that one, so no step uses it and every evaluator skips it. The table's
+    functions are functions of their arguments alone: the same bits either way."""
+    first: dict[tuple, int] = {}  # (kind, function, arguments) -> the step that computes it
+    same = list(range(len(steps)))  # step j's value is step same[j]'s
+    shared: list[Step] = []
+    for j, step in enumerate(steps):
+        if step[0] == "op":
+            step = ("op", step[1], tuple(same[a] for a in step[2]))
+            same[j] = first.setdefault(("op", id(step[1]), step[2]), j)
+        elif step[0] == "own":
+            same[j] = first.setdefault(("own",), j)
+        shared.append(step)
+    return tuple(shared), same[result]
+
+
 def _build(prim: Primitive, param: str, text: str, steps: tuple[Step, ...],
            result: int) -> Rule:
+    steps, result = _shared(steps, result)
     used = _used(steps, result)
     if steps[result][0] == "const":
         value = steps[result][1]
