@@ -23,6 +23,7 @@ from slpdiff.core import engine
 from slpdiff.core.schedule import depends, select, supported
 from slpdiff.evaluation import (
     ALL_ROWS,
+    ALL_ROWS_CODE,
     POINT_CODE,
     POINT_PATHS,
     POINT_RUN,
@@ -95,16 +96,20 @@ def reference(program, at, wrt=None, outputs=None):
     return [values[o] for o in chosen.output_nodes], grads, values
 
 
-def fast(program, at, wrt=None):
-    force_compile(program)
+def fast(program, at, wrt=None, path=None):
+    """The fast path's results: compiled (slices, or all rows where they cannot), or ``path``."""
+    if path is None:
+        force_compile(program)
+    else:
+        force(program, path)
     inputs = [engine.as_value(at[n]) for n in program.input_names]
     return fast_path(program, inputs, select(program, wrt))
 
 
-def assert_same(program, point, wrt=None) -> bool:
+def assert_same(program, point, wrt=None, path=None) -> bool:
     """Compare the fast path with the engine; False (nothing compared) when the fast path gave
     the evaluation back to the engine."""
-    done = fast(program, point, wrt)
+    done = fast(program, point, wrt, path)
     ref_values, ref_grads, ref_nodes = reference(program, point, wrt)
     if done is None:  # left to the engine: only when something is not finite or cannot be
         return False
@@ -579,3 +584,141 @@ def test_evaluations_in_threads_at_once_give_the_same_bits():
             for x in a.gradient[out]:
                 assert same_bits(a.gradient[out][x], b.gradient[out][x])
     assert [code is not False for code in compiled(program)] == [True]
+
+
+# --- all rows at once, compiled (fast.all_rows.AllRowsCode) ------------------------------------
+
+ROWS_MEET = [
+    "input x\nA = maxrows(x)\ny = log(sum(exp(x - A))) + A\noutput y\n",  # GradBench's lse
+    "input x, y\nu = sin(x) * y\nm = maxrows(u)\nl = log(sum(exp(u - m))) + minrows(x)\n"
+    "output l, u\n",
+    "input x, w\nu = x * w\nm = mean(u)\nv = (u - m)^2 / (1 + m^2)\ns = sum(v * x) - count(x)\n"
+    "output v, s, u\n",
+    "input x, w\ny = x\nz = sum(x) * w\noutput y, z\n",  # an input handed back
+    "input x, w\nq = exp(x * w)\nt = q / sum(q) - q\noutput t, q\n",  # seed-skipped partials
+]
+
+
+def all_rows_codes(program):
+    return [c for c in program.facts(ALL_ROWS_CODE).values() if c is not None]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("text", ROWS_MEET)
+def test_programs_whose_rows_meet_match_the_engine_compiled_and_interpreted(text, compiled,
+                                                                          monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(all_rows, "COMPILE_MAX_NODES", 0)
+    program = slpdiff.parse(text)
+    rng = np.random.default_rng(len(text))
+    for n in (1, 2, 7, 129, 3000):
+        point = {"x": rng.uniform(-1, 1, n), "y": rng.uniform(-1, 1, n), "w": 0.75}
+        point = {k: v for k, v in point.items() if k in program.input_names}
+        if n > 2:  # ties at the maximum
+            point["x"][n // 2] = point["x"].max()
+        for wrt in ([], None, ["x"]):
+            assert assert_same(program, point, wrt=wrt, path="all rows")
+    assert bool(all_rows_codes(program)) == compiled
+
+
+@pytest.mark.parametrize("seed", [0, 3, 6, 9])
+def test_random_programs_with_reductions_compiled_for_all_rows_match_the_engine(seed):
+    program = slpdiff.parse(column_program(seed, n_statements=25, tail=True))
+    rows = np.random.default_rng(seed).uniform(-1, 1, (3, 500))
+    point = {"x": rows[0], "y": rows[1], "z": rows[2], "w": 0.25}
+    assert assert_same(program, point, path="all rows")  # where the slices could run it too
+    assert assert_same(program, point, wrt=["w", "y"], path="all rows")
+    assert all_rows_codes(program)
+
+
+def test_compiled_all_rows_share_no_array_with_the_caller_or_between_results():
+    x = np.linspace(-1.0, 1.0, 50)
+    for text in ROWS_MEET[2:]:
+        program = slpdiff.parse(text)
+        values, grads, _ = fast(program, {"x": x, "w": 2.0}, path="all rows")
+        arrays = [a for a in [*values, *(g for row in grads for g in row)] if np.ndim(a)]
+        assert all_rows_codes(program) and len(arrays) >= 3
+        for k, a in enumerate(arrays):
+            assert a.flags.writeable and not np.shares_memory(a, x)
+            assert not any(np.shares_memory(a, b) for b in arrays[k + 1:])
+
+
+def test_compiled_all_rows_results_serve_again_only_when_let_go():
+    program = slpdiff.parse(ROWS_MEET[0])
+    x = np.random.default_rng(1).standard_normal(4000)
+
+    def address(a):
+        return a.__array_interface__["data"][0]
+
+    def gradient(scale):
+        return slpdiff.evaluate(program, {"x": x * scale}).gradient["y"]["x"]
+
+    kept = [gradient(1.0), gradient(2.0), gradient(3.0)]  # all held: three arrays
+    assert len({address(g) for g in kept}) == 3
+    want = [numpy_softmax(x * s) for s in (1.0, 2.0, 3.0)]
+    assert all(np.allclose(g, w, rtol=1e-12, atol=1e-300) for g, w in zip(kept, want,
+                                                                            strict=True))
+    del kept
+    result, addresses = None, []
+    for scale in (1.0, 2.0, 1.0, 2.0):  # a loop that holds the last result: two arrays in turn
+        result = gradient(scale)
+        addresses.append(address(result))
+    assert addresses[0] == addresses[2] and addresses[1] == addresses[3] != addresses[0]
+    assert same_bits(result, gradient(2.0))
+
+
+def numpy_softmax(x):
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def test_compiled_all_rows_leave_non_finite_values_to_the_engine():
+    program = slpdiff.parse(ROWS_MEET[0])
+    x = np.linspace(-1.0, 1.0, 100)
+    assert assert_same(program, {"x": x}, path="all rows") and all_rows_codes(program)
+    for bad in (-np.inf, np.inf, np.nan):  # -inf: max and exp hide it, the input check not
+        y = x.copy()
+        y[7] = bad
+        assert assert_same(program, {"x": y}, path="all rows") is False
+        assert slpdiff.evaluate(program, {"x": y}).warnings
+    overflow = slpdiff.parse("input x\nm = maxrows(x)\ny = sum(exp(x - m + 800))\noutput y\n")
+    assert assert_same(overflow, {"x": x}, path="all rows") is False  # numpy raises exp's
+    not_ufunc = slpdiff.parse("input x, w\nu = powlog(x, w) - maxrows(x)\ny = sum(u)\n"
+                              "output y\n")
+    assert assert_same(not_ufunc, {"x": x + 2.0, "w": 0.5}, path="all rows")
+    assert assert_same(not_ufunc, {"x": x, "w": 0.5}, path="all rows") is False  # log(-x): nan
+    assert all_rows_codes(overflow) and all_rows_codes(not_ufunc)
+
+
+def test_summed_negation_is_the_negated_sum_bit_for_bit():
+    # The compiled all-rows sweep sums a term of -1 into a number's adjoint as 0.0 - sum(a)
+    # where the engine sums a * -1: equal for every length numpy's pairwise sum splits
+    # differently, with zeros of both signs and cancellations.
+    rng = np.random.default_rng(5)
+    for n in [*range(1, 300), 1000, 4097, 65537, 1_000_003]:
+        a = rng.standard_normal(n) * np.exp(rng.uniform(-30, 30, n))
+        a[rng.integers(0, n, max(1, n // 5))] = 0.0
+        a[rng.integers(0, n, max(1, n // 7))] *= -0.0
+        for column in (a, np.abs(a) * 0.0, -np.abs(a) * 0.0, np.concatenate([a, -a])):
+            assert same_bits(0.0 - np.add.reduce(column, None),
+                             np.add.reduce(column * -1.0, None)), n
+
+
+def test_threads_evaluating_a_compiled_all_rows_program_at_once_give_the_same_bits():
+    import threading
+
+    program = slpdiff.parse(ROWS_MEET[0])
+    xs = [np.random.default_rng(k).standard_normal(20_000) for k in range(4)]
+    want = [slpdiff.evaluate(program, {"x": x}).gradient["y"]["x"].copy() for x in xs]
+    found: dict[int, list] = {k: [] for k in range(4)}
+
+    def work(k):
+        for _ in range(20):
+            found[k].append(slpdiff.evaluate(program, {"x": xs[k]}).gradient["y"]["x"])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(same_bits(g, want[k]) for k in range(4) for g in found[k])

@@ -17,7 +17,7 @@ from fuzz.strategies import FOLDING_CONSTANTS, constant_argument_programs
 from helpers import run_slpdiff, same_bits
 from slpdiff.core import engine, schedule, tangent
 from slpdiff.core.schedule import depends, plan, sweep_schedule
-from slpdiff.evaluation import force_compile
+from slpdiff.evaluation import ALL_ROWS_CODE, force_compile
 from slpdiff.fast import slices
 from slpdiff.language import rules
 from slpdiff.language.primitives import PRIMITIVES
@@ -270,6 +270,13 @@ def test_all_rows_at_once_subtract_a_term_of_minus_one_with_the_engines_bits(mon
     rows["y"][:3] = [0.0, -0.0, -5e-324]
     assert assert_same(program, rows)
     assert compiled(program) == [False]
+    # compiled all-rows code: a term of -1 into a number's adjoint is 0.0 - sum(a)
+    meet = slpdiff.parse("input x, y\nu = y - x\nm = maxrows(u)\nv = u * x - (y - u) - m\n"
+                         "z = sum(v * u) - m\noutput z\n")
+    for wrt in (None, ["y"]):
+        assert assert_same(meet, rows, wrt=wrt, path="all rows")
+    (code,) = [c for c in meet.facts(ALL_ROWS_CODE).values() if c is not None][:1]
+    assert "0.0 - _add(" in code.source
 
 
 def test_a_square_in_a_rule_is_computed_as_numpys_square_with_powers_bits():
@@ -309,3 +316,32 @@ def test_the_fit_squares_its_residuals_without_power_and_with_the_engines_bits(m
     assert f"{code._fn(np.power)}(" not in code.source  # neither r^2 nor its rule's r^1
     assert code.source.count(f"{code._fn(np.square)}(") == 1
     assert len(code.ins) == 16  # 7 forward, 9 in the sweep (17 before the folds)
+
+
+def test_a_repeated_step_of_a_rule_is_computed_once_with_the_same_bits(monkeypatch):
+    # maxrows' rule writes equal(a, maxrows(a)) twice: every evaluator computes it once.
+    share = rules.rules_for(PRIMITIVES["maxrows"])[0]
+    calls = [step[1].name for step, used in zip(share.steps, share.used, strict=True)
+             if used and step[0] == "op"]
+    assert sorted(calls) == ["divide", "equal", "sum"]
+    x = hard_column(3)
+    x = x[np.isfinite(x)][:500]
+    x[[7, 90, 300]] = np.max(x)  # ties at the maximum
+    unshared = {}
+    monkeypatch.setattr(rules, "_shared", lambda steps, result: (steps, result))
+    for prim in PRIMITIVES.values():
+        for param, text in zip(prim.params, prim.partials, strict=True):
+            unshared[(prim.name, param)] = rules._compile(prim, param, text)
+    monkeypatch.undo()
+    rng = np.random.default_rng(4)
+    for prim in PRIMITIVES.values():
+        for rule in rules_for(prim):
+            other = unshared[(prim.name, rule.param)]
+            assert len(rule.steps) == len(other.steps)
+            if rule.const is not None:
+                assert rule.const == other.const
+                continue
+            args = [x if k == 0 else rng.permutation(x) for k in range(prim.arity)]
+            with np.errstate(all="ignore"):
+                own = prim.impl(*args)
+                assert same_bits(rule.fn(*args, own), other.fn(*args, own)), (prim.name, rule)

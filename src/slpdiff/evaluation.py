@@ -22,10 +22,10 @@ rows (one evaluation, or as many rows as    about 8,000 in one evaluation at 10,
 were done, or the evaluations expected)     programs grow and all rows' chunks shrink; fewer with
                                             more evaluations); otherwise all rows at once,
                                             interpreted: ``fast.all_rows.AllRowsRun``
-arrays, when one pass over slices cannot    ``fast.all_rows.AllRowsRun``
-(a column computed from a reduction), or
-more than ``slices.MAX_NODES`` nodes
-(memory: the slices' buffers)
+arrays, when one pass over slices cannot    ``fast.all_rows.AllRowsRun``; where rows meet (a
+(a column computed from a reduction), or    reduction) in a program of at most
+more than ``slices.MAX_NODES`` nodes        ``all_rows.COMPILE_MAX_NODES`` nodes, compiled
+(memory: the slices' buffers)               straight-line code: ``fast.all_rows.AllRowsCode``
 anything not finite, a fast path's Python   the reference engine, which locates the warnings
 error (``1/0``), seed-style ``Var`` ops
 with Python rules
@@ -54,7 +54,7 @@ import numpy as np
 
 from .core.engine import Evaluation, NodeValues, as_value, evaluate_reference, forward
 from .core.schedule import Selection, bind_inputs, depends, per_row, select, supported
-from .fast.all_rows import AllRowsRun, chunk_rows
+from .fast.all_rows import AllRowsRun, chunk_rows, compile_all_rows
 from .fast.costs import cheapest, point_costs, rows_costs
 from .language.program import Memo, Program
 from .limits import check_reverse
@@ -67,6 +67,7 @@ POINT_RUN = Memo("interpreted code at a point")
 POINT_CODE = Memo("compiled code at a point")
 SLICE_CODE = Memo("compiled slices (False: the program needs all rows at once)")
 ALL_ROWS = Memo("all-rows layout", keep=1)  # one layout at a time: its buffers are large
+ALL_ROWS_CODE = Memo("all-rows code (None: interpreted)", keep=8)
 SELECTIONS = Memo("the inputs and outputs of a call, by the names given", keep=64)
 CHOSEN = Memo("nodes, names and masks of a selection", keep=64)
 COLUMNS = Memo("which nodes are columns, for the shapes of the inputs", keep=4)
@@ -306,11 +307,19 @@ def _on_rows(program, inputs, facts: _Chosen):
     if code is not False:
         done = slices.run(code, inputs, outputs, wrt, n)
     else:
-        run = program.memo(ALL_ROWS, keys[1], lambda: AllRowsRun(program, row, needs, outputs, n))
+        run = program.memo(ALL_ROWS, keys[1], lambda: _all_rows(program, keys[0], row, needs,
+                                                                 outputs, n))
         done = run.run(inputs, outputs, wrt, n)
     if done is None:
         return None
     return (*done, NodeValues(compute=lambda: forward(program, inputs)))
+
+
+def _all_rows(program: Program, key, row, needs, outputs, n: int):
+    """All rows at once: compiled for every number of rows (small programs whose rows meet), else
+    the interpreter's layout for ``n`` rows."""
+    code = program.memo(ALL_ROWS_CODE, key, lambda: compile_all_rows(program, row, needs, outputs))
+    return code if code is not None else AllRowsRun(program, row, needs, outputs, n)
 
 
 @cache
