@@ -635,6 +635,7 @@ def test_compiled_all_rows_share_no_array_with_the_caller_or_between_results():
     x = np.linspace(-1.0, 1.0, 50)
     for text in ROWS_MEET[2:]:
         program = slpdiff.parse(text)
+        expect(program, 2)  # compiled at once (else on the second evaluation)
         values, grads, _ = fast(program, {"x": x, "w": 2.0}, path="all rows")
         arrays = [a for a in [*values, *(g for row in grads for g in row)] if np.ndim(a)]
         assert all_rows_codes(program) and len(arrays) >= 3
@@ -675,6 +676,7 @@ def numpy_softmax(x):
 def test_compiled_all_rows_leave_non_finite_values_to_the_engine():
     program = slpdiff.parse(ROWS_MEET[0])
     x = np.linspace(-1.0, 1.0, 100)
+    assert assert_same(program, {"x": x}, path="all rows") and not all_rows_codes(program)
     assert assert_same(program, {"x": x}, path="all rows") and all_rows_codes(program)
     for bad in (-np.inf, np.inf, np.nan):  # -inf: max and exp hide it, the input check not
         y = x.copy()
@@ -682,9 +684,11 @@ def test_compiled_all_rows_leave_non_finite_values_to_the_engine():
         assert assert_same(program, {"x": y}, path="all rows") is False
         assert slpdiff.evaluate(program, {"x": y}).warnings
     overflow = slpdiff.parse("input x\nm = maxrows(x)\ny = sum(exp(x - m + 800))\noutput y\n")
+    expect(overflow, 2)
     assert assert_same(overflow, {"x": x}, path="all rows") is False  # numpy raises exp's
     not_ufunc = slpdiff.parse("input x, w\nu = powlog(x, w) - maxrows(x)\ny = sum(u)\n"
                               "output y\n")
+    expect(not_ufunc, 2)
     assert assert_same(not_ufunc, {"x": x + 2.0, "w": 0.5}, path="all rows")
     assert assert_same(not_ufunc, {"x": x, "w": 0.5}, path="all rows") is False  # log(-x): nan
     assert all_rows_codes(overflow) and all_rows_codes(not_ufunc)

@@ -273,7 +273,7 @@ def test_all_rows_at_once_subtract_a_term_of_minus_one_with_the_engines_bits(mon
     # compiled all-rows code: a term of -1 into a number's adjoint is 0.0 - sum(a)
     meet = slpdiff.parse("input x, y\nu = y - x\nm = maxrows(u)\nv = u * x - (y - u) - m\n"
                          "z = sum(v * u) - m\noutput z\n")
-    for wrt in (None, ["y"]):
+    for wrt in (None, None, ["y"]):  # interpreted, then compiled
         assert assert_same(meet, rows, wrt=wrt, path="all rows")
     (code,) = [c for c in meet.facts(ALL_ROWS_CODE).values() if c is not None][:1]
     assert "0.0 - _add(" in code.source

@@ -21,11 +21,12 @@ arrays of rows (``--points``, grids,        compiled numpy calls on cache-sized 
 rows (one evaluation, or as many rows as    about 8,000 in one evaluation at 10,000 nodes, fewer as
 were done, or the evaluations expected)     programs grow and all rows' chunks shrink; fewer with
                                             more evaluations); otherwise all rows at once,
-                                            interpreted: ``fast.all_rows.AllRowsRun``
+                                            as below
 arrays, when one pass over slices cannot    ``fast.all_rows.AllRowsRun``; where rows meet (a
 (a column computed from a reduction), or    reduction) in a program of at most
-more than ``slices.MAX_NODES`` nodes        ``all_rows.COMPILE_MAX_NODES`` nodes, compiled
-(memory: the slices' buffers)               straight-line code: ``fast.all_rows.AllRowsCode``
+more than ``slices.MAX_NODES`` nodes        ``all_rows.COMPILE_MAX_NODES`` nodes evaluated again
+(memory: the slices' buffers)               (or expected to be), compiled straight-line code:
+                                            ``fast.all_rows.AllRowsCode``
 anything not finite, a fast path's Python   the reference engine, which locates the warnings
 error (``1/0``), seed-style ``Var`` ops
 with Python rules
@@ -307,19 +308,24 @@ def _on_rows(program, inputs, facts: _Chosen):
     if code is not False:
         done = slices.run(code, inputs, outputs, wrt, n)
     else:
-        run = program.memo(ALL_ROWS, keys[1], lambda: _all_rows(program, keys[0], row, needs,
-                                                                 outputs, n))
-        done = run.run(inputs, outputs, wrt, n)
+        done = _all_rows(program, keys, row, facts, n, work).run(inputs, outputs, wrt, n)
     if done is None:
         return None
     return (*done, NodeValues(compute=lambda: forward(program, inputs)))
 
 
-def _all_rows(program: Program, key, row, needs, outputs, n: int):
-    """All rows at once: compiled for every number of rows (small programs whose rows meet), else
-    the interpreter's layout for ``n`` rows."""
-    code = program.memo(ALL_ROWS_CODE, key, lambda: compile_all_rows(program, row, needs, outputs))
-    return code if code is not None else AllRowsRun(program, row, needs, outputs, n)
+def _all_rows(program: Program, keys: tuple, row, facts: _Chosen, n: int, work: _Work):
+    """All rows at once: compiled for every number of rows (a small program whose rows meet)
+    once it is evaluated again or more evaluations are expected (compiling costs about 0.5 ms a
+    node, a first evaluation interpreted much less), else the interpreter's layout for ``n``
+    rows."""
+    needs, outputs = facts.needs, facts.outputs
+    if work.calls > 1 or work.until > work.calls:  # evaluated before, or more to come
+        code = program.memo(ALL_ROWS_CODE, keys[0],
+                            lambda: compile_all_rows(program, row, needs, outputs))
+        if code is not None:
+            return code
+    return program.memo(ALL_ROWS, keys[1], lambda: AllRowsRun(program, row, needs, outputs, n))
 
 
 @cache
