@@ -81,28 +81,29 @@ CASES = [
 ]
 
 
-def per_call(fns: list[Callable[[], object]], budget: float) -> list[float]:
-    """CPU seconds per call of each of ``fns``: the fastest of 30 short loops of each, the
+def per_call(fns: list[Callable[[], object]], budget: float,
+             clock: Callable[[], float] = time.process_time) -> list[float]:
+    """Seconds per call of each of ``fns``: the fastest of 30 short loops of each, the
     functions' loops interleaved (so that a busy moment of the machine hits them alike). CPU
-    time, not wall time: a shared machine takes the core away now and then."""
+    time by default, not wall time: a shared machine takes the core away now and then."""
     loops = []
     for fn in fns:
         fn()  # prepares the fast path (compiles), untimed
         calls, spent = 1, 0.0
         while spent < budget / 30:  # how many calls make a loop of about budget / 30 seconds
             calls *= 2
-            start = time.process_time()
+            start = clock()
             for _ in range(calls):
                 fn()
-            spent = time.process_time() - start
+            spent = clock() - start
         loops.append(calls)
     best = [float("inf")] * len(fns)
     for _ in range(30):
         for k, (fn, calls) in enumerate(zip(fns, loops, strict=True)):
-            start = time.process_time()
+            start = clock()
             for _ in range(calls):
                 fn()
-            best[k] = min(best[k], (time.process_time() - start) / calls)
+            best[k] = min(best[k], (clock() - start) / calls)
     return best
 
 

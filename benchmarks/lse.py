@@ -18,40 +18,20 @@ other's.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 import slpdiff
 from slpdiff.gradbench.lse import _write
 
+sys.path.insert(0, str(Path(__file__).parent))
+from call_overhead import per_call  # noqa: E402 - a sibling script, not a package
+
 SIZES = [2500 * 2**k for k in range(10)]  # GradBench's defaults: 2,500 ... 1,280,000
-
-
-def per_call(fns: list[Callable[[], object]], budget: float) -> list[float]:
-    """Seconds per call of each of ``fns``: the fastest of 30 loops of about ``budget / 30``
-    seconds each, the functions' loops interleaved (a busy moment of the shared machine hits
-    them alike)."""
-    loops = []
-    for fn in fns:
-        fn()  # prepares (compiles), untimed
-        calls, spent = 1, 0.0
-        while spent < budget / 30:
-            calls *= 2
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            spent = time.perf_counter() - start
-        loops.append(calls)
-    best = [float("inf")] * len(fns)
-    for _ in range(30):
-        for k, (fn, calls) in enumerate(zip(fns, loops, strict=True)):
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            best[k] = min(best[k], (time.perf_counter() - start) / calls)
-    return best
 
 
 def numpy_primal(x: np.ndarray) -> float:
@@ -114,7 +94,7 @@ def main() -> None:
         x = rng.standard_normal(n)
         for function, which in (("primal", 0), ("gradient", 1)):
             fns = calls(program, x, which, jax_fns)
-            times = per_call(fns, args.budget)
+            times = per_call(fns, args.budget, time.perf_counter)
             for name, t in zip(totals, times, strict=False):
                 totals[name] += t
             line = (f"{n:10,} {function:>8} {times[0] * 1e6:11.1f} {times[1] * 1e6:9.1f} "
