@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from helpers import EXAMPLES, SLPDIFF
+from slpdiff.rows import format_process
 from slpdiff.rows.float_text import float_rows
 from slpdiff.rows.format_process import START_ROWS, FormatProcess
 
@@ -40,14 +41,16 @@ def _chunks(seed: int):
     yield [rng.standard_normal(7) * 1e300, np.float64(float("nan")), rng.integers(-9, 9, 7) * 1.0]
 
 
-@pytest.mark.parametrize("delimiter", [",", pytest.param("\t", marks=pytest.mark.slow)])
-def test_the_child_writes_the_bytes_this_process_writes(tmp_path, delimiter):
+@pytest.mark.parametrize("delimiter, synced", [(",", True),
+                                               pytest.param("\t", False, marks=pytest.mark.slow)])
+def test_the_child_writes_the_bytes_this_process_writes(tmp_path, monkeypatch, delimiter, synced):
+    monkeypatch.setattr(format_process, "WRITE_BACK", 1)  # synced: pages handed over each chunk
     path = tmp_path / "records.csv"
     expected = b"head\n"
     with open(path, "wb") as out:
         out.write(expected)
         out.flush()
-        child = FormatProcess(out.fileno(), delimiter)
+        child = FormatProcess(out.fileno(), delimiter, synced)
         _ready(child)
         for columns in _chunks(1):
             rows = max(np.size(c) for c in columns)

@@ -69,7 +69,8 @@ def record_sink(fmt, output, program, wrt_names, kept, asked=None):
         out.write(writer.header())
         out.flush()
         write_bytes = _bytes_writer(out)
-        with records_writer(writer, out, write_bytes, get_threads()) as write:
+        with records_writer(writer, out, write_bytes, get_threads(),
+                            synced=output not in (None, "-")) as write:
             yield _Sink(write, write_bytes)
 
 

@@ -35,16 +35,20 @@ from contextlib import contextmanager
 import numpy as np
 
 START_ROWS = 1 << 17  # rows written here before a child is started (about 0.1 s of a run)
+WRITE_BACK = 64 << 20  # bytes between hints to write a synced file's pages to disk
 _HEAD = struct.Struct("<qq")  # a chunk: its rows, its columns; then the columns' float64s
 _READY = b"R"
 
 
 @contextmanager
-def records_writer(writer, out, write_bytes: Callable, threads: int) -> Iterator[Callable]:
+def records_writer(writer, out, write_bytes: Callable, threads: int,
+                   synced: bool = False) -> Iterator[Callable]:
     """``write(chunk, evaluation)`` for the records of ``writer`` (a
     :class:`~.records.RecordWriter`) going to the text stream ``out``, whose header is written:
     here with ``write_bytes``, or by a second process once the run is long enough (see the
-    module's docstring). Leaving the block waits until every row handed over is written."""
+    module's docstring). ``synced``: ``out`` is a file that will be synced to disk when done
+    (``-o``); the child then has its pages written to disk as it goes. Leaving the block waits
+    until every row handed over is written."""
 
     def write_here(chunk, ev):
         write_bytes(writer.record_bytes(chunk, ev))
@@ -60,7 +64,7 @@ def records_writer(writer, out, write_bytes: Callable, threads: int) -> Iterator
         nonlocal child, rows
         if rows < START_ROWS <= rows + chunk.rows:
             try:
-                child = FormatProcess(fd, writer.delimiter)
+                child = FormatProcess(fd, writer.delimiter, synced)
             except OSError:  # no process to be had (a limit reached): all rows written here
                 pass
         if child is not None and child.ready():
@@ -85,13 +89,14 @@ class FormatProcess:
     :func:`~.float_text.float_rows` writes them. Starting it does not wait for it:
     :meth:`ready` tells when it takes rows."""
 
-    def __init__(self, fd: int, delimiter: str):
+    def __init__(self, fd: int, delimiter: str, synced: bool = False):
         # A copy of the descriptor (the same open file, the same offset) under a number the
         # child's own standard streams do not take: the child's stdout is its pipe back here.
         copy = os.dup(fd)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(copy), delimiter],
+                [sys.executable, "-m", __name__, str(copy), delimiter,
+                 str(WRITE_BACK if synced else 0)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(copy,), bufsize=0)
         finally:
             os.close(copy)
@@ -153,6 +158,16 @@ def _write_all(write: Callable, data) -> None:
         view = view[write(view):]
 
 
+def _write_back(fd: int) -> None:
+    """Starts writing the file's pages to disk now, and lets the system forget those already
+    written (Linux: ``POSIX_FADV_DONTNEED``): the fsync at the end of ``-o`` then has little
+    left to do, and a gigabyte of output does not crowd the page cache."""
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except (AttributeError, OSError):  # no such call here, or not a file
+        pass
+
+
 def _file_number(out) -> int | None:
     try:
         return out.fileno()
@@ -172,8 +187,9 @@ def _available() -> bool:
 
 # --- the child ------------------------------------------------------------------------------------
 
-def _serve(fd: int, delimiter: str) -> int:
-    """The child's loop: chunks of columns from standard input, their lines to ``fd``."""
+def _serve(fd: int, delimiter: str, flush_every: int) -> int:
+    """The child's loop: chunks of columns from standard input, their lines to ``fd``; every
+    ``flush_every`` bytes (0: never), the file's pages handed to the disk."""
     from .float_text import _orjson, float_rows
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -181,12 +197,17 @@ def _serve(fd: int, delimiter: str) -> int:
     _orjson()  # its check of the hard values, before saying ready
     status.write(_READY)
     status.flush()
+    written = 0
     try:
         while head := source.read(_HEAD.size):
             rows, width = _HEAD.unpack(head)
             numbers = np.frombuffer(source.read(8 * rows * width), np.float64)
             text = float_rows(list(numbers.reshape(width, rows)), delimiter)
             _write_all(lambda part: os.write(fd, part), text)
+            written += len(text)
+            if flush_every and written >= flush_every:
+                written = 0
+                _write_back(fd)
     except OSError as e:
         status.write(f"{e.errno} {e.strerror}".encode())
         return 1
@@ -197,4 +218,4 @@ def _serve(fd: int, delimiter: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(int(sys.argv[1]), sys.argv[2]))
+    sys.exit(_serve(int(sys.argv[1]), sys.argv[2], int(sys.argv[3])))
