@@ -18,7 +18,7 @@ would have to travel too), and only where the work has two cores to run on (``--
 child to write every row it was sent, so that the rows before a bad one are written; an error of
 the child (a closed pipe, a full disk) is raised here as the same OSError, and Ctrl-C stops it.
 
-The child runs this module: ``python -m slpdiff.rows.format_process FD DELIMITER``.
+The child runs this module: ``python -P -m slpdiff.rows.format_process FD DELIMITER BYTES``.
 """
 
 from __future__ import annotations
@@ -94,10 +94,13 @@ class FormatProcess:
         # child's own standard streams do not take: the child's stdout is its pipe back here.
         copy = os.dup(fd)
         try:
+            # -P: no module of the working directory shadows numpy's or slpdiff's. Its errors
+            # come back through its stdout; one before it is ready only means no child.
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(copy), delimiter,
+                [sys.executable, "-P", "-m", __name__, str(copy), delimiter,
                  str(WRITE_BACK if synced else 0)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(copy,), bufsize=0)
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                pass_fds=(copy,), bufsize=0)
         finally:
             os.close(copy)
         self._ready = False
