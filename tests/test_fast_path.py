@@ -726,3 +726,15 @@ def test_threads_evaluating_a_compiled_all_rows_program_at_once_give_the_same_bi
     for t in threads:
         t.join()
     assert all(same_bits(g, want[k]) for k in range(4) for g in found[k])
+
+
+def test_a_term_of_minus_one_summed_over_zeros_keeps_the_engines_zero():
+    # m's adjoint is sum(z * -1) = +0.0 for z all -0.0 (never -0.0: numpy's sum adds to +0.0);
+    # x's adjoint -0.0 + share * m's adjoint is then +0.0, as in the engine.
+    program = slpdiff.parse("input x, z\nm = maxrows(x)\ny = sum((x - m) * z)\noutput y\n")
+    expect(program, 2)
+    x = np.linspace(-1.0, 1.0, 300)
+    assert assert_same(program, {"x": x, "z": np.full(300, -0.0)}, path="all rows")
+    assert all_rows_codes(program)
+    gradient = slpdiff.evaluate(program, {"x": x, "z": np.full(300, -0.0)}).gradient["y"]["x"]
+    assert same_bits(gradient, np.zeros(300))
