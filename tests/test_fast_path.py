@@ -738,3 +738,14 @@ def test_a_term_of_minus_one_summed_over_zeros_keeps_the_engines_zero():
     assert all_rows_codes(program)
     gradient = slpdiff.evaluate(program, {"x": x, "z": np.full(300, -0.0)}).gradient["y"]["x"]
     assert same_bits(gradient, np.zeros(300))
+
+
+def test_compiled_all_rows_on_fewer_rows_after_more_give_the_engines_bits():
+    program = slpdiff.parse(ROWS_MEET[1])
+    expect(program, 10)
+    rng = np.random.default_rng(8)
+    for n in (500, 7, 500, 499, 1):  # the buffers of 500 rows serve the fewer
+        point = {"x": rng.uniform(-1, 1, n), "y": rng.uniform(-1, 1, n)}
+        assert assert_same(program, point, path="all rows")
+        assert assert_same(program, point, wrt=["x"], path="all rows")
+    assert all_rows_codes(program)

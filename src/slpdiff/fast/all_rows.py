@@ -500,10 +500,13 @@ class AllRowsCode:
         return count
 
     def pool(self, n: int) -> list[np.ndarray]:
-        """The buffers for ``n`` rows (made once, kept for the next evaluation of as many)."""
-        if not self._pool or len(self._pool[0]) != n:
+        """The buffers for ``n`` rows (made once, kept for the next evaluations: of fewer rows
+        their first ``n``, as the interpreter's arena)."""
+        if not self._pool or len(self._pool[0]) < n:
             self._pool = [np.empty(n) for _ in range(self.buffers)]
-        return self._pool
+        if not self._pool or len(self._pool[0]) == n:
+            return self._pool
+        return [b[:n] for b in self._pool]
 
     def results(self, n: int) -> list[np.ndarray]:
         """Arrays for the results: those of one of the last two evaluations again where nobody
