@@ -60,8 +60,6 @@ def record_sink(fmt, output, program, wrt_names, kept, asked=None):
             yield _Sink(lambda chunk, ev: sink.write(records.table(chunk, ev)), made)
             sink.close()
         return
-    from ..fast.threads import get_threads
-    from ..rows.format_process import records_writer
     from ..rows.records import writer_for
 
     writer = writer_for(fmt, program, wrt_names, kept, asked)
@@ -69,9 +67,7 @@ def record_sink(fmt, output, program, wrt_names, kept, asked=None):
         out.write(writer.header())
         out.flush()
         write_bytes = _bytes_writer(out)
-        with records_writer(writer, out, write_bytes, get_threads(),
-                            synced=output not in (None, "-")) as write:
-            yield _Sink(write, write_bytes)
+        yield _Sink(lambda chunk, ev: write_bytes(writer.record_bytes(chunk, ev)), write_bytes)
 
 
 def _bytes_writer(out):

@@ -85,7 +85,7 @@ class RecordWriter:
         if n == 0:
             return memoryview(b"")
         kept = self._kept_columns([chunk.kept.get(name, [MISSING] * n) for name in self.kept])
-        numbers = self.number_columns(ev)
+        numbers = self._numbers(ev)
         if self.delimiter and not kept and numbers and all(np.ndim(c) for c in numbers):
             return float_rows(numbers, self.delimiter)  # numbers only: no join
         literals = self._literals(len(kept) + len(numbers))
@@ -108,9 +108,7 @@ class RecordWriter:
             pieces.append(pa.scalar(pending, TEXT))
         return text_buffer(pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT)))
 
-    def number_columns(self, ev: Evaluation) -> list:
-        """The numbers of the records, one column each in the record's order (after the kept
-        fields): an array of the rows, or one number where it is the same on every row."""
+    def _numbers(self, ev: Evaluation) -> list:
         columns = [ev.at[name] for name in self.inputs]
         columns += [ev.values[out] for out in self.outputs]
         columns += [ev.gradient[out][name] for out in self.outputs for name in self.wrt]
