@@ -64,7 +64,7 @@ SCALE_OUT_TESTS = ("tests/test_scale_out.py", "-k", "partition or reductions or 
 MUTANTS = [
     # Breaks only the console script: proves the subprocess tests run the copy.
     Mutant("sanity: console script", "src/slpdiff/cli/main.py",
-           '    cli(prog_name="slpdiff")', "    raise SystemExit(3)",
+           "    code = _command_line()", "    code = 3",
            ("tests/test_cli.py", "-k", "test_eval_text_in_process_and_installed")),
     # --- derivative rules -------------------------------------------------------------------
     Mutant("rule: cos' = sin", PRIMS, '"-sin(a)", doc="cosine"', '"sin(a)", doc="cosine"',

@@ -10,6 +10,9 @@ same session:
   formulas, and writes them with pyarrow's CSV writer (shortest round-trip digits, its own layout);
 - Miller (``mlr``, if installed: ``apt-get install miller``): the same formulas in its DSL;
 - numpy by hand: ``np.loadtxt``, the formulas, ``np.savetxt`` (``%.17g``) - the yardstick before;
+- slpdiff three ways: ``-o FILE`` (atomic: the file is synced before its rename), standard output
+  redirected to a file (as a shell pipeline writes it; the same bytes), and ``--threads 1`` (no
+  thread-pool for the slices);
 - slpdiff, engine only: ``slpdiff.evaluate`` on the arrays in memory;
 - slpdiff stage by stage, in this process, one stage after the other (no overlap): CPU time per
   row of reading, evaluating, formatting and writing, to show where the time goes.
@@ -197,7 +200,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="slpdiff,pyarrow,miller,numpy,stages",
+    parser.add_argument("--only", default="slpdiff,slpdiff-stdout,slpdiff-1thread,pyarrow,"
+                                          "miller,numpy,stages",
                         help="which whole jobs to run (comma-separated)")
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -213,8 +217,14 @@ def main() -> None:
         points = tmp / "points.csv"
         write_points(points, args.rows)
         print(f"input: {points.stat().st_size / 2 ** 20:.1f} MiB of CSV")
-        commands = {"slpdiff": [str(SLPDIFF), "eval", str(SEED), "--points", str(points), "-o",
-                                str(tmp / "slpdiff.csv")]}
+        slpdiff = [str(SLPDIFF), "eval", str(SEED), "--points", str(points)]
+        commands = {"slpdiff": [*slpdiff, "-o", str(tmp / "slpdiff.csv")],
+                    # the same bytes to standard output, redirected to a file as a shell does:
+                    # no fsync (-o's atomic file is synced before its rename), as the others
+                    "slpdiff-stdout": slpdiff,
+                    # the slices on one thread
+                    "slpdiff-1thread": [*slpdiff, "--threads", "1", "-o",
+                                        str(tmp / "slpdiff-1thread.csv")]}
         for name, script in (("pyarrow", BY_HAND_PYARROW), ("numpy", BY_HAND_NUMPY)):
             script_path = tmp / f"by_hand_{name}.py"  # not numpy.py: it would import itself
             script_path.write_text(script)
@@ -228,7 +238,12 @@ def main() -> None:
         for name, command in commands.items():
             if name not in only:
                 continue
-            jobs[name] = best([run(command) for _ in range(args.repeat)])
+            runs = []
+            for _ in range(args.repeat):
+                with open(tmp / f"{name}.csv" if name == "slpdiff-stdout" else os.devnull,
+                          "wb") as stdout:
+                    runs.append(run(command, stdout))
+            jobs[name] = best(runs)
             wall, cpu, rss = jobs[name]
             print(f"{name + ', whole job:':24s} {wall:7.2f} s  {args.rows / wall:12,.0f} rows/s"
                   f"  CPU {cpu:7.2f} s  {cpu / args.rows * 1e9:5.0f} ns/row  peak RSS "
@@ -237,7 +252,10 @@ def main() -> None:
             stages(points, tmp / "stages.csv")
         ours = _columns(tmp / "slpdiff.csv") if "slpdiff" in jobs else None
         for name in jobs:
-            if name != "slpdiff" and ours is not None:
+            if name.startswith("slpdiff-") and ours is not None:
+                same = (tmp / f"{name}.csv").read_bytes() == (tmp / "slpdiff.csv").read_bytes()
+                assert same, f"{name} wrote other bytes"
+            elif name != "slpdiff" and ours is not None:
                 theirs = _columns(tmp / f"{name}.csv")
                 assert np.allclose(ours, theirs, rtol=1e-12, atol=1e-13), f"{name} differs"
     if "slpdiff" in jobs:
