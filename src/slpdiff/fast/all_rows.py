@@ -25,7 +25,7 @@ import numpy as np
 from ..core.schedule import reaches, sweep_schedule
 from ..language.program import Program
 from ..language.rules import render
-from .point import literal
+from .point import global_name, literal
 
 CHUNK = 16384  # rows per slice: slices of every value of a small program stay in the L2 cache
 BUDGET = 1 << 23  # most numbers (float64) held in the buffers of one program
@@ -323,11 +323,7 @@ class AllRowsCode:
     # --- emitting ---------------------------------------------------------------------------
 
     def _fn(self, fn) -> str:
-        name = self._names.get(id(fn))
-        if name is None:
-            name = self._names[id(fn)] = f"_f{len(self._names)}"
-            self.env[name] = fn
-        return name
+        return global_name(self.env, self._names, fn)
 
     def _temp(self, column: bool = False) -> str:
         self.temps += 1

@@ -46,6 +46,17 @@ def literal(x: float) -> str:
     return f"({x!r})" if math.copysign(1.0, x) < 0 else repr(x)
 
 
+def global_name(env: dict, names: dict, fn, prefix: str = "_f") -> str:
+    """The name under which generated code reads the function ``fn``: made on its first use
+    (``_f0``, ``_f1``, ...; never a name from a program) and put in the code's globals ``env``;
+    ``names`` remembers the names given, by the function's identity."""
+    name = names.get(id(fn))
+    if name is None:
+        name = names[id(fn)] = f"{prefix}{len(names)}"
+        env[name] = fn
+    return name
+
+
 class _Functions:
     """Generated global names for the table's functions (never a name from a program), and each
     primitive's call rendered as Python."""
@@ -56,10 +67,7 @@ class _Functions:
         self.names: dict[int, str] = {}
 
     def call(self, prim, args: list[str]) -> str:
-        name = self.names.get(id(prim))
-        if name is None:
-            name = self.names[id(prim)] = f"_p{len(self.names)}"
-            self.env[name] = prim.impl
+        name = global_name(self.env, self.names, prim.impl, "_p")
         if prim.scalar is None:
             return f"_f({name}({', '.join(args)}))"
         fixed = tuple(a if _is_literal(a) else None for a in args)

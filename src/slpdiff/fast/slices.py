@@ -48,7 +48,7 @@ import numpy as np
 from ..core.schedule import Edge, reaches, sweep_schedule
 from ..language.program import Program
 from ..language.rules import render
-from .point import literal
+from .point import global_name, literal
 from .threads import get_threads
 from .threads import pool as pool_of_threads
 
@@ -201,11 +201,7 @@ class SliceCode:
     # --- emitting ---------------------------------------------------------------------------
 
     def _fn(self, fn) -> str:
-        name = self.names.get(id(fn))
-        if name is None:
-            name = self.names[id(fn)] = f"_f{len(self.names)}"
-            self.env[name] = fn
-        return name
+        return global_name(self.env, self.names, fn)
 
     def _external(self, kind: tuple) -> _Reg:
         reg = _Reg(f"e{len(self.ext)}")
