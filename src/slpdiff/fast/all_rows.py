@@ -528,10 +528,10 @@ class AllRowsCode:
         # (numpy lets go of the GIL in its loops) gets buffers of its own.
         mine = self.lock.acquire(blocking=False)
         try:
-            with _raised():
+            with raised_errors():
                 for k, column in self.checked:
                     x = inputs[k]
-                    if not (_all_finite(x) if column else math.isfinite(x)):
+                    if not (all_finite(x) if column else math.isfinite(x)):
                         return None
                 if mine:
                     pool, arrays = self.pool(n), self.results(n)
@@ -574,8 +574,10 @@ _OUT = "@out@"  # where a column's buffer goes in a generated line
 KEEP_BYTES = 1 << 26  # results kept for reuse by the next evaluation (see AllRowsCode.results)
 
 
-def _raised():
-    """numpy's floating-point errors raised (as :func:`slpdiff.fast.slices._raised`)."""
+def raised_errors():
+    """numpy's floating-point errors raised: a ufunc that makes inf or nan from finite numbers
+    signals it, and the compiled code gives the values to the engine (which says where). Per
+    thread: each thread that runs compiled code enters it."""
     return np.errstate(over="raise", divide="raise", invalid="raise", under="ignore")
 
 
@@ -589,9 +591,9 @@ def _shaped(x, n: int):
     return x if np.shape(x) == (n,) else np.broadcast_to(x, (n,))
 
 
-def _all_finite(x) -> bool:
-    """Are all numbers of the column ``x`` finite? (A sum first: one pass, no temporary; numpy's
-    errors raised, as in :func:`slpdiff.fast.slices._all_finite`.)"""
+def all_finite(x) -> bool:
+    """Are all numbers of the column ``x`` finite? (A sum first: one pass, no temporary; within
+    :func:`raised_errors`, a sum of finite numbers that overflows is looked at again.)"""
     try:
         if math.isfinite(_add(x, None)):
             return True

@@ -48,6 +48,7 @@ import numpy as np
 from ..core.schedule import Edge, reaches, sweep_schedule
 from ..language.program import Program
 from ..language.rules import render
+from .all_rows import all_finite, raised_errors
 from .point import global_name, literal
 from .threads import get_threads
 from .threads import pool as pool_of_threads
@@ -594,18 +595,12 @@ def run(code: SliceCode, inputs: list, outputs: Sequence[int], wrt: Sequence[int
     return values, grads
 
 
-def _raised():
-    """numpy's floating-point errors raised (see the module): a ufunc that makes inf or nan from
-    finite numbers signals it. Per thread: each thread that runs slices enters it."""
-    return np.errstate(over="raise", divide="raise", invalid="raise", under="ignore")
-
-
 def _slices(code: SliceCode, Z: list, blocks: list, size: int, arrays: list, pools: list,
             n: int) -> bool:
     """Every slice, on one thread per set of buffers in ``pools``, and the numbers before and
     after them; False if something is not finite."""
     try:
-        with _raised():
+        with raised_errors():
             if not code.pro_fn(Z, n):
                 return False
             if len(pools) == 1:
@@ -634,7 +629,7 @@ def _slice(code: SliceCode, Z: list, arrays: list, pool: list, lo: int, hi: int,
         observe_slice(lo)
     X = [a[lo:hi] for a in arrays]
     for k in code.checked:
-        if not _all_finite(X[k]):
+        if not all_finite(X[k]):
             return False
     W = [w[:hi - lo] for w in pool]
     if not code.fwd_fn(X, W, Z, P):
@@ -666,7 +661,7 @@ def _on_threads(code: SliceCode, Z: list, blocks: list, arrays: list, pools: lis
 
     def work(pool: list) -> None:
         try:
-            with _raised():  # numpy's error state is each thread's own
+            with raised_errors():  # numpy's error state is each thread's own
                 while not shared.stop:
                     s = next(shared.next)
                     if s >= shared.count:
@@ -701,11 +696,3 @@ def _on_threads(code: SliceCode, Z: list, blocks: list, arrays: list, pools: lis
     return [[x for part in shared.parts for x in part[j]] for j in range(code.sums)]
 
 
-def _all_finite(x) -> bool:
-    """Are all numbers of the column ``x`` finite? (A sum first: one pass, no temporary.)"""
-    try:
-        if math.isfinite(np.add.reduce(x)):
-            return True
-    except FloatingPointError:  # a sum of finite numbers may overflow
-        pass
-    return bool(np.isfinite(x).all())
